@@ -1,0 +1,189 @@
+// The HTTP API's request and response shapes: the one source of truth used by the Hono
+// validators (functions/), the OpenAPI document, and the typed client the TUI and CLI use.
+// Static bounds here are sanity limits; per-instance caps (CHARRNN_MAX_*) are applied by functions/.
+import { z } from 'zod';
+
+export const BUILTIN_CORPORA = ['moby-dick', 'names'] as const;
+export const PRESETS = ['tiny', 'small', 'medium', 'large'] as const;
+
+/** A run id: what goes in URLs and store keys. Lowercase letters, digits, '-', '_', '.', not starting with '.'; no slashes. */
+export const RunId = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[a-z0-9_-][a-z0-9._-]*$/, 'use 1-64 lowercase letters, digits, ".", "_" or "-" (not starting with ".")')
+  .meta({ description: 'Run id', example: 'moby-small' });
+
+const posInt = (max: number) => z.number().int().min(1).max(max);
+
+/** Every hyperparameter, all optional: unspecified ones come from the preset, then the defaults. */
+export const RunConfigInput = z
+  .object({
+    preset: z.enum(PRESETS).optional().meta({ description: 'Size preset: tiny 1×64, small 1×128, medium 2×256, large 2×512' }),
+    cell: z.enum(['lstm', 'gru']).optional(),
+    layers: posInt(8).optional(),
+    hidden: posInt(2048).optional(),
+    dropout: z.number().min(0).max(0.9).optional(),
+    embedding: posInt(1024).nullable().optional().meta({ description: 'Embedding size; null = one-hot input' }),
+    seqLen: posInt(1000).optional(),
+    batchSize: posInt(1024).optional(),
+    lr: z.number().gt(0).max(1).optional(),
+    lrDecay: z.number().gt(0).max(1).optional(),
+    lrDecayAfter: z.number().int().min(0).max(1_000_000).optional(),
+    amsgrad: z.boolean().optional(),
+    gradClip: z.number().min(0).max(1e6).optional(),
+    evalEvery: posInt(1_000_000).optional(),
+    evalChars: z.number().int().min(0).max(100_000_000).optional(),
+    divergenceFactor: z.number().min(1).max(1e6).optional(),
+    seed: z.number().int().min(0).max(2 ** 31 - 1).optional(),
+  })
+  .strict();
+export type RunConfigInput = z.infer<typeof RunConfigInput>;
+
+export const CorpusInput = z.union([
+  z.enum(BUILTIN_CORPORA).meta({ description: 'A built-in corpus' }),
+  z
+    .string()
+    .regex(/^sha256:[0-9a-f]{64}$/, 'a corpus reference looks like sha256:<64 hex digits> (from POST /corpora)')
+    .meta({ description: 'A corpus uploaded with POST /corpora' }),
+  z.object({ text: z.string().min(1), name: z.string().min(1).max(200).optional() }).strict().meta({ description: 'Inline corpus text' }),
+]);
+
+export const CreateRunBody = z
+  .object({
+    corpus: CorpusInput,
+    name: z.string().min(1).max(200).optional(),
+    id: RunId.optional(),
+    config: RunConfigInput.optional(),
+  })
+  .strict();
+export type CreateRunBody = z.infer<typeof CreateRunBody>;
+
+export const ModelConfigOut = z.object({
+  cell: z.enum(['lstm', 'gru']),
+  layers: z.number(),
+  hidden: z.number(),
+  dropout: z.number(),
+  embedding: z.number().nullable(),
+});
+export const TrainConfigOut = z.object({
+  seqLen: z.number(),
+  batchSize: z.number(),
+  lr: z.number(),
+  lrDecay: z.number(),
+  lrDecayAfter: z.number(),
+  amsgrad: z.boolean(),
+  gradClip: z.number(),
+  evalEvery: z.number(),
+  evalChars: z.number(),
+  divergenceFactor: z.number(),
+  seed: z.number(),
+});
+
+export const Run = z.object({
+  id: z.string(),
+  name: z.string(),
+  corpus: z.string(),
+  corpusName: z.string(),
+  model: ModelConfigOut,
+  train: TrainConfigOut,
+  status: z.enum(['idle', 'training', 'failed']),
+  step: z.number(),
+  epoch: z.number(),
+  latestValLoss: z.number().nullable(),
+  bestValLoss: z.number().nullable(),
+  error: z.string().optional(),
+  vocabSize: z.number().optional(),
+  params: z.number().optional(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+});
+export type Run = z.infer<typeof Run>;
+
+export const RunList = z.object({ runs: z.array(Run) });
+
+export const CorpusUploaded = z.object({ ref: z.string(), chars: z.number(), vocabSize: z.number(), bytes: z.number() });
+
+export const TrainBody = z
+  .object({
+    steps: posInt(10_000_000).optional(),
+    epochs: z.number().gt(0).max(10_000).optional(),
+    maxSeconds: z.number().gt(0).max(24 * 3600).optional().meta({ description: 'Wall-time budget; capped below the platform request limit' }),
+    checkpointSeconds: z.number().gt(0).max(3600).optional(),
+  })
+  .strict();
+export type TrainBody = z.infer<typeof TrainBody>;
+
+export const MetricPoint = z.object({
+  step: z.number(),
+  epoch: z.number(),
+  trainLoss: z.number().optional(),
+  valLoss: z.number().optional(),
+  valBpc: z.number().optional(),
+  lr: z.number().optional(),
+  charsPerSec: z.number().optional(),
+  time: z.number(),
+  /** Which invocation wrote it. */
+  segment: z.string().optional(),
+});
+export type MetricPoint = z.infer<typeof MetricPoint>;
+
+/** SSE `progress` event data while training. */
+export const TrainProgress = MetricPoint.extend({
+  runId: z.string(),
+  etaSeconds: z.number().nullable(),
+  backend: z.string(),
+});
+export type TrainProgress = z.infer<typeof TrainProgress>;
+
+/** JSON reply of a train slice, and the SSE `done` event's data. */
+export const TrainSummary = z.object({
+  runId: z.string(),
+  step: z.number(),
+  epoch: z.number(),
+  trainLoss: z.number().nullable(),
+  valLoss: z.number().nullable(),
+  valBpc: z.number().nullable(),
+  bestValLoss: z.number().nullable(),
+  charsPerSec: z.number().nullable(),
+  steps: z.number().meta({ description: 'Steps trained in this slice' }),
+  seconds: z.number(),
+  stopReason: z.enum(['steps', 'epochs', 'seconds', 'aborted', 'diverged', 'shutdown']),
+  checkpointStep: z.number(),
+  backend: z.string(),
+});
+export type TrainSummary = z.infer<typeof TrainSummary>;
+
+export const CheckpointSelector = z
+  .union([z.enum(['latest', 'best']), z.number().int().min(0)])
+  .meta({ description: "'latest', 'best' or a step number" });
+
+export const SampleBody = z
+  .object({
+    length: posInt(1_000_000).default(200),
+    temperature: z.number().min(0).max(100).default(1),
+    topK: z.number().int().min(0).max(1_000_000).default(0),
+    topP: z.number().gt(0).max(1).default(1),
+    prime: z.string().max(10_000).default(''),
+    seed: z.number().int().min(0).max(2 ** 31 - 1).optional(),
+    checkpoint: CheckpointSelector.default('latest'),
+  })
+  .strict();
+export type SampleBody = z.input<typeof SampleBody>;
+
+export const SampleResult = z.object({ text: z.string(), seed: z.number(), step: z.number(), checkpoint: z.string() });
+/** SSE event data while sampling: the next characters. */
+export const SampleChunk = z.object({ text: z.string() });
+
+export const MetricsResponse = z.object({ points: z.array(MetricPoint) });
+
+export const Health = z.object({ ok: z.literal(true), backend: z.string().nullable(), version: z.string() });
+
+export const ApiError = z.object({
+  error: z.object({
+    code: z.string().meta({ example: 'validation_failed' }),
+    message: z.string(),
+    field: z.string().optional(),
+  }),
+});
+export type ApiError = z.infer<typeof ApiError>;

@@ -1,0 +1,109 @@
+// The store's public contract. Two layers:
+//  - ObjectStore: bytes under keys, with conditional writes. Implemented twice (local files, S3).
+//  - RunStore: runs, corpora, checkpoints (commit protocol, retention), metrics, leases. Written
+//    once, on top of any ObjectStore, so both backends share every rule.
+// Nothing here knows about tfjs: checkpoints are named byte blobs.
+
+export interface PutOptions {
+  /** Create only: fail with PreconditionFailedError if the key exists. */
+  ifNoneMatch?: '*';
+  /** Replace only if the current ETag is this one. */
+  ifMatch?: string;
+  contentType?: string;
+}
+
+export interface ObjectInfo {
+  key: string;
+  etag: string;
+  size: number;
+}
+
+export interface ObjectStore {
+  /** Where this store lives, for messages: 'file:///…' or 's3://bucket/prefix'. */
+  readonly url: string;
+  put(key: string, body: Uint8Array | string, opts?: PutOptions): Promise<{ etag: string }>;
+  /** null when the key does not exist. */
+  get(key: string): Promise<{ body: Uint8Array; etag: string } | null>;
+  head(key: string): Promise<ObjectInfo | null>;
+  /** Every key under prefix, in lexicographic order, across all pages. */
+  list(prefix: string): Promise<ObjectInfo[]>;
+  /** Deleting a missing key is not an error. With ifMatch, delete only that version. */
+  delete(key: string, opts?: { ifMatch?: string }): Promise<void>;
+}
+
+/** A conditional write lost (the key exists, or its ETag moved). */
+export class PreconditionFailedError extends Error {
+  constructor(readonly key: string) {
+    super(`precondition failed for ${key}`);
+    this.name = 'PreconditionFailedError';
+  }
+}
+
+/** The store itself failed (unreachable, disk full, permission). Retryable or not, it is not the caller's fault. */
+export class StoreUnavailableError extends Error {
+  constructor(message: string, readonly cause?: unknown) {
+    super(message);
+    this.name = 'StoreUnavailableError';
+  }
+}
+
+/** Someone else holds the run's lease. */
+export class LeaseConflictError extends Error {
+  constructor(readonly runId: string, readonly holder: string, readonly expiresAt: number) {
+    super(`run ${runId} is being trained by ${holder} (lease until ${new Date(expiresAt).toISOString()})`);
+    this.name = 'LeaseConflictError';
+  }
+}
+
+/** A run id or key that could escape the store's prefix, or is otherwise unusable. */
+export class InvalidKeyError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'InvalidKeyError';
+  }
+}
+
+export type RunStatus = 'idle' | 'training' | 'failed';
+
+/** runs/<id>/run.json */
+export interface RunRecord {
+  id: string;
+  /** Human label; defaults to the id. */
+  name: string;
+  /** 'builtin:moby-dick' or 'sha256:<hex>' (a corpora/ object). */
+  corpus: string;
+  /** Display name of the corpus (built-in name or uploaded file name). */
+  corpusName: string;
+  /** The engine's ModelConfig and TrainConfig, stored opaquely here. */
+  model: Record<string, unknown>;
+  train: Record<string, unknown>;
+  status: RunStatus;
+  /** Latest committed checkpoint step (0 before the first). */
+  step: number;
+  epoch: number;
+  latestValLoss: number | null;
+  bestValLoss: number | null;
+  /** Set when status is 'failed'. */
+  error?: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** runs/<id>/latest.json and best.json */
+export interface CheckpointPointer {
+  step: number;
+  valLoss: number | null;
+  /** The object keys of the checkpoint's files, relative to the run (checkpoints/<step>/<name>). */
+  files: string[];
+  committedAt: string;
+}
+
+export interface Lease {
+  runId: string;
+  holder: string;
+  expiresAt: number;
+  /** ETag of lease.json as written by this holder (for IfMatch renew/release). */
+  etag: string;
+}
+
+export type CheckpointRef = 'latest' | 'best' | number;
