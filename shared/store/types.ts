@@ -27,8 +27,11 @@ export interface ObjectStore {
   head(key: string): Promise<ObjectInfo | null>;
   /** Every key under prefix, in lexicographic order, across all pages. */
   list(prefix: string): Promise<ObjectInfo[]>;
-  /** Deleting a missing key is not an error. With ifMatch, delete only that version. */
+  /** Deleting a missing key is not an error. With ifMatch, delete only that version
+   * (a missing key or another version → PreconditionFailedError). */
   delete(key: string, opts?: { ifMatch?: string }): Promise<void>;
+  /** Like list, keys only. Optional: cheaper where ETags cost a read (the file store hashes content). */
+  listKeys?(prefix: string): Promise<string[]>;
 }
 
 /** A conditional write lost (the key exists, or its ETag moved). */
@@ -96,6 +99,8 @@ export interface CheckpointPointer {
   /** The object keys of the checkpoint's files, relative to the run (checkpoints/<step>/<name>). */
   files: string[];
   committedAt: string;
+  /** Epoch at the checkpoint (absent in pointers written before it was added). */
+  epoch?: number;
 }
 
 export interface Lease {
@@ -107,3 +112,27 @@ export interface Lease {
 }
 
 export type CheckpointRef = 'latest' | 'best' | number;
+
+/** createRun found a run with this id already. */
+export class RunExistsError extends Error {
+  constructor(readonly runId: string) {
+    super(`run ${runId} already exists; pick another id or delete it first`);
+    this.name = 'RunExistsError';
+  }
+}
+
+/** The run does not exist (updateRun on a missing id, a checkpoint of an unknown run). */
+export class RunNotFoundError extends Error {
+  constructor(readonly runId: string) {
+    super(`run ${runId} does not exist`);
+    this.name = 'RunNotFoundError';
+  }
+}
+
+/** CHARRNN_STORE (or a URL passed to openObjectStore) is malformed. A user error: fix the setting. */
+export class StoreConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StoreConfigError';
+  }
+}
