@@ -1,0 +1,194 @@
+// The app shell: header, the current screen, a status line and a footer of the keys that work,
+// the help overlay, and quitting cleanly (streams aborted, sessions stopped).
+import React, { useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import { Box, Text, useApp, useInput } from 'ink';
+import type { Api, HealthInfo } from './api.ts';
+import { describeError } from './errors.ts';
+import { footerKeys, GLOBAL_KEYS, SCREEN_KEYS, SCREEN_TITLES, type KeyBinding, type ScreenName } from './keys.ts';
+import { UiContext, type Route, type Tone, type Ui } from './context.ts';
+import { TrainSessions } from './trainer.ts';
+import { useTerminalSize } from './hooks/useTerminalSize.ts';
+import { RunsScreen } from './screens/RunsScreen.tsx';
+import { NewRunScreen } from './screens/NewRunScreen.tsx';
+import { RunScreen } from './screens/RunScreen.tsx';
+import { GenerateScreen } from './screens/GenerateScreen.tsx';
+
+export interface AppProps {
+  api: Api;
+  /** Where the API is, for the header: a URL or "embedded …". */
+  apiLabel: string;
+  sessions?: TrainSessions;
+  /** Seconds per training slice (one bounded request). */
+  sliceSeconds?: number;
+  saveDir?: string;
+  initialRoute?: Route;
+  /** Called once after the app decided to quit (before Ink unmounts). */
+  onQuit?: () => void;
+}
+
+export function App({ api, apiLabel, sessions: given, sliceSeconds, saveDir, initialRoute, onQuit }: AppProps) {
+  const { exit } = useApp();
+  const { columns, rows } = useTerminalSize();
+  const sessions = useMemo(() => given ?? new TrainSessions(api, { sliceSeconds }), [given, api, sliceSeconds]);
+  const [route, setRoute] = useState<Route>(initialRoute ?? { name: 'runs' });
+  const [help, setHelp] = useState(false);
+  const [status, setStatus] = useState<{ text: string; tone: Tone } | null>(null);
+  const [footer, setFooterState] = useState<{ screen: ScreenName; ids: string[]; typing: boolean }>({
+    screen: 'runs',
+    ids: [],
+    typing: false,
+  });
+  const [health, setHealth] = useState<HealthInfo | null>(null);
+  const quitting = useRef(false);
+
+  const quit = useCallback(() => {
+    if (quitting.current) return;
+    quitting.current = true;
+    sessions.disposeAll();
+    onQuit?.();
+    exit();
+  }, [sessions, onQuit, exit]);
+
+  useEffect(() => {
+    api.health().then(setHealth, (err) => setStatus({ text: describeError(err), tone: 'error' }));
+  }, [api]);
+
+  useEffect(() => () => sessions.disposeAll(), [sessions]);
+
+  const navigate = useCallback((next: Route) => {
+    setStatus(null);
+    setRoute(next);
+  }, []);
+  const notify = useCallback((text: string | null, tone: Tone = 'info') => setStatus(text === null ? null : { text, tone }), []);
+  const setFooter = useCallback(
+    (screen: ScreenName, ids: string[], typing: boolean) => setFooterState({ screen, ids, typing }),
+    [],
+  );
+
+  useInput((input, key) => {
+    if (key.ctrl && input === 'c') return quit();
+    if (help) {
+      if (input === '?' || key.escape || key.return) setHelp(false);
+      else if (input === 'q') quit();
+      return;
+    }
+    if (footer.typing) return;
+    if (input === '?') setHelp(true);
+    else if (input === 'q') quit();
+  });
+
+  // Keep the frame one row shorter than the terminal: a full-height frame makes Ink clear the
+  // whole screen on every update (flicker).
+  const height = Math.max(8, rows - 1);
+  const bodyRows = height - 4;
+  const ui: Ui = {
+    api,
+    sessions,
+    saveDir: saveDir ?? process.cwd(),
+    navigate,
+    active: !help,
+    notify,
+    setFooter,
+    quit,
+    columns,
+    bodyRows,
+  };
+
+  const screen: ScreenName = route.name;
+  return (
+    <UiContext.Provider value={ui}>
+      <Box flexDirection="column" width={columns} height={height}>
+        <Header screen={screen} route={route} apiLabel={apiLabel} health={health} columns={columns} />
+        <Box flexDirection="column" height={bodyRows} overflow="hidden">
+          {help ? (
+            <HelpOverlay current={screen} />
+          ) : route.name === 'runs' ? (
+            <RunsScreen />
+          ) : route.name === 'new' ? (
+            <NewRunScreen />
+          ) : route.name === 'run' ? (
+            <RunScreen key={route.runId} runId={route.runId} />
+          ) : (
+            <GenerateScreen key={route.runId} runId={route.runId} />
+          )}
+        </Box>
+        <Box height={1}>
+          {status ? (
+            <Text color={status.tone === 'error' ? 'red' : status.tone === 'success' ? 'green' : undefined} wrap="truncate-end">
+              {status.tone === 'error' ? '✗ ' : status.tone === 'success' ? '✓ ' : ''}
+              {status.text}
+            </Text>
+          ) : (
+            <Text> </Text>
+          )}
+        </Box>
+        <Footer keys={help ? HELP_FOOTER : footerKeys(footer.screen, footer.ids, footer.typing)} />
+      </Box>
+    </UiContext.Provider>
+  );
+}
+
+const HELP_FOOTER: KeyBinding[] = [
+  { id: 'close', keys: '?/Esc', label: 'close help' },
+  { id: 'quit', keys: 'q', label: 'quit' },
+];
+
+function Header({ screen, route, apiLabel, health, columns }: { screen: ScreenName; route: Route; apiLabel: string; health: HealthInfo | null; columns: number }) {
+  const where = route.name === 'run' || route.name === 'generate' ? ` › ${route.runId}` : '';
+  return (
+    <Box height={1} width={columns}>
+      <Text bold color="magenta">charrnn</Text>
+      <Text> {SCREEN_TITLES[screen]}{where}</Text>
+      <Box flexGrow={1} />
+      <Text dimColor wrap="truncate-start">
+        {apiLabel}
+        {health ? ` · ${health.backend ?? 'backend n/a'} · v${health.version}` : ''}
+      </Text>
+    </Box>
+  );
+}
+
+function Footer({ keys }: { keys: KeyBinding[] }) {
+  return (
+    <Box height={1}>
+      <Text wrap="truncate-end">
+        {keys.map((k, i) => (
+          <Text key={k.id + i}>
+            <Text bold color="cyan">{k.keys}</Text>
+            <Text dimColor> {k.label}</Text>
+            {i < keys.length - 1 ? '  ' : ''}
+          </Text>
+        ))}
+      </Text>
+    </Box>
+  );
+}
+
+function HelpOverlay({ current }: { current: ScreenName }) {
+  const order: ScreenName[] = [current, ...(['runs', 'new', 'run', 'generate'] as ScreenName[]).filter((s) => s !== current)];
+  return (
+    <Box flexDirection="column" borderStyle="round" borderColor="cyan" paddingX={1}>
+      <Text bold>Keys</Text>
+      <Box flexDirection="row" flexWrap="wrap">
+        <KeyGroup title="Everywhere" keys={[...GLOBAL_KEYS, { id: 'nav', keys: 'Esc', label: 'back' }]} />
+        {order.map((s) => (
+          <KeyGroup key={s} title={SCREEN_TITLES[s] + (s === current ? ' (here)' : '')} keys={SCREEN_KEYS[s]} />
+        ))}
+      </Box>
+    </Box>
+  );
+}
+
+function KeyGroup({ title, keys }: { title: string; keys: KeyBinding[] }) {
+  return (
+    <Box flexDirection="column" marginRight={3} marginBottom={1} width={34}>
+      <Text underline>{title}</Text>
+      {keys.map((k) => (
+        <Text key={k.id}>
+          <Text color="cyan">{k.keys.padEnd(13)}</Text>
+          {k.label}
+        </Text>
+      ))}
+    </Box>
+  );
+}

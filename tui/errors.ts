@@ -1,0 +1,47 @@
+// Turns any failure into one readable line that says what to do next (never a stack trace).
+import { ApiRequestError } from './api.ts';
+
+export function describeError(err: unknown): string {
+  if (err instanceof ApiRequestError) {
+    switch (err.status) {
+      case 0:
+        return err.code === 'aborted'
+          ? 'Request cancelled.'
+          : `${capitalise(err.message)}: is the server running? Start it, or pass --api URL / set CHARRNN_API_URL.`;
+      case 400:
+      case 422:
+        return `${withField(err)} — fix it and try again.`;
+      case 401:
+      case 403:
+        return `The API refused the request (${err.status}: ${err.message}): set CHARRNN_API_TOKEN to a valid token.`;
+      case 404:
+        return `${capitalise(err.message)} — it may have been deleted; go back (Esc) and refresh (r).`;
+      case 409:
+        return `${capitalise(err.message)} — another client is using this run; wait for it or watch its metrics.`;
+      case 413:
+        return `${capitalise(err.message)} — the upload is too large for this server; use a smaller file.`;
+      case 429:
+      case 503:
+        return `The server is busy (${err.status}: ${err.message}) — try again in a moment.`;
+      default:
+        return `The server failed (${err.status}: ${err.message}) — try again; if it persists check the server log.`;
+    }
+  }
+  if (err instanceof Error) return capitalise(err.message.split('\n')[0]);
+  return String(err);
+}
+
+/** "field: message", without doubling a field the server already put in front. */
+export function withField(err: ApiRequestError): string {
+  if (!err.field || err.message.startsWith(`${err.field}:`)) return err.message;
+  return `${err.field}: ${err.message}`;
+}
+
+/** The message without its "field: " prefix, for showing next to that field. */
+export function fieldMessage(err: ApiRequestError): string {
+  return err.field && err.message.startsWith(`${err.field}: `) ? err.message.slice(err.field.length + 2) : err.message;
+}
+
+function capitalise(s: string): string {
+  return s ? s[0].toUpperCase() + s.slice(1) : s;
+}

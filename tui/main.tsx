@@ -1,0 +1,110 @@
+// charrnn-tui entry: parse flags, connect to an API (or start the functions in-process on the
+// local store and connect to that over HTTP), then draw the app, or print plain lines when
+// stdout is not a terminal. Quitting stops only a server this process started.
+import React from 'react';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Command, InvalidArgumentError } from 'commander';
+import { render } from 'ink';
+import { Api } from './api.ts';
+import { App } from './app.tsx';
+import { describeError } from './errors.ts';
+import { runPlain } from './plain.ts';
+
+interface Flags {
+  api?: string;
+  store?: string;
+  run?: string;
+  trainSeconds?: number;
+  sample?: number;
+  sliceSeconds: number;
+}
+
+const positive = (name: string) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a positive number`);
+  return n;
+};
+
+const program = new Command('charrnn-tui')
+  .description('Terminal UI for charrnn: create runs, train them and watch the loss, stream generated text.')
+  .option('--api <url>', 'API base URL (default $CHARRNN_API_URL; without one, start an embedded server)')
+  .option('--store <url>', 'store of the embedded server: file:///path or s3://bucket/prefix (default ./.charrnn)')
+  .option('--run <id>', 'open this run (without a terminal: the run to show, train or sample)')
+  .option('--train-seconds <n>', 'without a terminal: train --run for about N seconds, printing progress lines', positive('--train-seconds'))
+  .option('--sample <length>', 'without a terminal: print a sample of this many characters from --run', positive('--sample'))
+  .option('--slice-seconds <n>', 'seconds per training request (a long run is a chain of them)', positive('--slice-seconds'), 30)
+  .addHelpText('after', '\nEnvironment: CHARRNN_API_URL, CHARRNN_API_TOKEN (bearer token), CHARRNN_STORE (embedded store).');
+
+async function main(): Promise<number> {
+  program.parse();
+  const flags = program.opts<Flags>();
+  const token = process.env.CHARRNN_API_TOKEN || undefined;
+  const remote = flags.api ?? (process.env.CHARRNN_API_URL || undefined);
+
+  let baseUrl: string;
+  let apiLabel: string;
+  let stopServer: (() => Promise<void>) | null = null;
+  if (remote) {
+    baseUrl = remote;
+    apiLabel = remote;
+  } else {
+    const storeUrl = flags.store ?? process.env.CHARRNN_STORE ?? pathToFileURL(resolve('.charrnn')).href;
+    // Loaded only in embedded mode: the UI itself never imports the engine.
+    const { startServer } = await import('../functions/server.ts');
+    const logLines: string[] = [];
+    const server = await startServer({
+      port: 0,
+      host: '127.0.0.1',
+      storeUrl,
+      ...(token ? { token } : { token: '' }),
+      // Server log lines would tear the drawn screen; keep the latest few in memory.
+      log: (msg) => {
+        logLines.push(msg);
+        if (logLines.length > 200) logLines.shift();
+      },
+    });
+    baseUrl = server.url;
+    apiLabel = `embedded ${storeUrl.replace(/^file:\/\//, '')}`;
+    stopServer = () => server.close();
+  }
+  const api = new Api(baseUrl, { token });
+
+  const interactive = process.stdout.isTTY && process.stdin.isTTY;
+  try {
+    if (!interactive) {
+      const ctrl = new AbortController();
+      process.once('SIGINT', () => ctrl.abort());
+      return await runPlain(api, {
+        run: flags.run,
+        trainSeconds: flags.trainSeconds,
+        sample: flags.sample,
+        sliceSeconds: flags.sliceSeconds,
+        out: (line) => process.stdout.write(line + '\n'),
+        write: (text) => process.stdout.write(text),
+        signal: ctrl.signal,
+      });
+    }
+    const app = render(
+      <App
+        api={api}
+        apiLabel={apiLabel}
+        sliceSeconds={flags.sliceSeconds}
+        initialRoute={flags.run ? { name: 'run', runId: flags.run } : undefined}
+      />,
+      { exitOnCtrlC: false, maxFps: 20 },
+    );
+    await app.waitUntilExit();
+    return 0;
+  } finally {
+    await stopServer?.();
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`charrnn-tui: ${describeError(err)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,184 @@
+// Create a run: corpus (built-in or a local file to upload), size preset, and optionally every
+// hyperparameter. The API validates; its 400 `field` is shown next to the matching field.
+import React, { useMemo, useState } from 'react';
+import { readFile } from 'node:fs/promises';
+import { basename, resolve } from 'node:path';
+import { Box, Text, useInput } from 'ink';
+import { BUILTIN_CORPORA, PRESETS } from '../../shared/api/schemas.ts';
+import { ApiRequestError, type CreateRunBody } from '../api.ts';
+import { useFooter, useUi } from '../context.ts';
+import { describeError, fieldMessage, withField } from '../errors.ts';
+import { Form, formKey, type FieldSpec } from '../components/Form.tsx';
+
+const FILE = 'local file…';
+const DEFAULT = 'preset';
+
+type NumberKind = 'int' | 'float';
+/** Advanced hyperparameters typed as text; empty = the preset's value. */
+const NUMERIC: { key: string; label: string; kind: NumberKind; hint: string }[] = [
+  { key: 'layers', label: 'layers', kind: 'int', hint: 'stacked recurrent layers (1-8)' },
+  { key: 'hidden', label: 'hidden', kind: 'int', hint: 'units per layer' },
+  { key: 'dropout', label: 'dropout', kind: 'float', hint: '0-0.9, between layers' },
+  { key: 'embedding', label: 'embedding', kind: 'int', hint: 'embedding size, or "none" for one-hot' },
+  { key: 'seqLen', label: 'seqLen', kind: 'int', hint: 'characters per BPTT window' },
+  { key: 'batchSize', label: 'batchSize', kind: 'int', hint: 'parallel streams' },
+  { key: 'lr', label: 'lr', kind: 'float', hint: 'learning rate' },
+  { key: 'lrDecay', label: 'lrDecay', kind: 'float', hint: 'per-epoch multiplier (1 = off)' },
+  { key: 'lrDecayAfter', label: 'lrDecayAfter', kind: 'int', hint: 'epochs before decay starts' },
+  { key: 'gradClip', label: 'gradClip', kind: 'float', hint: 'global norm clip (0 = off)' },
+  { key: 'evalEvery', label: 'evalEvery', kind: 'int', hint: 'validate every N steps' },
+  { key: 'evalChars', label: 'evalChars', kind: 'int', hint: 'validation chars cap (0 = all)' },
+  { key: 'divergenceFactor', label: 'divergenceFactor', kind: 'float', hint: 'stop when loss > this × first loss' },
+  { key: 'seed', label: 'seed', kind: 'int', hint: 'random seed' },
+];
+
+const BASE_FIELDS: FieldSpec[] = [
+  { kind: 'choice', key: 'corpus', label: 'Corpus', options: [...BUILTIN_CORPORA, FILE], hint: '←→ to choose' },
+  { kind: 'text', key: 'path', label: 'File', placeholder: './my-text.txt', hint: 'a UTF-8 text file, uploaded to the server' },
+  { kind: 'text', key: 'id', label: 'Run id', placeholder: '(generated)', hint: 'lowercase letters, digits, . _ -' },
+  { kind: 'text', key: 'name', label: 'Name', placeholder: '(same as id)' },
+  { kind: 'choice', key: 'preset', label: 'Size', options: PRESETS, hint: 'tiny 1×64 · small 1×128 · medium 2×256 · large 2×512' },
+  { kind: 'choice', key: 'advanced', label: 'Advanced', options: ['hidden', 'shown'], hint: 'every hyperparameter' },
+];
+
+const ADVANCED_FIELDS: FieldSpec[] = [
+  { kind: 'choice', key: 'cell', label: 'cell', options: [DEFAULT, 'lstm', 'gru'] },
+  ...NUMERIC.map((n): FieldSpec => ({ kind: 'text', key: n.key, label: n.label, placeholder: DEFAULT, hint: n.hint })),
+  { kind: 'choice', key: 'amsgrad', label: 'amsgrad', options: [DEFAULT, 'on', 'off'] },
+];
+
+export function NewRunScreen() {
+  const { api, navigate, notify, active, bodyRows } = useUi();
+  const [values, setValues] = useState<Record<string, string>>({
+    corpus: BUILTIN_CORPORA[0],
+    preset: 'small',
+    advanced: 'hidden',
+    cell: DEFAULT,
+    amsgrad: DEFAULT,
+  });
+  const [errors, setErrors] = useState<Record<string, string | undefined>>({});
+  const [focus, setFocus] = useState(0);
+  const [busy, setBusy] = useState<string | null>(null);
+
+  const fields = useMemo(
+    () => [
+      ...BASE_FIELDS.filter((f) => f.key !== 'path' || values.corpus === FILE),
+      ...(values.advanced === 'shown' ? ADVANCED_FIELDS : []),
+    ],
+    [values.corpus, values.advanced],
+  );
+  const focused = fields[Math.min(focus, fields.length - 1)];
+  const typing = focused?.kind === 'text';
+  useFooter('new', ['field', ...(typing ? [] : ['choose']), 'create', 'back'], typing);
+
+  const onChange = (key: string, value: string) => {
+    setValues((v) => ({ ...v, [key]: value }));
+    setErrors((e) => ({ ...e, [key]: undefined }));
+  };
+
+  const submit = async () => {
+    if (busy) return;
+    const local: Record<string, string> = {};
+    const config: Record<string, unknown> = { preset: values.preset };
+    for (const n of NUMERIC) {
+      const raw = (values[n.key] ?? '').trim();
+      if (!raw) continue;
+      if (n.key === 'embedding' && raw.toLowerCase() === 'none') {
+        config.embedding = null;
+        continue;
+      }
+      const num = Number(raw);
+      if (!Number.isFinite(num)) local[n.key] = `"${raw}" is not a number`;
+      else if (n.kind === 'int' && !Number.isInteger(num)) local[n.key] = 'must be a whole number';
+      else config[n.key] = num;
+    }
+    if (values.cell !== DEFAULT) config.cell = values.cell;
+    if (values.amsgrad !== DEFAULT) config.amsgrad = values.amsgrad === 'on';
+    if (values.corpus === FILE && !(values.path ?? '').trim()) local.path = 'enter the path of a text file';
+    if (Object.keys(local).length) {
+      setErrors(local);
+      notify('Fix the fields marked ✗.', 'error');
+      return;
+    }
+
+    let corpus: CreateRunBody['corpus'] = values.corpus as CreateRunBody['corpus'];
+    let corpusName: string | undefined;
+    try {
+      if (values.corpus === FILE) {
+        const path = resolve(values.path.trim());
+        let text: string;
+        try {
+          text = await readFile(path, 'utf8');
+        } catch (err) {
+          const code = (err as NodeJS.ErrnoException).code;
+          setErrors({ path: code === 'ENOENT' ? `no such file: ${path}` : `cannot read ${path} (${code ?? 'error'})` });
+          return;
+        }
+        setBusy(`Uploading ${path} (${text.length.toLocaleString()} chars)…`);
+        const up = await api.uploadCorpus(text);
+        corpus = up.ref as CreateRunBody['corpus'];
+        corpusName = basename(path);
+      }
+      setBusy('Creating run…');
+      const body: CreateRunBody = { corpus, config: config as CreateRunBody['config'] };
+      if (values.id?.trim()) body.id = values.id.trim();
+      if (values.name?.trim()) body.name = values.name.trim();
+      if (corpusName) body.corpusName = corpusName;
+      const run = await api.createRun(body);
+      notify(`Created run ${run.id}. Press t to train.`, 'success');
+      navigate({ name: 'run', runId: run.id });
+    } catch (err) {
+      setBusy(null);
+      if (err instanceof ApiRequestError && err.field) {
+        const key = fieldKey(err.field, values.corpus === FILE);
+        setErrors({ [key]: fieldMessage(err) });
+        // Open the advanced section if that is where the field lives, then focus it.
+        const expanded = [...BASE_FIELDS.filter((f) => f.key !== 'path' || values.corpus === FILE), ...ADVANCED_FIELDS];
+        if (ADVANCED_FIELDS.some((f) => f.key === key)) setValues((v) => ({ ...v, advanced: 'shown' }));
+        const index = expanded.findIndex((f) => f.key === key);
+        if (index >= 0) setFocus(index);
+        notify(`${withField(err)} — fix it and press Enter again.`, 'error');
+      } else {
+        notify(describeError(err), 'error');
+      }
+      return;
+    }
+  };
+
+  useInput(
+    (input, key) => {
+      if (busy) return;
+      if (key.escape) return navigate({ name: 'runs' });
+      if (key.return && focused?.kind === 'choice') return void submit();
+      formKey(fields, Math.min(focus, fields.length - 1), setFocus, values, onChange, input, key);
+    },
+    { isActive: active },
+  );
+
+  return (
+    <Box flexDirection="column">
+      <Form
+        fields={fields}
+        values={values}
+        errors={errors}
+        focus={Math.min(focus, fields.length - 1)}
+        onChange={onChange}
+        onSubmit={() => void submit()}
+        active={active && !busy}
+        maxRows={Math.max(4, bodyRows - 3)}
+        labelWidth={18}
+      />
+      <Box marginTop={1}>
+        {busy ? <Text color="yellow">{busy}</Text> : <Text dimColor>Enter creates the run · Esc goes back</Text>}
+      </Box>
+    </Box>
+  );
+}
+
+/** Map an API error's field path ('config.hidden', 'corpus', 'id') to a form field. */
+export function fieldKey(field: string, fileCorpus: boolean): string {
+  const parts = field.split('.').filter((p) => p !== 'body' && p !== 'config');
+  const key = parts[0] ?? field;
+  if (key === 'corpus') return fileCorpus ? 'path' : 'corpus';
+  return key;
+}

@@ -1,0 +1,193 @@
+// One run: a live loss chart (asciichart), progress, speed, ETA and backend; start a chain of
+// training slices for N epochs or until stopped; stop cleanly; or tail another client's run.
+import React, { useEffect, useMemo, useState, useSyncExternalStore } from 'react';
+import { Box, Text, useInput } from 'ink';
+import TextInput from 'ink-text-input';
+import { useFooter, useUi } from '../context.ts';
+import { fmtDuration, fmtLoss, fmtParams, fmtRate, fmtSize } from '../format.ts';
+import { lossSeries, plotLoss } from '../chart.ts';
+import type { TrainState } from '../trainer.ts';
+
+export function RunScreen({ runId }: { runId: string }) {
+  const { sessions, navigate, notify, active, columns, bodyRows } = useUi();
+  const session = sessions.get(runId);
+  const state = useSyncExternalStore(session.subscribe, session.getState);
+  const [prompt, setPrompt] = useState<string | null>(null);
+
+  useEffect(() => {
+    if (!session.busy) void session.load();
+  }, [session]);
+
+  useEffect(() => {
+    if (state.error) notify(state.error, 'error');
+  }, [state.error, notify]);
+
+  const training = state.phase === 'training' || state.phase === 'stopping';
+  const footerIds =
+    prompt !== null
+      ? []
+      : [
+          ...(state.phase === 'idle' ? ['train'] : []),
+          ...(training || state.phase === 'following' ? ['stop'] : []),
+          'generate',
+          'refresh',
+          'back',
+        ];
+  useFooter('run', footerIds, prompt !== null);
+
+  useInput(
+    (input, key) => {
+      if (prompt !== null) {
+        if (key.escape) setPrompt(null);
+        return;
+      }
+      if (key.escape) return navigate({ name: 'runs' });
+      if (input === 't') {
+        if (state.phase === 'idle') setPrompt('');
+        else notify(state.phase === 'following' ? 'Another client is training this run; press s to stop watching first.' : 'Already training.');
+      } else if (input === 's') {
+        if (state.phase === 'idle') notify('Not training.');
+        else session.stop();
+      } else if (input === 'g') navigate({ name: 'generate', runId });
+      else if (input === 'r') void (session.busy ? session.refreshRun() : session.load());
+    },
+    { isActive: active },
+  );
+
+  const startTraining = (text: string) => {
+    const raw = text.trim();
+    const epochs = raw === '' ? null : Number(raw);
+    if (epochs !== null && !(Number.isFinite(epochs) && epochs > 0)) {
+      notify(`"${raw}" is not a number of epochs: type e.g. 2 or 0.5, or leave it empty to train until stopped.`, 'error');
+      return;
+    }
+    setPrompt(null);
+    notify(epochs === null ? 'Training until stopped (s stops).' : `Training ${epochs} epoch${epochs === 1 ? '' : 's'}.`);
+    void session.start(epochs);
+  };
+
+  const run = state.run;
+  const chartWidth = Math.max(10, columns - 12);
+  const chartHeight = Math.max(4, bodyRows - 7);
+  const pointCount = state.points.length;
+  const chart = useMemo(
+    () => plotLoss(lossSeries(state.points, chartWidth), chartHeight),
+    // points only grow (appended in place), so their count is the cache key
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+    [pointCount, state.points, chartWidth, chartHeight],
+  );
+
+  if (!run) return <Text dimColor>{state.error ? '' : `Loading ${runId}…`}</Text>;
+
+  const lastTrain = [...state.points].reverse().find((p) => typeof p.trainLoss === 'number')?.trainLoss;
+  const speed = state.progress?.charsPerSec ?? state.summary?.charsPerSec ?? null;
+  return (
+    <Box flexDirection="column">
+      <Box height={1}>
+        <Text bold>{run.name}</Text>
+        <Text dimColor wrap="truncate-end">
+          {'  '}
+          {run.corpusName} · {run.model.cell} {fmtSize(run)} {fmtParams(run.params)} · seqLen {run.train.seqLen} · batch {run.train.batchSize} · lr{' '}
+          {run.train.lr}
+        </Text>
+        <Box flexGrow={1} />
+        <PhaseBadge state={state} />
+      </Box>
+      <Box height={1}>
+        <Text>
+          <Text color="cyan">━ train</Text> <Text color="yellow">━ validation</Text>
+          <Text dimColor>  loss (nats/char)</Text>
+        </Text>
+      </Box>
+      <Box flexDirection="column" height={chartHeight}>
+        {chart.length ? (
+          chart.map((line, i) => (
+            <Text key={i} wrap="truncate-end">
+              {line}
+            </Text>
+          ))
+        ) : (
+          <Text dimColor>No metrics yet — press t to train.</Text>
+        )}
+      </Box>
+      <Box height={1}>
+        <Text dimColor>
+          {'         '}steps {state.points[0]?.step ?? 0} → {run.step}
+        </Text>
+      </Box>
+      <Progress state={state} width={Math.min(40, Math.max(10, columns - 60))} />
+      <Box height={1}>
+        <Text>
+          step <Text bold>{run.step}</Text> · epoch <Text bold>{run.epoch.toFixed(2)}</Text> · train {fmtLoss(lastTrain)} · val{' '}
+          {fmtLoss(run.latestValLoss)} · best <Text color="green">{fmtLoss(run.bestValLoss)}</Text> · {fmtRate(speed)} chars/s · backend{' '}
+          {state.backend ?? '—'}
+        </Text>
+      </Box>
+      <Box height={1}>
+        {prompt !== null ? (
+          <Text>
+            <Text color="cyan">Epochs to train (empty = until stopped): </Text>
+            <TextInput value={prompt} onChange={setPrompt} onSubmit={startTraining} focus={active} placeholder="until stopped" />
+          </Text>
+        ) : state.note ? (
+          <Text color="yellow" wrap="truncate-end">
+            {state.note}
+          </Text>
+        ) : run.status === 'failed' && run.error ? (
+          <Text color="red" wrap="truncate-end">
+            Run failed: {run.error}
+          </Text>
+        ) : (
+          <Text> </Text>
+        )}
+      </Box>
+    </Box>
+  );
+}
+
+function PhaseBadge({ state }: { state: TrainState }) {
+  switch (state.phase) {
+    case 'training':
+      return <Text color="green">● training{state.slices ? ` (slice ${state.slices + 1})` : ''}</Text>;
+    case 'stopping':
+      return <Text color="yellow">◐ stopping after this slice</Text>;
+    case 'following':
+      return <Text color="blue">◉ watching another client</Text>;
+    case 'loading':
+      return <Text dimColor>loading…</Text>;
+    default:
+      return <Text dimColor>{state.run?.status === 'failed' ? '✗ failed' : '○ idle'}</Text>;
+  }
+}
+
+function Progress({ state, width }: { state: TrainState; width: number }) {
+  const run = state.run!;
+  const goal = state.goal;
+  const active = state.phase === 'training' || state.phase === 'stopping';
+  let fraction: number;
+  let label: string;
+  let eta: number | null = null;
+  if (active && goal && goal.targetEpoch !== null) {
+    const span = goal.targetEpoch - goal.startEpoch;
+    const done = run.epoch - goal.startEpoch;
+    fraction = span > 0 ? done / span : 1;
+    const elapsed = (Date.now() - goal.startedAt) / 1000;
+    eta = done > 0 ? (elapsed / done) * (span - done) : (state.progress?.etaSeconds ?? null);
+    label = `epoch ${run.epoch.toFixed(2)} / ${goal.targetEpoch.toFixed(2)}`;
+  } else {
+    fraction = run.epoch - Math.floor(run.epoch);
+    label = `epoch ${Math.floor(run.epoch) + 1} ${Math.round(fraction * 100)}%`;
+    if (active) eta = state.progress?.etaSeconds ?? null;
+  }
+  fraction = Math.max(0, Math.min(1, fraction));
+  const filled = Math.round(fraction * width);
+  return (
+    <Box height={1}>
+      <Text>
+        <Text color="green">{'█'.repeat(filled)}</Text>
+        <Text dimColor>{'░'.repeat(width - filled)}</Text> {label}
+        {active ? (goal?.targetEpoch === null ? ` · until stopped · slice ETA ${fmtDuration(eta)}` : ` · ETA ${fmtDuration(eta)}`) : ''}
+      </Text>
+    </Box>
+  );
+}

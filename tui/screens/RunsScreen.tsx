@@ -1,0 +1,168 @@
+// The run list: a table with status, progress, losses and a loss sparkline per run.
+import React, { useCallback, useEffect, useRef, useState } from 'react';
+import { Box, Text, useInput } from 'ink';
+import type { Run } from '../api.ts';
+import { useFooter, useUi } from '../context.ts';
+import { describeError } from '../errors.ts';
+import { fit, fmtLoss, fmtSize } from '../format.ts';
+import { sparkline } from '../chart.ts';
+
+const REFRESH_MS = 5000;
+const SPARK_WIDTH = 16;
+
+interface Column {
+  title: string;
+  width: number;
+  align?: 'left' | 'right';
+  cell: (run: Run, trend: string) => string;
+}
+
+const COLUMNS: Column[] = [
+  { title: 'NAME', width: 22, cell: (r) => (r.name === r.id ? r.id : `${r.name} (${r.id})`) },
+  { title: 'CORPUS', width: 14, cell: (r) => r.corpusName },
+  { title: 'SIZE', width: 9, cell: (r) => fmtSize(r) },
+  { title: 'STATUS', width: 9, cell: (r) => r.status },
+  { title: 'STEP', width: 8, align: 'right', cell: (r) => String(r.step) },
+  { title: 'EPOCH', width: 7, align: 'right', cell: (r) => r.epoch.toFixed(2) },
+  { title: 'VAL', width: 7, align: 'right', cell: (r) => fmtLoss(r.latestValLoss) },
+  { title: 'BEST', width: 7, align: 'right', cell: (r) => fmtLoss(r.bestValLoss) },
+  { title: 'LOSS TREND', width: SPARK_WIDTH, cell: (_r, trend) => trend },
+];
+
+const STATUS_COLOR: Record<Run['status'], string | undefined> = { idle: undefined, training: 'green', failed: 'red' };
+
+export function RunsScreen() {
+  const ui = useUi();
+  const { api, navigate, notify, active, bodyRows, columns } = ui;
+  const [runs, setRuns] = useState<Run[] | null>(null);
+  const [selected, setSelected] = useState(0);
+  const [confirm, setConfirm] = useState<Run | null>(null);
+  const [trends, setTrends] = useState<Record<string, string>>({});
+  const trendSteps = useRef<Record<string, number>>({});
+  const [loading, setLoading] = useState(false);
+
+  const load = useCallback(async () => {
+    setLoading(true);
+    try {
+      const list = await api.listRuns();
+      list.sort((a, b) => b.updatedAt.localeCompare(a.updatedAt));
+      setRuns(list);
+      setSelected((i) => Math.min(i, Math.max(0, list.length - 1)));
+      // Sparklines: fetch metrics only for runs whose step moved since last time.
+      for (const run of list.slice(0, 50)) {
+        if (trendSteps.current[run.id] === run.step) continue;
+        trendSteps.current[run.id] = run.step;
+        api.metrics(run.id).then(
+          (points) => {
+            const losses = points.map((p) => p.valLoss ?? p.trainLoss).filter((v): v is number => typeof v === 'number');
+            setTrends((t) => ({ ...t, [run.id]: sparkline(losses, SPARK_WIDTH) }));
+          },
+          () => {},
+        );
+      }
+    } catch (err) {
+      notify(describeError(err), 'error');
+    } finally {
+      setLoading(false);
+    }
+  }, [api, notify]);
+
+  useEffect(() => {
+    void load();
+    const timer = setInterval(() => void load(), REFRESH_MS);
+    return () => clearInterval(timer);
+  }, [load]);
+
+  useFooter('runs', confirm ? ['yes', 'no'] : runs && runs.length ? ['move', 'open', 'new', 'delete', 'refresh'] : ['new', 'refresh']);
+
+  const current = runs?.[selected];
+  useInput(
+    (input, key) => {
+      if (confirm) {
+        if (input === 'y' || input === 'Y') {
+          const run = confirm;
+          setConfirm(null);
+          ui.sessions.forget(run.id);
+          api.deleteRun(run.id).then(
+            () => {
+              notify(`Deleted run ${run.id}.`, 'success');
+              void load();
+            },
+            (err) => notify(describeError(err), 'error'),
+          );
+        } else if (input === 'n' || input === 'N' || key.escape) {
+          setConfirm(null);
+          notify('Kept it.');
+        }
+        return;
+      }
+      const count = runs?.length ?? 0;
+      if (key.downArrow || input === 'j') setSelected((i) => Math.min(count - 1, i + 1));
+      else if (key.upArrow || input === 'k') setSelected((i) => Math.max(0, i - 1));
+      else if (input === 'g' || key.home) setSelected(0);
+      else if (input === 'G' || key.end) setSelected(Math.max(0, count - 1));
+      else if (key.pageDown) setSelected((i) => Math.min(count - 1, i + 10));
+      else if (key.pageUp) setSelected((i) => Math.max(0, i - 10));
+      else if (key.return && current) navigate({ name: 'run', runId: current.id });
+      else if (input === 'n') navigate({ name: 'new' });
+      else if (input === 'r') {
+        notify('Refreshing…');
+        void load().then(() => notify(null));
+      } else if (input === 'd' && current) {
+        if (ui.sessions.get(current.id).busy) notify(`Stop training ${current.id} first (open it and press s).`, 'error');
+        else setConfirm(current);
+      }
+    },
+    { isActive: active },
+  );
+
+  if (runs === null) return <Text dimColor>{loading ? 'Loading runs…' : ''}</Text>;
+  if (runs.length === 0) {
+    return (
+      <Box flexDirection="column" paddingY={1}>
+        <Text>No runs yet.</Text>
+        <Text>
+          Press <Text bold color="cyan">n</Text> to create one (the built-in corpora are moby-dick and names).
+        </Text>
+      </Box>
+    );
+  }
+
+  // Drop columns from the right until the table fits the terminal.
+  let visible = COLUMNS;
+  while (visible.length > 3 && visible.reduce((w, c) => w + c.width + 1, 2) > columns) visible = visible.slice(0, -1);
+  const listRows = Math.max(1, bodyRows - (confirm ? 3 : 1));
+  const top = Math.max(0, Math.min(selected - listRows + 1, runs.length - listRows));
+  const start = Math.min(top, selected);
+  const row = (cells: string[]) => cells.join(' ');
+  return (
+    <Box flexDirection="column">
+      <Text bold>{'  ' + row(visible.map((c) => fit(c.title, c.width, c.align)))}</Text>
+      {runs.slice(start, start + listRows).map((run, i) => {
+        const isSel = start + i === selected;
+        return (
+          <Text key={run.id} inverse={isSel} wrap="truncate-end">
+            {isSel ? '› ' : '  '}
+            {visible.map((c, j) => {
+              const text = fit(c.cell(run, trends[run.id] ?? ''), c.width, c.align);
+              const color = c.title === 'STATUS' ? STATUS_COLOR[run.status] : c.title === 'LOSS TREND' ? 'cyan' : undefined;
+              return (
+                <Text key={c.title} color={color}>
+                  {text}
+                  {j < visible.length - 1 ? ' ' : ''}
+                </Text>
+              );
+            })}
+          </Text>
+        );
+      })}
+      {confirm ? (
+        <Box marginTop={1}>
+          <Text color="yellow" bold>
+            Delete run {confirm.id} with all its checkpoints and metrics? (y/N)
+          </Text>
+        </Box>
+      ) : null}
+    </Box>
+  );
+}
