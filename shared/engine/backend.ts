@@ -1,0 +1,224 @@
+// Picks the fastest tfjs backend available at run time and patches two slow wasm kernels.
+// Order: tfjs-node-gpu → tfjs-node (native TensorFlow, optional deps that may be absent) → wasm → cpu.
+// `CHARRNN_BACKEND` (or the argument) overrides: 'tensorflow' | 'wasm' | 'cpu' or a package name.
+import * as tf from '@tensorflow/tfjs';
+import '@tensorflow/tfjs-backend-wasm';
+
+let chosen: Promise<string> | null = null;
+
+/** Initialise the backend once; later calls return the same name. */
+export function initBackend(preferred?: string): Promise<string> {
+  if (!chosen) {
+    chosen = pick(preferred ?? process.env.CHARRNN_BACKEND ?? '').catch((e) => {
+      chosen = null;
+      throw e;
+    });
+  }
+  return chosen;
+}
+
+/** The active backend's name ('tensorflow', 'wasm' or 'cpu'). */
+export function currentBackend(): string {
+  return tf.getBackend();
+}
+
+const NATIVE_PACKAGES = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'];
+
+async function pick(preferred: string): Promise<string> {
+  const want = preferred.trim().toLowerCase();
+  let order: string[];
+  if (!want) order = [...NATIVE_PACKAGES, 'wasm', 'cpu'];
+  else if (want === 'tensorflow' || want === 'native') order = [...NATIVE_PACKAGES];
+  else if (NATIVE_PACKAGES.includes(want)) order = [want];
+  else if (want === 'wasm' || want === '@tensorflow/tfjs-backend-wasm') order = ['wasm'];
+  else if (want === 'cpu' || want === '@tensorflow/tfjs-backend-cpu') order = ['cpu'];
+  else throw new Error(`unknown backend "${preferred}": use tensorflow, wasm or cpu`);
+
+  for (const name of order) {
+    if (await tryBackend(name)) {
+      if (tf.getBackend() === 'wasm') installWasmKernelFixes();
+      return tf.getBackend();
+    }
+  }
+  throw new Error(`no tfjs backend could be initialised (tried ${order.join(', ')})`);
+}
+
+async function tryBackend(name: string): Promise<boolean> {
+  if (NATIVE_PACKAGES.includes(name)) {
+    try {
+      // Optional dependency: a variable specifier keeps bundlers from requiring it at build time.
+      const spec = name;
+      await import(spec);
+    } catch {
+      return false;
+    }
+    name = 'tensorflow';
+  }
+  try {
+    return (await tf.setBackend(name)) && tf.getBackend() === name;
+  } catch {
+    return false;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// wasm kernel fixes (tfjs-backend-wasm 4.22)
+
+/* eslint-disable @typescript-eslint/no-explicit-any */
+type WasmBackend = any;
+type KernelArgs = { inputs: Record<string, tf.TensorInfo>; backend: WasmBackend; attrs: Record<string, any> };
+
+let fixesInstalled = false;
+const stockKernels = new Map<string, tf.KernelConfig>();
+
+/** Whether the kernel fixes below are registered. */
+export function wasmKernelFixesInstalled(): boolean {
+  return fixesInstalled;
+}
+
+/**
+ * (1) BatchMatMul/_FusedMatMul with a transposed operand fall back to a naive scalar loop on wasm
+ *     (XNNPACK is only used without transposes). Materialise the transpose with the wasm Transpose
+ *     kernel, then take the fast path. Every matmul gradient is transposed, so training needs this.
+ * (2) Slice copies the whole input out of the heap on every call, and SplitV/Unpack slice once per
+ *     output. Read through a heap view instead.
+ */
+export function installWasmKernelFixes(): void {
+  if (fixesInstalled) return;
+  const be = 'wasm';
+  const transposeK = tf.getKernel('Transpose', be)!;
+  for (const name of ['BatchMatMul', '_FusedMatMul']) {
+    const stock = tf.getKernel(name, be);
+    if (!stock) continue;
+    stockKernels.set(name, stock);
+    tf.unregisterKernel(name, be);
+    tf.registerKernel({
+      kernelName: name,
+      backendName: be,
+      kernelFunc: ((args: KernelArgs) => {
+        const { inputs, backend, attrs } = args;
+        if (!attrs.transposeA && !attrs.transposeB) return (stock.kernelFunc as any)(args);
+        const temps: tf.TensorInfo[] = [];
+        const swapLast2 = (x: tf.TensorInfo): tf.TensorInfo => {
+          const r = x.shape.length;
+          const perm = [...Array(r).keys()];
+          [perm[r - 2], perm[r - 1]] = [perm[r - 1], perm[r - 2]];
+          const out = (transposeK.kernelFunc as any)({ inputs: { x }, backend, attrs: { perm } }) as tf.TensorInfo;
+          temps.push(out);
+          return out;
+        };
+        const a = attrs.transposeA ? swapLast2(inputs.a) : inputs.a;
+        const b = attrs.transposeB ? swapLast2(inputs.b) : inputs.b;
+        const out = (stock.kernelFunc as any)({
+          inputs: { ...inputs, a, b },
+          backend,
+          attrs: { ...attrs, transposeA: false, transposeB: false },
+        });
+        for (const t of temps) backend.disposeData(t.dataId);
+        return out;
+      }) as any,
+    });
+  }
+
+  for (const name of ['Slice', 'SplitV', 'Unpack']) stockKernels.set(name, tf.getKernel(name, be)!);
+  const stockSlice = stockKernels.get('Slice')!;
+  const sliceView = (x: tf.TensorInfo, begin: number[], size: number[], backend: WasmBackend): tf.TensorInfo => {
+    if (x.dtype === 'string') return (stockSlice.kernelFunc as any)({ inputs: { x }, attrs: { begin, size }, backend });
+    const [b, sz] = tf.slice_util.parseSliceParams(x as tf.Tensor, begin, size);
+    const out = backend.makeOutput(sz, x.dtype) as tf.TensorInfo;
+    // makeOutput may grow the heap (detaching old views), so take the views afterwards.
+    const xv = backend.typedArrayFromHeap(x) as Float32Array;
+    const ov = backend.typedArrayFromHeap(out) as Float32Array;
+    const xs = tf.util.computeStrides(x.shape);
+    const total = tf.util.sizeFromShape(sz);
+    if (total === 0) return out;
+    if (tf.slice_util.isSliceContinous(x.shape, b, sz)) {
+      const off = tf.slice_util.computeFlatOffset(b, xs);
+      ov.set(xv.subarray(off, off + total));
+      return out;
+    }
+    // Strided copy: walk every index but the last, copying contiguous rows of the last axis.
+    const r = x.shape.length;
+    const inner = sz[r - 1];
+    const rows = total / inner;
+    const idx = new Array<number>(r - 1).fill(0);
+    for (let n = 0, o = 0; n < rows; n++, o += inner) {
+      let off = b[r - 1];
+      for (let d = 0; d < r - 1; d++) off += (b[d] + idx[d]) * xs[d];
+      ov.set(xv.subarray(off, off + inner), o);
+      for (let d = r - 2; d >= 0; d--) {
+        if (++idx[d] < sz[d]) break;
+        idx[d] = 0;
+      }
+    }
+    return out;
+  };
+  const replace = (name: string, kernelFunc: (args: KernelArgs) => unknown) => {
+    tf.unregisterKernel(name, be);
+    tf.registerKernel({ kernelName: name, backendName: be, kernelFunc: kernelFunc as any });
+  };
+  replace('Slice', ({ inputs, attrs, backend }) => sliceView(inputs.x, attrs.begin, attrs.size, backend));
+  replace('SplitV', ({ inputs, attrs, backend }) => {
+    const { x } = inputs;
+    const axis = tf.util.parseAxisParam(attrs.axis, x.shape)[0];
+    const sizes = tf.backend_util.prepareSplitSize(x as tf.Tensor, attrs.numOrSizeSplits, axis);
+    const begin = new Array<number>(x.shape.length).fill(0);
+    return sizes.map((s) => {
+      const size = x.shape.slice();
+      size[axis] = s;
+      const o = sliceView(x, begin.slice(), size, backend);
+      begin[axis] += s;
+      return o;
+    });
+  });
+  replace('Unpack', ({ inputs, attrs, backend }) => {
+    const { value } = inputs;
+    let axis: number = attrs.axis;
+    if (axis < 0) axis += value.shape.length;
+    const outShape = value.shape.filter((_, i) => i !== axis);
+    const begin = new Array<number>(value.shape.length).fill(0);
+    const size = value.shape.slice();
+    size[axis] = 1;
+    const outs: tf.TensorInfo[] = [];
+    for (let i = 0; i < value.shape[axis]; i++) {
+      begin[axis] = i;
+      outs.push(sliceView(value, begin.slice(), size, backend));
+    }
+    return outs.map(({ dataId, dtype }) => ({ dataId, dtype, shape: outShape }));
+  });
+
+  // (3) GatherV2 along axis 0 (a row lookup: the model's one-hot input layer) loops per element on
+  //     wasm (140 ms for 6400 rows of 1024); copying whole rows through heap views takes ~3 ms.
+  const stockGather = tf.getKernel('GatherV2', be)!;
+  stockKernels.set('GatherV2', stockGather);
+  replace('GatherV2', (args) => {
+    const { inputs, attrs, backend } = args;
+    const { x, indices } = inputs;
+    const axis = tf.util.parseAxisParam(attrs.axis, x.shape)[0];
+    if (axis !== 0 || (attrs.batchDims ?? 0) !== 0 || x.dtype === 'string' || x.dtype === 'complex64' || indices.dtype !== 'int32') {
+      return (stockGather.kernelFunc as any)(args);
+    }
+    const rows = x.shape[0];
+    const rowSize = tf.util.sizeFromShape(x.shape.slice(1));
+    const idx = backend.typedArrayFromHeap(indices) as Int32Array;
+    for (let i = 0; i < idx.length; i++) if (!(idx[i] >= 0 && idx[i] < rows)) return (stockGather.kernelFunc as any)(args);
+    const out = backend.makeOutput([...indices.shape, ...x.shape.slice(1)], x.dtype) as tf.TensorInfo;
+    const iv = backend.typedArrayFromHeap(indices) as Int32Array; // re-read: makeOutput may move the heap
+    const xv = backend.typedArrayFromHeap(x) as Float32Array;
+    const ov = backend.typedArrayFromHeap(out) as Float32Array;
+    for (let i = 0; i < iv.length; i++) ov.set(xv.subarray(iv[i] * rowSize, (iv[i] + 1) * rowSize), i * rowSize);
+    return out;
+  });
+  fixesInstalled = true;
+}
+
+/** Restore the stock wasm kernels (tests compare fixed against stock results). */
+export function uninstallWasmKernelFixes(): void {
+  if (!fixesInstalled) return;
+  for (const [name, cfg] of stockKernels) {
+    tf.unregisterKernel(name, 'wasm');
+    tf.registerKernel(cfg);
+  }
+  stockKernels.clear();
+  fixesInstalled = false;
+}

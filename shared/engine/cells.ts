@@ -1,0 +1,217 @@
+// The recurrences over a whole window, LSTM and GRU, time-major.
+//
+// Input projections for all T steps come in precomputed (Xp = x·W + b, one big matmul), so a time
+// step costs one matmul over h plus element-wise gate math. In training the whole loop is one
+// `tf.customGrad` op with hand-written BPTT: autodiff through T unrolled steps would keep a
+// transposed weight-gradient matmul per step; here dWh is a single GEMM over all steps and dXp flows
+// back into autodiff, so dW, db and dx are single big ops too.
+// Gradients do not flow into the initial state (truncated BPTT, as in char-rnn).
+//
+// Gate layouts (columns of Xp and Wh):
+//   LSTM: [i, f, o | g] — one sigmoid over 3H, one tanh over H. (Keras stores i, f, g, o; the
+//         checkpoint code permutes.)
+//   GRU:  [z, r | h̃] as in Keras (reset gate applied before the recurrent matmul, reset_after=false):
+//         h' = z∘h + (1−z)∘tanh(x_h + (r∘h)·U_h).
+import * as tf from '@tensorflow/tfjs';
+
+export interface SeqOut {
+  /** Hidden outputs of every step, time-major [T·B, H]. */
+  Hs: tf.Tensor;
+  /** Final hidden state [B, H] (and LSTM cell state), for the next window. Not differentiable. */
+  h: tf.Tensor;
+  c?: tf.Tensor;
+}
+
+// ------------------------------------------------------------------------------------------ LSTM
+
+interface LstmTrace {
+  hs: tf.Tensor[];
+  sig: tf.Tensor[]; // sigmoid(i, f, o) [B, 3H]
+  g: tf.Tensor[]; // tanh candidate [B, H]
+  c: tf.Tensor[];
+  tc: tf.Tensor[]; // tanh(c)
+}
+
+function lstmSteps(Xp: tf.Tensor, Wh: tf.Tensor, h0: tf.Tensor, c0: tf.Tensor, T: number): LstmTrace {
+  const H = Wh.shape[0];
+  const xs = tf.split(Xp, T, 0);
+  const tr: LstmTrace = { hs: [], sig: [], g: [], c: [], tc: [] };
+  let h = h0;
+  let c = c0;
+  for (let t = 0; t < T; t++) {
+    const z = tf.add(xs[t], tf.matMul(h, Wh));
+    const [zs, zg] = tf.split(z, [3 * H, H], 1);
+    const sig = tf.sigmoid(zs);
+    const g = tf.tanh(zg);
+    const [i, f, o] = tf.split(sig, 3, 1);
+    c = tf.add(tf.mul(f, c), tf.mul(i, g));
+    const tc = tf.tanh(c);
+    h = tf.mul(o, tc);
+    tr.hs.push(h);
+    tr.sig.push(sig);
+    tr.g.push(g);
+    tr.c.push(c);
+    tr.tc.push(tc);
+  }
+  return tr;
+}
+
+/** LSTM over a window with autodiff through every step: the reference, and the eval/inference path. */
+export function lstmPlain(Xp: tf.Tensor, Wh: tf.Tensor, h0: tf.Tensor, c0: tf.Tensor, T: number): SeqOut {
+  const tr = lstmSteps(Xp, Wh, h0, c0, T);
+  return { Hs: tf.concat(tr.hs, 0), h: tr.hs[T - 1], c: tr.c[T - 1] };
+}
+
+/** LSTM over a window as one op with hand-written BPTT (training path). */
+export function lstmFused(Xp: tf.Tensor, Wh: tf.Tensor, h0: tf.Tensor, c0: tf.Tensor, T: number): SeqOut {
+  let last: { h: tf.Tensor; c: tf.Tensor } | null = null;
+  const op = customOp(([xp, wh], save) => {
+    const tr = lstmSteps(xp, wh, h0, c0, T);
+    // The final state leaves the op's internal tidy through keep(); the caller owns it.
+    last = { h: tf.keep(tr.hs[T - 1].clone()), c: tf.keep(tr.c[T - 1].clone()) };
+    save([wh, ...tr.hs, ...tr.sig, ...tr.g, ...tr.c, ...tr.tc]);
+    return {
+      value: tf.concat(tr.hs, 0),
+      gradFunc: (dHs, saved) => lstmBackward(dHs, saved, h0, c0, T),
+    };
+  });
+  const Hs = op(Xp, Wh);
+  const fin = last as unknown as { h: tf.Tensor; c: tf.Tensor };
+  // Hand ownership back to the surrounding scope (undo keep): the tensors are tracked from here on.
+  return { Hs, h: track(fin.h), c: track(fin.c) };
+}
+
+function lstmBackward(dHs: tf.Tensor, saved: tf.Tensor[], h0: tf.Tensor, c0: tf.Tensor, T: number): tf.Tensor[] {
+  const Wh = saved[0];
+  const at = (k: number, t: number) => saved[1 + k * T + t]; // k: 0 h, 1 sig, 2 g, 3 c, 4 tc
+  const WhT = tf.transpose(Wh); // [4H, H], once per window
+  const dHsSteps = tf.split(dHs, T, 0);
+  const dz: tf.Tensor[] = new Array(T);
+  let dhNext: tf.Tensor | null = null as tf.Tensor | null;
+  let dcNext: tf.Tensor | null = null;
+  for (let t = T - 1; t >= 0; t--) {
+    const dh: tf.Tensor = dhNext ? tf.add(dHsSteps[t], dhNext) : dHsSteps[t];
+    const sig = at(1, t);
+    const g = at(2, t);
+    const tc = at(4, t);
+    const cPrev = t > 0 ? at(3, t - 1) : c0;
+    const [i, f, o] = tf.split(sig, 3, 1);
+    let dc = tf.mul(tf.mul(dh, o), tf.sub(1, tf.square(tc)));
+    if (dcNext) dc = tf.add(dc, dcNext);
+    const dSig = tf.concat([tf.mul(dc, g), tf.mul(dc, cPrev), tf.mul(dh, tc)], 1); // d i, d f, d o
+    const dzs = tf.mul(dSig, tf.mul(sig, tf.sub(1, sig)));
+    const dzg = tf.mul(tf.mul(dc, i), tf.sub(1, tf.square(g)));
+    dz[t] = tf.concat([dzs, dzg], 1);
+    dcNext = tf.mul(dc, f);
+    dhNext = tf.matMul(dz[t], WhT);
+  }
+  const DZ = tf.concat(dz, 0); // [T·B, 4H] = dXp
+  const Hprev = tf.concat([h0, ...Array.from({ length: T - 1 }, (_, t) => at(0, t))], 0);
+  const dWh = tf.matMul(Hprev, DZ, true, false); // one GEMM over all steps
+  return [DZ, dWh];
+}
+
+// ------------------------------------------------------------------------------------------- GRU
+
+interface GruTrace {
+  hs: tf.Tensor[];
+  zr: tf.Tensor[]; // sigmoid(z, r) [B, 2H]
+  hh: tf.Tensor[]; // candidate tanh [B, H]
+  rh: tf.Tensor[]; // r∘h_prev, input of the candidate's recurrent matmul
+}
+
+function gruSteps(Xp: tf.Tensor, Wh: tf.Tensor, h0: tf.Tensor, T: number): GruTrace {
+  const H = Wh.shape[0];
+  const [Wzr, Whh] = tf.split(Wh, [2 * H, H], 1);
+  const xs = tf.split(Xp, T, 0);
+  const tr: GruTrace = { hs: [], zr: [], hh: [], rh: [] };
+  let h = h0;
+  for (let t = 0; t < T; t++) {
+    const [xzr, xh] = tf.split(xs[t], [2 * H, H], 1);
+    const zr = tf.sigmoid(tf.add(xzr, tf.matMul(h, Wzr)));
+    const [z, r] = tf.split(zr, 2, 1);
+    const rh = tf.mul(r, h);
+    const hh = tf.tanh(tf.add(xh, tf.matMul(rh, Whh)));
+    h = tf.add(hh, tf.mul(z, tf.sub(h, hh)));
+    tr.hs.push(h);
+    tr.zr.push(zr);
+    tr.hh.push(hh);
+    tr.rh.push(rh);
+  }
+  return tr;
+}
+
+export function gruPlain(Xp: tf.Tensor, Wh: tf.Tensor, h0: tf.Tensor, T: number): SeqOut {
+  const tr = gruSteps(Xp, Wh, h0, T);
+  return { Hs: tf.concat(tr.hs, 0), h: tr.hs[T - 1] };
+}
+
+export function gruFused(Xp: tf.Tensor, Wh: tf.Tensor, h0: tf.Tensor, T: number): SeqOut {
+  let last: tf.Tensor | null = null;
+  const op = customOp(([xp, wh], save) => {
+    const tr = gruSteps(xp, wh, h0, T);
+    last = tf.keep(tr.hs[T - 1].clone());
+    save([wh, ...tr.hs, ...tr.zr, ...tr.hh, ...tr.rh]);
+    return {
+      value: tf.concat(tr.hs, 0),
+      gradFunc: (dHs, saved) => gruBackward(dHs, saved, h0, T),
+    };
+  });
+  const Hs = op(Xp, Wh);
+  return { Hs, h: track(last as unknown as tf.Tensor) };
+}
+
+function gruBackward(dHs: tf.Tensor, saved: tf.Tensor[], h0: tf.Tensor, T: number): tf.Tensor[] {
+  const Wh = saved[0];
+  const H = Wh.shape[0];
+  const at = (k: number, t: number) => saved[1 + k * T + t]; // k: 0 h, 1 zr, 2 hh, 3 rh
+  const [Wzr, Whh] = tf.split(Wh, [2 * H, H], 1);
+  const WzrT = tf.transpose(Wzr);
+  const WhhT = tf.transpose(Whh);
+  const dHsSteps = tf.split(dHs, T, 0);
+  const dzr: tf.Tensor[] = new Array(T);
+  const dhhPre: tf.Tensor[] = new Array(T);
+  let dhNext: tf.Tensor | null = null as tf.Tensor | null;
+  for (let t = T - 1; t >= 0; t--) {
+    const dh: tf.Tensor = dhNext ? tf.add(dHsSteps[t], dhNext) : dHsSteps[t];
+    const hPrev = t > 0 ? at(0, t - 1) : h0;
+    const zr = at(1, t);
+    const hh = at(2, t);
+    const [z, r] = tf.split(zr, 2, 1);
+    dhhPre[t] = tf.mul(tf.mul(dh, tf.sub(1, z)), tf.sub(1, tf.square(hh)));
+    const dRh = tf.matMul(dhhPre[t], WhhT);
+    const dZ = tf.mul(dh, tf.sub(hPrev, hh));
+    const dR = tf.mul(dRh, hPrev);
+    dzr[t] = tf.mul(tf.concat([dZ, dR], 1), tf.mul(zr, tf.sub(1, zr)));
+    dhNext = tf.add(tf.add(tf.mul(dh, z), tf.mul(dRh, r)), tf.matMul(dzr[t], WzrT));
+  }
+  const DZR = tf.concat(dzr, 0);
+  const DHH = tf.concat(dhhPre, 0);
+  const Hprev = tf.concat([h0, ...Array.from({ length: T - 1 }, (_, t) => at(0, t))], 0);
+  const RH = tf.concat(Array.from({ length: T }, (_, t) => at(3, t)), 0);
+  const dWh = tf.concat([tf.matMul(Hprev, DZR, true, false), tf.matMul(RH, DHH, true, false)], 1);
+  return [tf.concat([DZR, DHH], 1), dWh];
+}
+
+// ------------------------------------------------------------------------------------------ misc
+
+type Saver = (tensors: tf.Tensor[]) => void;
+type GradFn = (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor[];
+
+/** tf.customGrad with plain array typing: f(inputs, save) → { value, gradFunc(dy, saved) → one grad per input }. */
+export function customOp(f: (inputs: tf.Tensor[], save: Saver) => { value: tf.Tensor; gradFunc: GradFn }): (...inputs: tf.Tensor[]) => tf.Tensor {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const op: any = tf.customGrad(((...args: unknown[]) => {
+    const save = args.pop() as Saver;
+    return f(args as tf.Tensor[], save);
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  }) as any);
+  return (...inputs) => op(...inputs) as tf.Tensor;
+}
+
+/** Undo tf.keep: let the current tidy scope own (and dispose) this tensor like any other. */
+function track<T extends tf.Tensor>(t: T): T {
+  const owned = t.clone();
+  t.dispose();
+  return owned;
+}

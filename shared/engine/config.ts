@@ -1,0 +1,65 @@
+// RunConfigInput (all optional) → full ModelConfig + TrainConfig: preset first, then explicit fields.
+import type { RunConfigInput } from '../api/schemas.ts';
+import type { ModelConfig, TrainConfig } from './types.ts';
+
+export type Preset = 'tiny' | 'small' | 'medium' | 'large';
+
+export const PRESET_SHAPES: Record<Preset, { layers: number; hidden: number }> = {
+  tiny: { layers: 1, hidden: 64 },
+  small: { layers: 1, hidden: 128 },
+  medium: { layers: 2, hidden: 256 },
+  large: { layers: 2, hidden: 512 },
+};
+
+export const DEFAULT_PRESET: Preset = 'small';
+
+export const DEFAULT_MODEL: ModelConfig = { cell: 'lstm', ...PRESET_SHAPES[DEFAULT_PRESET], dropout: 0, embedding: null };
+
+export const DEFAULT_TRAIN: TrainConfig = {
+  seqLen: 64,
+  batchSize: 32,
+  lr: 2e-3,
+  lrDecay: 0.97,
+  lrDecayAfter: 10,
+  amsgrad: false,
+  gradClip: 5,
+  evalEvery: 100,
+  // Cap validation at 20k characters per evaluation so evals stay quick; 0 = whole split.
+  evalChars: 20_000,
+  divergenceFactor: 3,
+  seed: 1337,
+};
+
+export function resolveConfig(input: RunConfigInput = {}): { model: ModelConfig; train: TrainConfig } {
+  const shape = PRESET_SHAPES[input.preset ?? DEFAULT_PRESET];
+  const model: ModelConfig = {
+    cell: input.cell ?? DEFAULT_MODEL.cell,
+    layers: input.layers ?? shape.layers,
+    hidden: input.hidden ?? shape.hidden,
+    dropout: input.dropout ?? DEFAULT_MODEL.dropout,
+    embedding: input.embedding ?? null,
+  };
+  const train = { ...DEFAULT_TRAIN };
+  for (const k of Object.keys(DEFAULT_TRAIN) as (keyof TrainConfig)[]) {
+    const v = input[k];
+    if (v !== undefined) (train as Record<string, unknown>)[k] = v;
+  }
+  return { model, train };
+}
+
+/** Trainable parameters of a model over a vocabulary of `vocabSize` characters. */
+export function countParams(model: ModelConfig, vocabSize: number): number {
+  const gates = model.cell === 'lstm' ? 4 : 3;
+  const H = model.hidden;
+  let n = 0;
+  let inDim = vocabSize;
+  if (model.embedding) {
+    n += vocabSize * model.embedding;
+    inDim = model.embedding;
+  }
+  for (let l = 0; l < model.layers; l++) {
+    n += gates * H * (inDim + H + 1);
+    inDim = H;
+  }
+  return n + H * vocabSize + vocabSize;
+}

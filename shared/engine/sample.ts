@@ -1,0 +1,211 @@
+// Text generation from a checkpoint: one recurrent step per character with the state carried (the
+// prime is fed once, never re-run), small matmuls per step, and only the logits read back.
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from './backend.ts';
+import { readModelFiles } from './checkpoint.ts';
+import { CharRnn } from './model.ts';
+import { Rng } from './rng.ts';
+import { EngineInputError, type CheckpointFiles, type ModelConfig, type SampleOptions } from './types.ts';
+import { Vocab, formatChars } from './vocab.ts';
+
+interface CellState {
+  h: tf.Tensor2D;
+  c?: tf.Tensor2D;
+}
+
+export class Sampler {
+  /** Layer-0 input rows with the bias folded in ([V, G·H]), when the input is one-hot. */
+  private readonly table0: tf.Tensor2D | null;
+  /** GRU recurrent kernels split into the gates' [H, 2H] and the candidate's [H, H] parts. */
+  private readonly gruSplit: [tf.Tensor2D, tf.Tensor2D][];
+
+  private constructor(
+    private readonly net: CharRnn,
+    readonly vocab: Vocab,
+    /** Training step of the checkpoint. */
+    readonly step: number,
+  ) {
+    this.table0 = net.embedding ? null : tf.keep(tf.add(net.layers[0].kernel, net.layers[0].bias) as tf.Tensor2D);
+    const H = net.config.hidden;
+    this.gruSplit =
+      net.config.cell === 'gru' ? net.layers.map((l) => tf.split(l.recurrent, [2 * H, H], 1).map((t) => tf.keep(t)) as [tf.Tensor2D, tf.Tensor2D]) : [];
+  }
+
+  /** Load from checkpoint files (only model.json and weights.bin are read). */
+  static async load(files: Pick<CheckpointFiles, 'model.json' | 'weights.bin'>): Promise<Sampler> {
+    await initBackend();
+    const m = readModelFiles(files);
+    return new Sampler(new CharRnn(m.model, m.vocab.length, m.weights), new Vocab(m.vocab), m.step);
+  }
+
+  get model(): ModelConfig {
+    return { ...this.net.config };
+  }
+
+  /**
+   * Generate `length` characters after feeding `prime`. Yields text as it is produced (one
+   * character per chunk). Same seed and options → same text.
+   */
+  async *generate(opts: SampleOptions): AsyncGenerator<string> {
+    const missing = this.vocab.missing(opts.prime);
+    if (missing.length) {
+      throw new EngineInputError(`prime has character(s) outside the model's vocabulary: ${formatChars(missing)}`, 'prime');
+    }
+    validateSampleOptions(opts);
+    const rng = new Rng(opts.seed);
+    // With no prime, start from a newline (or a space, or the first character) as char-rnn does.
+    const start = ['\n', ' '].find((c) => this.vocab.has(c)) ?? this.vocab.chars[0];
+    const prime = opts.prime.length > 0 ? [...opts.prime] : [start];
+    let state = this.zeroState();
+    let logits: Float32Array | null = null;
+    try {
+      for (let i = 0; i < prime.length; i++) {
+        const last = i === prime.length - 1;
+        const r = this.cellStep(this.vocab.id(prime[i])!, state, last);
+        state = r.state;
+        if (last) logits = r.logits;
+      }
+      let lastYield = performance.now();
+      for (let n = 0; n < opts.length; n++) {
+        if (opts.signal?.aborted) return;
+        const id = pick(logits!, opts, rng);
+        yield this.vocab.chars[id];
+        if (n === opts.length - 1) break;
+        const r = this.cellStep(id, state, true);
+        state = r.state;
+        logits = r.logits;
+        // Let timers, sockets and abort signals run during long generations.
+        if (performance.now() - lastYield > 20) {
+          await new Promise<void>((resolve) => setImmediate(resolve));
+          lastYield = performance.now();
+        }
+      }
+    } finally {
+      disposeCell(state);
+    }
+  }
+
+  /**
+   * Next-character probabilities after feeding `text` from a zero state (temperature 1). For tests
+   * and tools; generation uses the same step.
+   */
+  probabilities(text: string): Float64Array {
+    const ids = this.vocab.encode(text, 'prime');
+    let state = this.zeroState();
+    let logits: Float32Array | null = null;
+    for (let i = 0; i < ids.length; i++) {
+      const r = this.cellStep(ids[i], state, i === ids.length - 1);
+      state = r.state;
+      if (r.logits) logits = r.logits;
+    }
+    disposeCell(state);
+    return softmax(logits!, 1);
+  }
+
+  dispose(): void {
+    this.table0?.dispose();
+    tf.dispose(this.gruSplit.flat());
+    this.net.dispose();
+  }
+
+  private zeroState(): CellState[] {
+    return this.net.zeroState(1);
+  }
+
+  /** One time step for one character; disposes the old state. Reads logits back only when asked. */
+  private cellStep(id: number, state: CellState[], wantLogits: boolean): { state: CellState[]; logits: Float32Array | null } {
+    const { hidden: H, cell } = this.net.config;
+    const out = tf.tidy(() => {
+      let x: tf.Tensor2D;
+      const next: CellState[] = [];
+      this.net.layers.forEach((layer, l) => {
+        let xp: tf.Tensor2D;
+        if (l === 0 && this.table0) xp = tf.slice(this.table0, [id, 0], [1, -1]);
+        else {
+          const input = l === 0 ? tf.slice(this.net.embedding!, [id, 0], [1, -1]) : x;
+          xp = tf.add(tf.matMul(input as tf.Tensor2D, layer.kernel), layer.bias);
+        }
+        const { h: hPrev, c: cPrev } = state[l];
+        if (cell === 'lstm') {
+          const z = tf.add(xp, tf.matMul(hPrev, layer.recurrent));
+          const sig = tf.sigmoid(tf.slice(z, [0, 0], [1, 3 * H]));
+          const g = tf.tanh(tf.slice(z, [0, 3 * H], [1, H]));
+          const [i, f, o] = tf.split(sig, 3, 1);
+          const c = tf.add(tf.mul(f, cPrev!), tf.mul(i, g)) as tf.Tensor2D;
+          next.push({ h: tf.mul(o, tf.tanh(c)), c });
+        } else {
+          const [Wzr, Whh] = this.gruSplit[l];
+          const zr = tf.sigmoid(tf.add(tf.slice(xp, [0, 0], [1, 2 * H]), tf.matMul(hPrev, Wzr)));
+          const [z, r] = tf.split(zr, 2, 1);
+          const hh = tf.tanh(tf.add(tf.slice(xp, [0, 2 * H], [1, H]), tf.matMul(tf.mul(r, hPrev), Whh)));
+          next.push({ h: tf.add(hh, tf.mul(z, tf.sub(hPrev, hh))) });
+        }
+        x = next[l].h;
+      });
+      const logits = wantLogits ? tf.add(tf.matMul(x!, this.net.headKernel), this.net.headBias) : null;
+      return { next, logits } as unknown as tf.TensorContainer;
+    }) as unknown as { next: CellState[]; logits: tf.Tensor | null };
+    disposeCell(state);
+    let logits: Float32Array | null = null;
+    if (out.logits) {
+      logits = out.logits.dataSync() as Float32Array;
+      out.logits.dispose();
+    }
+    return { state: out.next, logits };
+  }
+}
+
+function disposeCell(state: CellState[]): void {
+  for (const s of state) {
+    s.h.dispose();
+    s.c?.dispose();
+  }
+}
+
+function validateSampleOptions(o: SampleOptions): void {
+  if (!(Number.isInteger(o.length) && o.length >= 0)) throw new EngineInputError('length must be a non-negative integer', 'length');
+  if (!(o.temperature >= 0)) throw new EngineInputError('temperature must be ≥ 0', 'temperature');
+  if (!(Number.isInteger(o.topK) && o.topK >= 0)) throw new EngineInputError('topK must be a non-negative integer', 'topK');
+  if (!(o.topP > 0 && o.topP <= 1)) throw new EngineInputError('topP must be in (0, 1]', 'topP');
+}
+
+/** softmax(logits / temperature) in float64. */
+export function softmax(logits: ArrayLike<number>, temperature: number): Float64Array {
+  const p = new Float64Array(logits.length);
+  let max = -Infinity;
+  for (let i = 0; i < logits.length; i++) max = Math.max(max, logits[i]);
+  let sum = 0;
+  for (let i = 0; i < logits.length; i++) sum += p[i] = Math.exp((logits[i] - max) / temperature);
+  for (let i = 0; i < p.length; i++) p[i] /= sum;
+  return p;
+}
+
+/** Choose the next id: argmax at temperature 0, else sample from the top-k / top-p truncated softmax. */
+export function pick(logits: ArrayLike<number>, o: Pick<SampleOptions, 'temperature' | 'topK' | 'topP'>, rng: Rng): number {
+  if (o.temperature === 0) {
+    let best = 0;
+    for (let i = 1; i < logits.length; i++) if (logits[i] > logits[best]) best = i;
+    return best;
+  }
+  const p = softmax(logits, o.temperature);
+  let ids = Array.from(p.keys());
+  if ((o.topK > 0 && o.topK < p.length) || o.topP < 1) {
+    ids.sort((a, b) => p[b] - p[a] || a - b);
+    if (o.topK > 0) ids = ids.slice(0, o.topK);
+    if (o.topP < 1) {
+      let cum = 0;
+      let keep = 0;
+      const kept = ids.reduce((a, i) => a + p[i], 0);
+      while (keep < ids.length && cum < o.topP * kept) cum += p[ids[keep++]];
+      ids = ids.slice(0, Math.max(1, keep));
+    }
+  }
+  let total = 0;
+  for (const i of ids) total += p[i];
+  let u = rng.next() * total;
+  for (const i of ids) {
+    u -= p[i];
+    if (u < 0) return i;
+  }
+  return ids[ids.length - 1];
+}
