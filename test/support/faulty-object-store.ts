@@ -11,8 +11,11 @@ export class InjectedCrash extends Error {
 }
 
 export class FaultyObjectStore implements ObjectStore {
-  /** Keys of successful puts, in call order. */
+  /** Keys of successful puts, in completion order. */
   readonly putKeys: string[] = [];
+  /** Errors the inner store threw (not injected ones), e.g. PreconditionFailedError from a lost race. */
+  readonly innerErrors: { op: string; key: string; error: unknown }[] = [];
+  private readonly inFlight = new Set<Promise<unknown>>();
   private putCalls = 0;
   private crashAtPut: number | null = null;
   private crashed = false;
@@ -38,8 +41,25 @@ export class FaultyObjectStore implements ObjectStore {
     return this.crashed;
   }
 
+  /** Resolves when every operation already passed to the inner store has finished: a crash does
+   * not stop writes already on the wire, and tests want to look at the store after they land. */
+  async settled(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+  }
+
   private check(op: string, key: string): void {
     if (this.crashed) throw new InjectedCrash(op, key);
+  }
+
+  private track<T>(op: string, key: string, run: () => Promise<T>): Promise<T> {
+    const p = run().catch((error: unknown) => {
+      this.innerErrors.push({ op, key, error });
+      throw error;
+    });
+    this.inFlight.add(p);
+    const done = () => this.inFlight.delete(p);
+    p.then(done, done);
+    return p;
   }
 
   async put(key: string, body: Uint8Array | string, opts?: PutOptions): Promise<{ etag: string }> {
@@ -49,28 +69,28 @@ export class FaultyObjectStore implements ObjectStore {
       this.crashed = true;
       throw new InjectedCrash('put', key);
     }
-    const res = await this.inner.put(key, body, opts);
+    const res = await this.track('put', key, () => this.inner.put(key, body, opts));
     this.putKeys.push(key);
     return res;
   }
 
   async get(key: string) {
     this.check('get', key);
-    return this.inner.get(key);
+    return this.track('get', key, () => this.inner.get(key));
   }
 
   async head(key: string): Promise<ObjectInfo | null> {
     this.check('head', key);
-    return this.inner.head(key);
+    return this.track('head', key, () => this.inner.head(key));
   }
 
   async list(prefix: string): Promise<ObjectInfo[]> {
     this.check('list', prefix);
-    return this.inner.list(prefix);
+    return this.track('list', prefix, () => this.inner.list(prefix));
   }
 
   async delete(key: string, opts?: { ifMatch?: string }): Promise<void> {
     this.check('delete', key);
-    return this.inner.delete(key, opts);
+    return this.track('delete', key, () => this.inner.delete(key, opts));
   }
 }
