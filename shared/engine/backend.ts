@@ -6,15 +6,16 @@ import '@tensorflow/tfjs-backend-wasm';
 
 let chosen: Promise<string> | null = null;
 
-/** Initialise the backend once; later calls return the same name. */
-export function initBackend(preferred?: string): Promise<string> {
+/** Initialise the backend once (later calls keep the first choice) and return the active backend's name. */
+export async function initBackend(preferred?: string): Promise<string> {
   if (!chosen) {
     chosen = pick(preferred ?? process.env.CHARRNN_BACKEND ?? '').catch((e) => {
       chosen = null;
       throw e;
     });
   }
-  return chosen;
+  await chosen;
+  return tf.getBackend();
 }
 
 /** The active backend's name ('tensorflow', 'wasm' or 'cpu'). */
