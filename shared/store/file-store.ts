@@ -17,7 +17,7 @@ import { link, mkdir, open, readdir, readFile, rename, rm, rmdir, stat, unlink }
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { LRUCache } from 'lru-cache';
-import { compareKeys, RESERVED_PREFIX, validateKey, validatePrefix } from './keys.ts';
+import { compareKeys, RESERVED_PREFIX, validateDirPrefix, validateKey, validatePrefix } from './keys.ts';
 import {
   InvalidKeyError,
   PreconditionFailedError,
@@ -151,6 +151,21 @@ export class FileObjectStore implements ObjectStore {
       throw this.mapError(err, 'list', prefix);
     }
     return keys.sort(compareKeys);
+  }
+
+  async listChildren(prefix: string): Promise<string[]> {
+    validateDirPrefix(prefix);
+    const dir = prefix === '' ? this.root : path.join(this.root, ...prefix.slice(0, -1).split('/'));
+    try {
+      const entries = await readdir(dir, { withFileTypes: true });
+      return entries
+        .filter((e) => (e.isFile() || e.isDirectory()) && !(prefix === '' && e.name.startsWith(RESERVED_PREFIX)))
+        .map((e) => e.name)
+        .sort(compareKeys);
+    } catch (err) {
+      if (isMissing(err)) return [];
+      throw this.mapError(err, 'list', prefix);
+    }
   }
 
   async list(prefix: string): Promise<ObjectInfo[]> {

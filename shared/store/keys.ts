@@ -55,6 +55,13 @@ export function validateId(value: string, what = 'run id'): void {
   }
 }
 
+/** listChildren's prefix: '' or a valid key followed by '/'. */
+export function validateDirPrefix(prefix: string): void {
+  if (prefix === '') return;
+  if (!prefix.endsWith('/')) throw new InvalidKeyError(`prefix ${describe(prefix)} must be empty or end in '/'`);
+  validateKey(prefix.slice(0, -1));
+}
+
 /** Orders keys the way S3 lists them: by UTF-8 bytes (JS string order differs for astral characters). */
 export function compareKeys(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a), Buffer.from(b));

@@ -148,10 +148,20 @@ export class RunStore {
 
   /** Every run, in id order. */
   async listRuns(): Promise<RunRecord[]> {
-    const keys = (await this.keys('runs/')).filter((key) => /^runs\/[^/]+\/run\.json$/.test(key));
-    const runs = await mapLimit(keys, 8, async (key) => {
-      const got = await this.objects.get(key);
-      return got && parse<RunRecord>(got.body);
+    let ids: string[];
+    if (this.objects.listChildren) {
+      // One level only: S3 answers with common prefixes instead of every checkpoint and metrics object.
+      ids = await this.objects.listChildren('runs/');
+    } else {
+      ids = [...new Set((await this.keys('runs/')).map((key) => key.split('/')[1]))];
+    }
+    const runs = await mapLimit(ids, 8, async (id) => {
+      try {
+        validateId(id);
+      } catch {
+        return null; // not something RunStore wrote
+      }
+      return this.getRun(id);
     });
     return runs.filter((run): run is RunRecord => run !== null);
   }

@@ -6,8 +6,9 @@
 // @smithy/core getEndpointUrlConfig); we read them too only to decide path-style addressing,
 // which is on when an endpoint is set (MinIO, s3rver, Ceph rarely do virtual hosts) or when
 // CHARRNN_S3_FORCE_PATH_STYLE=1.
-// Checksums: WHEN_REQUIRED, because the default (WHEN_SUPPORTED) sends aws-chunked bodies with
-// trailing checksums that S3-compatible servers such as s3rver store verbatim (silent corruption).
+// Checksums: WHEN_REQUIRED. The default (WHEN_SUPPORTED) adds flexible checksums to every
+// request, and for streamed bodies uses aws-chunked framing with trailers, which some
+// S3-compatible servers (s3rver among them) store verbatim: silent corruption.
 // Failure bounds: 3 attempts, 3 s to connect, 5 s of socket idleness, so an unreachable S3 fails
 // in roughly 10-15 s with StoreUnavailableError instead of hanging for minutes.
 import type { Readable } from 'node:stream';
@@ -21,7 +22,7 @@ import {
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { compareKeys, validateKey, validatePrefix } from './keys.ts';
+import { compareKeys, validateDirPrefix, validateKey, validatePrefix } from './keys.ts';
 import {
   InvalidKeyError,
   PreconditionFailedError,
@@ -167,6 +168,24 @@ export class S3ObjectStore implements ObjectStore {
 
   async listKeys(prefix: string): Promise<string[]> {
     return (await this.list(prefix)).map((info) => info.key);
+  }
+
+  async listChildren(prefix: string): Promise<string[]> {
+    validateDirPrefix(prefix);
+    const base = this.prefix + prefix;
+    const names = new Set<string>();
+    let token: string | undefined;
+    try {
+      do {
+        const res = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: base, Delimiter: '/', ContinuationToken: token }));
+        for (const p of res.CommonPrefixes ?? []) if (p.Prefix?.startsWith(base)) names.add(p.Prefix.slice(base.length, -1));
+        for (const obj of res.Contents ?? []) if (obj.Key?.startsWith(base)) names.add(obj.Key.slice(base.length));
+        token = res.IsTruncated ? res.NextContinuationToken : undefined;
+      } while (token);
+    } catch (err) {
+      throw this.mapError(err, 'list', prefix || '(all keys)');
+    }
+    return [...names].filter((n) => n !== '').sort(compareKeys);
   }
 
   async delete(key: string, opts: { ifMatch?: string } = {}): Promise<void> {

@@ -32,6 +32,9 @@ export interface ObjectStore {
   delete(key: string, opts?: { ifMatch?: string }): Promise<void>;
   /** Like list, keys only. Optional: cheaper where ETags cost a read (the file store hashes content). */
   listKeys?(prefix: string): Promise<string[]>;
+  /** Optional: the names one level below `prefix` ('' or ending in '/'): objects and "directories"
+   * alike, without the prefix or a trailing '/', sorted, unique. Like S3's Delimiter='/' listing. */
+  listChildren?(prefix: string): Promise<string[]>;
 }
 
 /** A conditional write lost (the key exists, or its ETag moved). */

@@ -56,6 +56,19 @@ describe.each(backends)('ObjectStore contract: $name', (backend) => {
     expect((await store.list('')).map((o) => o.key)).toEqual(['a/two.bin', 'b/three.txt']);
   });
 
+  it('lists the children one level below a prefix', async () => {
+    const store = await backend.open();
+    // Every "directory" here holds an object directly: s3rver (not S3) misses a common prefix whose
+    // objects all sit two or more levels below it. RunStore only relies on runs/<id>/run.json.
+    for (const key of ['runs/b/run.json', 'runs/a/run.json', 'runs/a/checkpoints/0000000001/w.bin', 'runs/a/checkpoints/k', 'runs/top.txt', 'corpora/x.txt']) await store.put(key, 'x');
+    expect(await store.listChildren!('')).toEqual(['corpora', 'runs']);
+    expect(await store.listChildren!('runs/')).toEqual(['a', 'b', 'top.txt']);
+    expect(await store.listChildren!('runs/a/')).toEqual(['checkpoints', 'run.json']);
+    expect(await store.listChildren!('nothing/')).toEqual([]);
+    await expect(store.listChildren!('runs')).rejects.toBeInstanceOf(InvalidKeyError);
+    await expect(store.listChildren!('../')).rejects.toBeInstanceOf(InvalidKeyError);
+  });
+
   it('round-trips unicode keys and lists them in UTF-8 byte order', async () => {
     const store = await backend.open();
     // '\uFF5E' sorts after '😀' in UTF-16 but before it in UTF-8 (and in S3).

@@ -86,6 +86,18 @@ describe.each(backends)('RunStore on $name', (backend) => {
     expect((await runs.listRuns()).map((r) => r.id)).toEqual(['beta']);
   });
 
+  it('lists runs the same through a store without the optional listChildren/listKeys', async () => {
+    const objects = await backend.open();
+    const runs = new RunStore(objects);
+    for (const id of ['r2', 'r1', 'r3']) await runs.createRun(record(id));
+    await runs.saveCheckpoint('r1', 1, files(1), { valLoss: 1, epoch: 0 });
+    await objects.put('runs/stray-dir/notes.txt', 'no run.json here');
+    const plain = new RunStore(new FaultyObjectStore(objects)); // implements only the required methods
+    expect((await runs.listRuns()).map((r) => r.id)).toEqual(['r1', 'r2', 'r3']);
+    expect(await plain.listRuns()).toEqual(await runs.listRuns());
+    expect((await plain.listCheckpoints('r1')).map((p) => p.step)).toEqual([1]);
+  });
+
   it('stores corpora by content, idempotently', async () => {
     const runs = new RunStore(await backend.open());
     const text = 'To be, or not to be — ünïcödé\n';
