@@ -54,6 +54,8 @@ export const CreateRunBody = z
     corpus: CorpusInput,
     name: z.string().min(1).max(200).optional(),
     id: RunId.optional(),
+    /** Display name for an uploaded (sha256:) corpus, e.g. the file name. */
+    corpusName: z.string().min(1).max(200).optional().meta({ description: 'Display name of an uploaded corpus' }),
     config: RunConfigInput.optional(),
   })
   .strict();

@@ -1,0 +1,390 @@
+// The `charrnn` command line. It only speaks HTTP: with --api (or CHARRNN_API_URL) to a running
+// server, otherwise to the functions started in this process on 127.0.0.1 (port chosen by the OS)
+// over the given store. Output: progress or generated text on stdout; one-line errors on stderr.
+import { readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { BUILTIN_CORPORA, type Run, type TrainProgress, type TrainSummary } from '../shared/api/schemas.ts';
+import { ApiRequestError, createClient, ensureOk, readSse, sseInit, type Client } from './client.ts';
+import { VERSION } from './version.ts';
+
+// ---- value parsers (commander names the flag when one throws) ----
+
+const positiveInt = (v: string) => {
+  const n = Number(v);
+  if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive integer');
+  return n;
+};
+const nonNegativeInt = (v: string) => {
+  const n = Number(v);
+  if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(n)) throw new InvalidArgumentError('must be a non-negative integer');
+  return n;
+};
+const positiveNumber = (v: string) => {
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('must be a positive number');
+  return n;
+};
+const numberIn = (lo: number, hi: number, loOpen = false) => (v: string) => {
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n) || (loOpen ? n <= lo : n < lo) || n > hi) {
+    throw new InvalidArgumentError(`must be a number in ${loOpen ? '(' : '['}${lo}, ${hi}]`);
+  }
+  return n;
+};
+const checkpointRef = (v: string): 'latest' | 'best' | number => {
+  if (v === 'latest' || v === 'best') return v;
+  if (/^\d+$/.test(v)) return Number(v);
+  throw new InvalidArgumentError('must be latest, best or a step number');
+};
+const url = (v: string) => {
+  try {
+    const u = new URL(v);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error();
+    return v;
+  } catch {
+    throw new InvalidArgumentError('must be an http(s) URL');
+  }
+};
+
+/** A user-facing failure: printed as one line, exit 1. */
+class CliError extends Error {}
+
+// ---- connection ----
+
+interface Connection {
+  client: Client;
+  close(): Promise<void>;
+}
+
+async function connect(opts: { api?: string; store?: string }): Promise<Connection> {
+  const api = opts.api ?? process.env.CHARRNN_API_URL;
+  const token = process.env.CHARRNN_API_TOKEN;
+  if (api) return { client: createClient(api, token ? { token } : {}), close: async () => {} };
+  // Embedded mode: tfjs and the server load only here, so `--api` use stays light. Library chatter
+  // (tfjs banners) must not mix with the generated text or the JSON lines on stdout.
+  for (const k of ['log', 'info', 'warn', 'debug'] as const) console[k] = (...a: unknown[]) => console.error(...a);
+  const { startServer } = await import('./server.ts');
+  const server = await startServer({ port: 0, host: '127.0.0.1', token: '', ...(opts.store ? { storeUrl: opts.store } : {}) });
+  return { client: createClient(server.url), close: () => server.close() };
+}
+
+async function withConnection<T>(opts: { api?: string; store?: string }, fn: (c: Client) => Promise<T>): Promise<T> {
+  const conn = await connect(opts);
+  try {
+    return await fn(conn.client);
+  } finally {
+    await conn.close();
+  }
+}
+
+// ---- train ----
+
+interface TrainOpts {
+  corpus: string;
+  run?: string;
+  steps?: number;
+  epochs?: number;
+  seconds?: number;
+  layers?: number;
+  hidden?: number;
+  seq?: number;
+  batch?: number;
+  lr?: number;
+  dropout?: number;
+  seed?: number;
+  store?: string;
+  json?: boolean;
+  api?: string;
+}
+
+export function slug(s: string): string {
+  return s
+    .toLowerCase()
+    .replace(/[^a-z0-9._-]+/g, '-')
+    .replace(/^[.-]+|-+$/g, '')
+    .slice(0, 64) || 'run';
+}
+
+async function resolveCorpusArg(client: Client, corpus: string): Promise<{ corpus: string; corpusName: string }> {
+  if ((BUILTIN_CORPORA as readonly string[]).includes(corpus)) return { corpus, corpusName: corpus };
+  const info = await stat(corpus).catch(() => null);
+  if (!info?.isFile()) throw new CliError(`--corpus: "${corpus}" is neither a built-in corpus (${BUILTIN_CORPORA.join(', ')}) nor a readable file`);
+  const bytes = await readFile(corpus);
+  const res = await ensureOk(await client.corpora.$post({}, { init: { body: bytes, headers: { 'content-type': 'text/plain; charset=utf-8' } } }));
+  const { ref } = (await res.json()) as { ref: string };
+  return { corpus: ref, corpusName: path.basename(corpus) };
+}
+
+async function train(opts: TrainOpts): Promise<void> {
+  await withConnection(opts, async (client) => {
+    const { corpus, corpusName } = await resolveCorpusArg(client, opts.corpus);
+    const name = opts.run ?? corpusName.replace(/\.[^.]+$/, '');
+    const id = slug(name);
+    const config = {
+      ...(opts.layers !== undefined ? { layers: opts.layers } : {}),
+      ...(opts.hidden !== undefined ? { hidden: opts.hidden } : {}),
+      ...(opts.seq !== undefined ? { seqLen: opts.seq } : {}),
+      ...(opts.batch !== undefined ? { batchSize: opts.batch } : {}),
+      ...(opts.lr !== undefined ? { lr: opts.lr } : {}),
+      ...(opts.dropout !== undefined ? { dropout: opts.dropout } : {}),
+      ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
+    };
+    const existing = await client.runs[':id'].$get({ param: { id } });
+    let run: Run;
+    if (existing.status === 404) {
+      const created = await ensureOk(await client.runs.$post({ json: { id, name, corpus, corpusName, ...(Object.keys(config).length ? { config } : {}) } }));
+      run = (await created.json()) as Run;
+      if (!opts.json) console.error(`created run ${run.id}: ${run.model.layers}x${run.model.hidden} ${run.model.cell} on ${run.corpusName} (${run.params ?? '?'} params)`);
+    } else {
+      run = (await (await ensureOk(existing)).json()) as Run;
+      if (Object.keys(config).length) console.error(`run ${id} exists: continuing it with its own configuration (model flags ignored)`);
+      if (!opts.json) console.error(`continuing run ${run.id} from step ${run.step}`);
+    }
+
+    // A budget longer than one slice is trained as several slices, each resuming the last.
+    let stepsLeft = opts.steps;
+    let epochsLeft = opts.epochs;
+    const deadline = opts.seconds !== undefined ? Date.now() + opts.seconds * 1000 : undefined;
+    for (;;) {
+      const body = {
+        ...(stepsLeft !== undefined ? { steps: stepsLeft } : {}),
+        ...(epochsLeft !== undefined ? { epochs: epochsLeft } : {}),
+        ...(deadline !== undefined ? { maxSeconds: Math.max(1, (deadline - Date.now()) / 1000) } : {}),
+      };
+      const res = await ensureOk(await client.runs[':id'].train.$post({ param: { id }, json: body }, sseInit()));
+      const startEpoch = run.epoch;
+      let summary: TrainSummary | null = null;
+      for await (const ev of readSse(res)) {
+        if (ev.event === 'progress') printProgress(JSON.parse(ev.data) as TrainProgress, !!opts.json);
+        else if (ev.event === 'done') summary = JSON.parse(ev.data) as TrainSummary;
+        else if (ev.event === 'error') {
+          const e = JSON.parse(ev.data) as { error: { message: string } };
+          throw new CliError(e.error.message);
+        }
+      }
+      if (!summary) throw new CliError('the server closed the training stream before the slice finished');
+      printSummary(summary, !!opts.json);
+      if (summary.stopReason === 'diverged' || summary.stopReason === 'shutdown' || summary.stopReason === 'aborted') break;
+      if (summary.steps === 0) break;
+      if (stepsLeft !== undefined) stepsLeft -= summary.steps;
+      if (epochsLeft !== undefined) epochsLeft -= summary.epoch - startEpoch;
+      run = { ...run, epoch: summary.epoch };
+      const more =
+        summary.stopReason === 'seconds' &&
+        (stepsLeft === undefined || stepsLeft > 0) &&
+        (epochsLeft === undefined || epochsLeft > 0) &&
+        (deadline === undefined || Date.now() < deadline - 1000) &&
+        (stepsLeft !== undefined || epochsLeft !== undefined || deadline !== undefined);
+      if (!more) break;
+    }
+  });
+}
+
+const fmt = (n: number | null | undefined, digits = 3) => (n === null || n === undefined ? '-' : n.toFixed(digits));
+
+function printProgress(p: TrainProgress, json: boolean) {
+  if (json) {
+    const line: Record<string, unknown> = { step: p.step, epoch: p.epoch };
+    if (p.trainLoss !== undefined) line.trainLoss = p.trainLoss;
+    if (p.valLoss !== undefined) line.valLoss = p.valLoss;
+    if (p.charsPerSec !== undefined) line.charsPerSec = p.charsPerSec;
+    process.stdout.write(JSON.stringify(line) + '\n');
+    return;
+  }
+  const parts = [`step ${p.step}`, `epoch ${p.epoch.toFixed(2)}`, `loss ${fmt(p.trainLoss)}`];
+  if (p.valLoss !== undefined) parts.push(`val ${fmt(p.valLoss)} (${fmt(p.valBpc)} bpc)`);
+  if (p.charsPerSec !== undefined) parts.push(`${Math.round(p.charsPerSec)} chars/s`);
+  if (p.etaSeconds !== null) parts.push(`eta ${Math.round(p.etaSeconds)}s`);
+  process.stdout.write(parts.join('  ') + '\n');
+}
+
+function printSummary(s: TrainSummary, json: boolean) {
+  if (json) {
+    process.stdout.write(JSON.stringify({ done: true, ...s }) + '\n');
+    return;
+  }
+  process.stdout.write(
+    `${s.stopReason === 'diverged' ? 'diverged' : 'done'}: run ${s.runId} at step ${s.step} (epoch ${s.epoch.toFixed(2)}), ` +
+      `loss ${fmt(s.trainLoss)}, val ${fmt(s.valLoss)}, best ${fmt(s.bestValLoss)}, ${s.steps} steps in ${s.seconds.toFixed(1)}s on ${s.backend} (${s.stopReason})\n`,
+  );
+}
+
+// ---- sample ----
+
+interface SampleOpts {
+  run: string;
+  length?: number;
+  temperature?: number;
+  topK?: number;
+  topP?: number;
+  prime?: string;
+  seed?: number;
+  checkpoint?: 'latest' | 'best' | number;
+  store?: string;
+  api?: string;
+}
+
+async function sample(opts: SampleOpts): Promise<void> {
+  await withConnection(opts, async (client) => {
+    const abort = new AbortController();
+    const onSigint = () => abort.abort();
+    process.once('SIGINT', onSigint);
+    try {
+      const json = {
+        ...(opts.length !== undefined ? { length: opts.length } : {}),
+        ...(opts.temperature !== undefined ? { temperature: opts.temperature } : {}),
+        ...(opts.topK !== undefined ? { topK: opts.topK } : {}),
+        ...(opts.topP !== undefined ? { topP: opts.topP } : {}),
+        ...(opts.prime !== undefined ? { prime: opts.prime } : {}),
+        ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
+        ...(opts.checkpoint !== undefined ? { checkpoint: opts.checkpoint } : {}),
+      };
+      const res = await ensureOk(await client.runs[':id'].sample.$post({ param: { id: opts.run }, json }, sseInit(abort.signal)));
+      if (opts.prime) process.stdout.write(opts.prime);
+      let ended = false;
+      for await (const ev of readSse(res)) {
+        if (ev.event === 'message') process.stdout.write((JSON.parse(ev.data) as { text: string }).text);
+        else if (ev.event === 'done') ended = true;
+        else if (ev.event === 'error') throw new CliError((JSON.parse(ev.data) as { error: { message: string } }).error.message);
+      }
+      process.stdout.write('\n');
+      if (!ended && !abort.signal.aborted) throw new CliError('the server closed the sample stream early');
+    } catch (e) {
+      if (abort.signal.aborted) return;
+      throw e;
+    } finally {
+      process.off('SIGINT', onSigint);
+    }
+  });
+}
+
+// ---- runs ----
+
+async function runs(opts: { store?: string; json?: boolean; api?: string }): Promise<void> {
+  await withConnection(opts, async (client) => {
+    const res = await ensureOk(await client.runs.$get());
+    const { runs } = (await res.json()) as { runs: Run[] };
+    if (opts.json) {
+      process.stdout.write(JSON.stringify({ runs }) + '\n');
+      return;
+    }
+    if (runs.length === 0) {
+      process.stdout.write('no runs yet: charrnn train --corpus names --run demo --steps 200\n');
+      return;
+    }
+    const rows = [
+      ['ID', 'STATUS', 'STEP', 'EPOCH', 'VAL', 'BEST', 'MODEL', 'CORPUS'],
+      ...runs.map((r) => [r.id, r.status, String(r.step), r.epoch.toFixed(2), fmt(r.latestValLoss), fmt(r.bestValLoss), `${r.model.layers}x${r.model.hidden} ${r.model.cell}`, r.corpusName]),
+    ];
+    const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
+    for (const row of rows) process.stdout.write(row.map((cell, i) => cell.padEnd(widths[i])).join('  ').trimEnd() + '\n');
+  });
+}
+
+// ---- serve ----
+
+async function serveCommand(opts: { port?: number; host?: string; store?: string }): Promise<void> {
+  const { startServer } = await import('./server.ts');
+  const port = opts.port ?? (process.env.PORT ? positiveIntOrZero(process.env.PORT) : 8080);
+  const server = await startServer({ port, host: opts.host ?? process.env.HOST ?? '127.0.0.1', ...(opts.store ? { storeUrl: opts.store } : {}) });
+  console.error(`charrnn ${VERSION} listening on ${server.url} (auth ${process.env.CHARRNN_API_TOKEN ? 'on' : 'off'})`);
+  await new Promise<void>((resolve) => {
+    const stop = () => void server.close().then(resolve);
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+}
+
+function positiveIntOrZero(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new CliError(`PORT must be a port number, got "${v}"`);
+  return n;
+}
+
+// ---- program ----
+
+export function buildProgram(): Command {
+  const program = new Command('charrnn')
+    .description('Character-level LSTM text generation: train, sample, list runs, serve the API.')
+    .version(VERSION)
+    .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({ outputError: (str, write) => write(str.split('\n')[0] + '\n') });
+
+  const storeOpt = () => new Option('--store <url>', 'store URL (file:///path or s3://bucket/prefix; default CHARRNN_STORE or ./.charrnn)');
+  const apiOpt = () => new Option('--api <url>', 'talk to a running server instead (default CHARRNN_API_URL)').argParser(url);
+
+  program
+    .command('train')
+    .description('train a run (created if new, continued from its latest checkpoint otherwise)')
+    .requiredOption('--corpus <name|path>', `built-in corpus (${BUILTIN_CORPORA.join(', ')}) or a .txt file`)
+    .option('--run <name>', 'run name (default: derived from the corpus)')
+    .addOption(new Option('--steps <n>', 'steps to train').argParser(positiveInt).conflicts(['epochs', 'seconds']))
+    .addOption(new Option('--epochs <n>', 'epochs to train').argParser(positiveNumber).conflicts(['steps', 'seconds']))
+    .addOption(new Option('--seconds <n>', 'wall-time budget').argParser(positiveNumber).conflicts(['steps', 'epochs']))
+    .option('--layers <n>', 'LSTM layers (new runs)', positiveInt)
+    .option('--hidden <n>', 'hidden size (new runs)', positiveInt)
+    .option('--seq <n>', 'characters per BPTT window (new runs)', positiveInt)
+    .option('--batch <n>', 'parallel streams per step (new runs)', positiveInt)
+    .option('--lr <x>', 'learning rate (new runs)', numberIn(0, 1, true))
+    .option('--dropout <p>', 'dropout between layers (new runs)', numberIn(0, 0.9))
+    .option('--seed <n>', 'random seed (new runs)', nonNegativeInt)
+    .addOption(storeOpt())
+    .option('--json', 'one JSON object per progress line')
+    .addOption(apiOpt())
+    .action((opts: TrainOpts) => train(opts));
+
+  program
+    .command('sample')
+    .description('stream generated text from a run to stdout')
+    .requiredOption('--run <name>', 'run to sample from')
+    .option('--length <n>', 'characters to generate (default 200)', positiveInt)
+    .option('--temperature <t>', '0 = argmax, 1 = as learned (default 1)', numberIn(0, 100))
+    .option('--top-k <k>', 'keep the k likeliest characters (0 = off)', nonNegativeInt)
+    .option('--top-p <p>', 'nucleus sampling mass (1 = off)', numberIn(0, 1, true))
+    .option('--prime <text>', 'text to start from')
+    .option('--seed <n>', 'random seed (same seed, same text)', nonNegativeInt)
+    .option('--checkpoint <ref>', 'latest, best or a step number (default latest)', checkpointRef)
+    .addOption(storeOpt())
+    .addOption(apiOpt())
+    .action((opts: SampleOpts) => sample({ ...opts, run: slug(opts.run) }));
+
+  program
+    .command('runs')
+    .description('list runs')
+    .addOption(storeOpt())
+    .option('--json', 'print {"runs": [...]} as JSON')
+    .addOption(apiOpt())
+    .action((opts: { store?: string; json?: boolean; api?: string }) => runs(opts));
+
+  program
+    .command('serve')
+    .description('serve the HTTP API (PORT, CHARRNN_API_TOKEN and CHARRNN_* limits from the environment)')
+    .option('--port <n>', 'port (default PORT or 8080; 0 = any free port)', (v: string) => positiveIntOrZero(v))
+    .option('--host <addr>', 'address to bind (default HOST or 127.0.0.1)')
+    .addOption(storeOpt())
+    .action((opts: { port?: number; host?: string; store?: string }) => serveCommand(opts));
+
+  return program;
+}
+
+export async function runCli(argv: string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync(argv);
+    return 0;
+  } catch (e) {
+    const msg = e instanceof ApiRequestError || e instanceof CliError ? e.message : e instanceof Error ? describeError(e) : String(e);
+    process.stderr.write(`charrnn: ${msg.split('\n')[0]}\n`);
+    return 1;
+  }
+}
+
+function describeError(e: Error): string {
+  const cause = (e as { cause?: { code?: string; message?: string } }).cause;
+  if (e.name === 'TypeError' && e.message === 'fetch failed') return `cannot reach the API: ${cause?.code ?? cause?.message ?? 'connection failed'}`;
+  if (e.name === 'StoreConfigError') return e.message;
+  return e.message;
+}
+
+const invokedDirectly = process.argv[1] && import.meta.url === new URL(`file://${path.resolve(process.argv[1])}`).href;
+if (invokedDirectly) process.exitCode = await runCli(process.argv);

@@ -1,0 +1,37 @@
+// Container entry point: PORT (default 8080), CHARRNN_STORE, CHARRNN_API_TOKEN, CHARRNN_* limits.
+// SIGTERM/SIGINT: stop accepting, let training slices checkpoint and release their leases, exit 0
+// within the grace period (CHARRNN_SHUTDOWN_GRACE_SECONDS, default 10; Cloud Run gives 10 s).
+import { readLimits } from './limits.ts';
+import { startServer } from './server.ts';
+
+async function main() {
+  const limits = readLimits();
+  const port = Number(process.env.PORT ?? 8080);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`PORT must be a port number, got "${process.env.PORT}"`);
+  const server = await startServer({ port, host: process.env.HOST ?? '0.0.0.0', limits });
+  console.error(`[charrnn] listening on ${server.url} (store ${process.env.CHARRNN_STORE ?? 'file ./.charrnn'}, auth ${process.env.CHARRNN_API_TOKEN ? 'on' : 'off'})`);
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.error(`[charrnn] ${signal}: stopping`);
+    const graceMs = limits.shutdownGraceSeconds * 1000;
+    // Leave a margin inside the grace period for the final checkpoint's commit.
+    const hardExit = setTimeout(() => process.exit(0), graceMs + 500);
+    hardExit.unref();
+    server.close(Math.max(0, graceMs - 1500)).then(
+      () => process.exit(0),
+      (e: unknown) => {
+        console.error(`[charrnn] shutdown: ${e instanceof Error ? e.message : String(e)}`);
+        process.exit(0);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+main().catch((e: unknown) => {
+  console.error(`[charrnn] ${e instanceof Error ? e.message : String(e)}`);
+  process.exit(1);
+});

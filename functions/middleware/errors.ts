@@ -1,0 +1,15 @@
+// The app-wide error and not-found handlers, plus the zod validation hook: all answer ApiError JSON.
+import type { Context, ErrorHandler, NotFoundHandler } from 'hono';
+import type { ZodError } from 'zod';
+import { errorBody, errorResponse, toHttpError, zodIssueToError } from '../errors.ts';
+
+export const onError: ErrorHandler = (err, c) => errorResponse(c, toHttpError(err));
+
+export const notFound: NotFoundHandler = (c) => c.json(errorBody('not_found', `no route ${c.req.method} ${c.req.path}`), 404);
+
+/** OpenAPIHono defaultHook: the first zod issue as a one-line 400 naming the field. */
+export function validationHook(result: { success: boolean; error?: ZodError; target: string }, c: Context) {
+  if (result.success || !result.error) return;
+  const prefix = result.target === 'query' ? 'query' : result.target === 'param' ? undefined : undefined;
+  return errorResponse(c, zodIssueToError(result.error, prefix));
+}

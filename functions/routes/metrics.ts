@@ -1,0 +1,71 @@
+// GET /runs/:id/metrics: the loss history; `?follow=1` tails new points as SSE by polling the store,
+// so it works while the run trains on any instance.
+import { createRoute, z } from '@hono/zod-openapi';
+import { streamSSE } from 'hono/streaming';
+import { MetricsResponse } from '../../shared/api/schemas.ts';
+import { requireRun } from '../runs/service.ts';
+import { newRouter } from '../router.ts';
+import type { Services } from '../services.ts';
+import { errors, RunParams, sseContent } from './common.ts';
+
+export const FOLLOW_POLL_MS = 500;
+const KEEPALIVE_MS = 15_000;
+
+const MetricsQuery = z.object({
+  follow: z.enum(['0', '1', 'true', 'false']).optional().openapi({ description: '1: stream new points as SSE `point` events until the client disconnects' }),
+  afterStep: z.coerce.number().int().min(0).optional().openapi({ description: 'Only points after this step' }),
+});
+
+const metrics = createRoute({
+  method: 'get',
+  path: '/runs/{id}/metrics',
+  tags: ['training'],
+  summary: 'Loss history (optionally followed)',
+  request: { params: RunParams, query: MetricsQuery },
+  responses: {
+    200: {
+      description: 'Points ordered by step (JSON), or with follow=1 an event stream of `point` events',
+      content: { 'application/json': { schema: MetricsResponse }, ...sseContent('point events (MetricPoint)') },
+    },
+    ...errors(400, 401, 404, 503),
+  },
+});
+
+export function metricsRoutes(s: Services) {
+  return newRouter().openapi(metrics, async (c) => {
+    const { id } = c.req.valid('param');
+    const { follow, afterStep } = c.req.valid('query');
+    await requireRun(s, id);
+    if (follow !== '1' && follow !== 'true') {
+      return c.json({ points: await s.store.readMetrics(id, afterStep !== undefined ? { afterStep } : {}) }, 200);
+    }
+    return streamSSE(c, async (stream) => {
+      let open = true;
+      stream.onAbort(() => {
+        open = false;
+      });
+      let last = afterStep ?? -1;
+      let lastWrite = Date.now();
+      while (open) {
+        try {
+          const points = await s.store.readMetrics(id, { afterStep: last });
+          for (const p of points) {
+            if (!open) break;
+            await stream.writeSSE({ event: 'point', data: JSON.stringify(p) });
+            lastWrite = Date.now();
+            last = Math.max(last, p.step);
+          }
+        } catch (err) {
+          // A transient store failure should not end a long tail; the next poll retries.
+          s.log(`metrics follow for ${id}: ${err instanceof Error ? err.message : String(err)}`);
+        }
+        if (open && Date.now() - lastWrite > KEEPALIVE_MS) {
+          // A comment line keeps proxies and client body timeouts from closing a quiet tail.
+          await stream.write(': keepalive\n\n');
+          lastWrite = Date.now();
+        }
+        if (open) await stream.sleep(FOLLOW_POLL_MS);
+      }
+    });
+  });
+}

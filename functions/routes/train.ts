@@ -1,0 +1,54 @@
+// POST /runs/:id/train: one bounded slice. SSE `progress` events then `done` (or `error`), or a
+// JSON TrainSummary. A client that goes away does not stop the slice: it is bounded and checkpoints.
+import { createRoute } from '@hono/zod-openapi';
+import { streamSSE } from 'hono/streaming';
+import { TrainBody, TrainSummary } from '../../shared/api/schemas.ts';
+import { errorBody, toHttpError } from '../errors.ts';
+import { newRouter } from '../router.ts';
+import type { Services } from '../services.ts';
+import { errors, RunParams, sseContent, wantsSse } from './common.ts';
+
+const train = createRoute({
+  method: 'post',
+  path: '/runs/{id}/train',
+  tags: ['training'],
+  summary: 'Train one slice',
+  description:
+    'Budget: steps, epochs and/or maxSeconds (none → the default slice seconds; maxSeconds is capped by CHARRNN_MAX_SLICE_SECONDS). ' +
+    'Resumes from the latest checkpoint; checkpoints every checkpointSeconds and at the end. ' +
+    'With Accept: text/event-stream: `progress` events (TrainProgress), then `done` (TrainSummary) or `error` (ApiError).',
+  request: { params: RunParams, body: { required: false, content: { 'application/json': { schema: TrainBody } } } },
+  responses: {
+    200: {
+      description: 'The slice summary (JSON) or its event stream',
+      content: { 'application/json': { schema: TrainSummary }, ...sseContent('progress events, then done or error') },
+    },
+    ...errors(400, 401, 404, 409, 413, 422, 503),
+  },
+});
+
+export function trainRoutes(s: Services) {
+  return newRouter().openapi(train, async (c) => {
+    const { id } = c.req.valid('param');
+    const body = c.req.valid('json') ?? {};
+    const slice = await s.trainings.start(id, body);
+    if (!wantsSse(c.req.header('accept'))) return c.json(await slice.done, 200);
+    return streamSSE(c, async (stream) => {
+      let open = true;
+      stream.onAbort(() => {
+        open = false;
+      });
+      const send = (event: string, data: unknown) => (open ? stream.writeSSE({ event, data: JSON.stringify(data) }).catch(() => {}) : Promise.resolve());
+      const onProgress = (p: unknown) => void send('progress', p);
+      slice.on('progress', onProgress);
+      try {
+        await send('done', await slice.done);
+      } catch (err) {
+        const e = toHttpError(err, s.log);
+        await send('error', errorBody(e.code, e.message, e.field));
+      } finally {
+        slice.off('progress', onProgress);
+      }
+    });
+  });
+}

@@ -1,0 +1,123 @@
+// Run records as the API shows them: creation (ids, config, limits), listing, deletion.
+import { randomBytes } from 'node:crypto';
+import type { CreateRunBody, Run } from '../../shared/api/schemas.ts';
+import { checkCorpusFits, countParams, resolveConfig } from '../../shared/engine/index.ts';
+import type { ModelConfig } from '../../shared/engine/types.ts';
+import type { RunRecord } from '../../shared/store/types.ts';
+import { HttpError } from '../errors.ts';
+import type { Services } from '../services.ts';
+import { resolveCorpus } from './corpus.ts';
+
+/** Lowercase slug usable as a RunId ('' when nothing usable is left). */
+export function slugify(s: string): string {
+  return s
+    .toLowerCase()
+    .normalize('NFKD')
+    .replace(/[\u0300-\u036f]/g, '')
+    .replace(/[^a-z0-9._-]+/g, '-')
+    .replace(/-{2,}/g, '-')
+    .replace(/^[.-]+|-+$/g, '')
+    .slice(0, 64)
+    .replace(/[.-]+$/g, '');
+}
+
+export async function createRun(s: Services, body: CreateRunBody): Promise<Run> {
+  const { model, train } = resolveConfig(body.config ?? {});
+  checkModelLimits(s, model);
+  const corpusDisplay = typeof body.corpus === 'object' ? body.corpus.name : body.corpusName;
+  const corpus = await resolveCorpus(s, body.corpus, corpusDisplay);
+  let chars = 0;
+  for (const _ of corpus.text) chars++;
+  checkCorpusFits(Math.floor(chars * 0.9), train.batchSize, train.seqLen); // 422 now, not at the first slice
+  const params = countParams(model, corpus.vocabSize);
+  if (params > s.limits.maxParams) {
+    throw new HttpError(400, 'limit_exceeded', `config: ${params} parameters exceeds this server's limit of ${s.limits.maxParams}; use fewer layers or a smaller hidden size`, 'config');
+  }
+  const id = body.id ?? (body.name && slugify(body.name)) ?? '';
+  const runId = id || `${slugify(corpus.name) || 'corpus'}-${randomBytes(3).toString('hex')}`.slice(-64);
+  const now = new Date(s.now()).toISOString();
+  const record: RunRecord & { vocabSize: number; params: number } = {
+    id: runId,
+    name: body.name ?? runId,
+    corpus: corpus.ref,
+    corpusName: corpus.name,
+    model: { ...model },
+    train: { ...train },
+    status: 'idle',
+    step: 0,
+    epoch: 0,
+    latestValLoss: null,
+    bestValLoss: null,
+    vocabSize: corpus.vocabSize,
+    params,
+    createdAt: now,
+    updatedAt: now,
+  };
+  const created = await s.store.createRun(record);
+  return toRunView(created ?? record, false);
+}
+
+function checkModelLimits(s: Services, model: ModelConfig) {
+  if (model.layers > s.limits.maxLayers) {
+    throw new HttpError(400, 'limit_exceeded', `config.layers: ${model.layers} exceeds this server's limit of ${s.limits.maxLayers}`, 'config.layers');
+  }
+  if (model.hidden > s.limits.maxHidden) {
+    throw new HttpError(400, 'limit_exceeded', `config.hidden: ${model.hidden} exceeds this server's limit of ${s.limits.maxHidden}`, 'config.hidden');
+  }
+}
+
+/** A run that exists, or 404. */
+export async function requireRun(s: Services, id: string): Promise<RunRecord> {
+  const run = await s.store.getRun(id);
+  if (!run) throw new HttpError(404, 'not_found', `no run "${id}"`);
+  return run;
+}
+
+export async function getRunView(s: Services, id: string): Promise<Run> {
+  const run = await requireRun(s, id);
+  return toRunView(run, await isTraining(s, run));
+}
+
+export async function listRunViews(s: Services): Promise<Run[]> {
+  const runs = await s.store.listRuns();
+  return Promise.all(runs.map(async (r) => toRunView(r, await isTraining(s, r))));
+}
+
+export async function deleteRun(s: Services, id: string): Promise<void> {
+  const run = await requireRun(s, id);
+  if (await isTraining(s, run)) throw new HttpError(409, 'training_in_progress', `run "${id}" is training: wait for the slice to end, then delete it`);
+  s.samplers.forgetRun(id);
+  await s.store.deleteRun(id);
+}
+
+/** A run counts as training while someone holds an unexpired lease on it (a crashed slice's
+ * 'training' status is not trusted once its lease has lapsed). */
+async function isTraining(s: Services, run: RunRecord): Promise<boolean> {
+  if (s.trainings.isActive(run.id)) return true;
+  if (run.status !== 'training') return false;
+  const lease = await s.store.readLease(run.id);
+  return !!lease && lease.expiresAt > s.now();
+}
+
+function toRunView(r: RunRecord, training: boolean): Run {
+  const extra = r as RunRecord & { vocabSize?: number; params?: number };
+  const status = training ? 'training' : r.status === 'training' ? 'idle' : r.status;
+  return {
+    id: r.id,
+    name: r.name,
+    corpus: r.corpus,
+    corpusName: r.corpusName,
+    model: r.model as Run['model'],
+    train: r.train as Run['train'],
+    status,
+    step: r.step,
+    epoch: r.epoch,
+    latestValLoss: r.latestValLoss,
+    bestValLoss: r.bestValLoss,
+    ...(r.error !== undefined && status === 'failed' ? { error: r.error } : {}),
+    ...(extra.vocabSize !== undefined ? { vocabSize: extra.vocabSize } : {}),
+    ...(extra.params !== undefined ? { params: extra.params } : {}),
+    createdAt: r.createdAt,
+    updatedAt: r.updatedAt,
+  };
+}

@@ -1,0 +1,111 @@
+// Loaded Samplers, kept in an LRU keyed by run and checkpoint step, so repeated samples skip the
+// store read and the weight upload. Generation keeps its state per call, so concurrent streams
+// share one sampler. An evicted sampler is disposed once its last user is done.
+import { LRUCache } from 'lru-cache';
+import { Sampler } from '../../shared/engine/index.ts';
+import type { CheckpointFiles } from '../../shared/engine/types.ts';
+import type { RunStore } from '../../shared/store/index.ts';
+import type { CheckpointRef } from '../../shared/store/types.ts';
+import { HttpError } from '../errors.ts';
+
+interface Entry {
+  sampler: Promise<Sampler>;
+  users: number;
+  evicted: boolean;
+}
+
+export interface SamplerLease {
+  sampler: Sampler;
+  step: number;
+  release(): void;
+}
+
+export class SamplerCache {
+  private readonly lru: LRUCache<string, Entry>;
+
+  constructor(
+    private readonly store: RunStore,
+    max: number,
+  ) {
+    this.lru = new LRUCache<string, Entry>({
+      max,
+      dispose: (entry) => {
+        entry.evicted = true;
+        if (entry.users === 0) disposeEntry(entry);
+      },
+    });
+  }
+
+  /** The sampler for a run's checkpoint; 409 when the run has none yet, 404 for an unknown step. */
+  async acquire(runId: string, ref: CheckpointRef): Promise<SamplerLease> {
+    let step: number;
+    let files: Record<string, Uint8Array> | null = null;
+    if (typeof ref === 'number') {
+      step = ref;
+    } else {
+      const pointer = await this.store.readPointer(runId, ref);
+      if (!pointer) throw notTrained(runId, ref);
+      step = pointer.step;
+    }
+    const key = `${runId}@${step}`;
+    let entry = this.lru.get(key);
+    if (!entry) {
+      const load = async () => {
+        if (!files) {
+          const loaded = await this.store.loadCheckpoint(runId, typeof ref === 'number' ? ref : step);
+          if (!loaded) {
+            if (typeof ref === 'number') throw new HttpError(404, 'not_found', `run "${runId}" has no checkpoint at step ${ref}`, 'checkpoint');
+            throw notTrained(runId, ref);
+          }
+          files = loaded.files;
+        }
+        return Sampler.load(files as CheckpointFiles);
+      };
+      entry = { sampler: load(), users: 0, evicted: false };
+      entry.sampler.catch(() => this.lru.delete(key)); // failed loads are not cached
+      this.lru.set(key, entry);
+    }
+    const e = entry;
+    e.users++;
+    let sampler: Sampler;
+    try {
+      sampler = await e.sampler;
+    } catch (err) {
+      e.users--;
+      throw err;
+    }
+    let released = false;
+    return {
+      sampler,
+      step,
+      release: () => {
+        if (released) return;
+        released = true;
+        e.users--;
+        if (e.evicted && e.users === 0) disposeEntry(e);
+      },
+    };
+  }
+
+  /** Drop a run's samplers (after it is deleted). */
+  forgetRun(runId: string): void {
+    for (const key of [...this.lru.keys()]) if (key.startsWith(`${runId}@`)) this.lru.delete(key);
+  }
+
+  clear(): void {
+    this.lru.clear();
+  }
+}
+
+function disposeEntry(entry: Entry) {
+  entry.sampler.then(
+    (s) => s.dispose(),
+    () => {},
+  );
+}
+
+function notTrained(runId: string, ref: 'latest' | 'best'): HttpError {
+  return ref === 'best'
+    ? new HttpError(409, 'not_trained', `run "${runId}" has no checkpoint with a measured validation loss yet: train first`, 'checkpoint')
+    : new HttpError(409, 'not_trained', `run "${runId}" has no checkpoint yet: train first (POST /runs/${runId}/train)`);
+}

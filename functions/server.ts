@@ -1,0 +1,76 @@
+// The functions over a real socket (@hono/node-server). Used by main.ts (the container), by
+// `charrnn serve`, by the CLI's embedded mode and by tests (port 0 = any free port).
+import type { AddressInfo } from 'node:net';
+import { serve } from '@hono/node-server';
+import { initBackend } from '../shared/engine/index.ts';
+import { openRunStore, type RunStore } from '../shared/store/index.ts';
+import { createApp, type App } from './app.ts';
+import { readLimits, type Limits } from './limits.ts';
+
+export interface ServerOptions {
+  port?: number;
+  host?: string;
+  /** CHARRNN_STORE-style URL; ignored when `store` is given. */
+  storeUrl?: string;
+  store?: RunStore;
+  /** Bearer token; default CHARRNN_API_TOKEN. Pass '' to run open. */
+  token?: string;
+  limits?: Limits;
+  log?: (msg: string) => void;
+}
+
+export interface RunningServer {
+  url: string;
+  port: number;
+  app: App;
+  /** Stop accepting, stop training slices (they checkpoint and release leases), close the socket. */
+  close(graceMs?: number): Promise<void>;
+}
+
+export async function startServer(opts: ServerOptions = {}): Promise<RunningServer> {
+  const store = opts.store ?? openRunStore(opts.storeUrl);
+  const limits = opts.limits ?? readLimits();
+  let backend: string | null = null;
+  // Initialise tfjs in the background: /healthz answers at once, sampling waits for it.
+  const backendReady = initBackend().then(
+    (b) => (backend = b),
+    (e: unknown) => {
+      (opts.log ?? console.error)(`tfjs backend failed to initialise: ${e instanceof Error ? e.message : String(e)}`);
+      return null;
+    },
+  );
+  const app = createApp({
+    store,
+    limits,
+    token: opts.token ?? process.env.CHARRNN_API_TOKEN,
+    backend: () => backend,
+    ...(opts.log ? { log: opts.log } : {}),
+  });
+  const host = opts.host ?? '127.0.0.1';
+  const server = serve({ fetch: app.fetch, port: opts.port ?? 0, hostname: host });
+  await new Promise<void>((resolve, reject) => {
+    if (server.listening) return resolve();
+    server.once('listening', resolve);
+    server.once('error', reject);
+  });
+  await backendReady;
+  const port = (server.address() as AddressInfo).port;
+  const urlHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+  let closing: Promise<void> | null = null;
+  return {
+    url: `http://${urlHost}:${port}`,
+    port,
+    app,
+    close(graceMs = limits.shutdownGraceSeconds * 1000) {
+      closing ??= (async () => {
+        const closed = new Promise<void>((r) => server.close(() => r()));
+        await app.services.trainings.shutdown(graceMs);
+        app.services.samplers.clear();
+        // Open streams (metrics tails, samples) would hold close() forever.
+        (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
+        await closed;
+      })();
+      return closing;
+    },
+  };
+}

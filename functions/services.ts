@@ -1,0 +1,19 @@
+// What the route handlers share: the store, the limits, the training slices and loaded samplers.
+import type { RunStore } from '../shared/store/index.ts';
+import type { Limits } from './limits.ts';
+import type { SamplerCache } from './sampling/sampler-cache.ts';
+import type { TrainingManager } from './training/slice.ts';
+
+export interface Services {
+  store: RunStore;
+  limits: Limits;
+  version: string;
+  /** The tfjs backend in use here, once known. */
+  backend: () => string | null;
+  trainings: TrainingManager;
+  samplers: SamplerCache;
+  /** Sample requests in flight (bounded by limits.maxSampleStreams). */
+  sampling: { active: number };
+  now: () => number;
+  log: (msg: string) => void;
+}

@@ -1,0 +1,48 @@
+// Messages between the server thread (store, HTTP) and a training worker (tfjs only).
+import type { CheckpointFiles, ModelConfig, TrainConfig } from '../../shared/engine/types.ts';
+
+export interface WorkerInput {
+  runId: string;
+  text: string;
+  model: ModelConfig;
+  train: TrainConfig;
+  /** Latest checkpoint to resume from; absent for a fresh run. */
+  checkpoint?: CheckpointFiles;
+  limits: { steps?: number; epochs?: number; seconds?: number };
+  checkpointSeconds: number;
+  /** Minimum milliseconds between progress messages (evals always report). */
+  progressMs: number;
+}
+
+export interface ProgressPoint {
+  step: number;
+  epoch: number;
+  trainLoss?: number;
+  valLoss?: number;
+  valBpc?: number;
+  lr?: number;
+  charsPerSec?: number;
+  time: number;
+  etaSeconds: number | null;
+}
+
+export type WorkerMessage =
+  | { type: 'ready'; backend: string; step: number; epoch: number; vocabSize: number; params: number }
+  | { type: 'progress'; point: ProgressPoint }
+  | { type: 'checkpoint'; step: number; epoch: number; valLoss: number | null; files: CheckpointFiles }
+  | { type: 'diverged'; step: number; reason: string }
+  | {
+      type: 'end';
+      step: number;
+      epoch: number;
+      reason: 'steps' | 'epochs' | 'seconds' | 'aborted' | 'diverged';
+      trainLoss: number | null;
+      valLoss: number | null;
+      valBpc: number | null;
+      charsPerSec: number | null;
+      steps: number;
+      seconds: number;
+    }
+  | { type: 'error'; name: string; message: string; field?: string };
+
+export type ServerMessage = { type: 'stop'; reason: 'shutdown' | 'aborted' };

@@ -1,0 +1,276 @@
+// One training slice, server side: lease, corpus + checkpoint in, a worker thread trains, and every
+// checkpoint it posts is committed here (checkpoint objects, then the metrics segment up to that
+// step, then run.json). Progress goes to listeners (SSE); the slice runs to its end whether or not
+// anyone listens.
+import { EventEmitter } from 'node:events';
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import type { TrainBody, TrainProgress, TrainSummary } from '../../shared/api/schemas.ts';
+import { EngineInputError } from '../../shared/engine/types.ts';
+import type { CheckpointFiles, ModelConfig, TrainConfig } from '../../shared/engine/types.ts';
+import type { Lease, RunRecord } from '../../shared/store/types.ts';
+import { newMetricsSegment, type RunStore } from '../../shared/store/index.ts';
+import { HttpError } from '../errors.ts';
+import type { Limits } from '../limits.ts';
+import { loadCorpusText } from '../runs/corpus.ts';
+import type { ProgressPoint, ServerMessage, WorkerInput, WorkerMessage } from './protocol.ts';
+import { workerUrl } from './worker-url.ts';
+
+/** Lease lifetime; renewed every third of it while the slice runs. */
+export const LEASE_TTL_MS = 60_000;
+const PROGRESS_MS = 250;
+
+export interface SliceDeps {
+  store: RunStore;
+  limits: Limits;
+  log: (msg: string) => void;
+  now: () => number;
+}
+
+type Events = { progress: [TrainProgress] };
+
+export class TrainingSlice extends EventEmitter<Events> {
+  readonly done: Promise<TrainSummary>;
+  private worker: Worker | null = null;
+  private stopReason: 'shutdown' | 'aborted' | null = null;
+  private resolve!: (s: TrainSummary) => void;
+  private reject!: (e: unknown) => void;
+
+  constructor(readonly runId: string) {
+    super();
+    this.done = new Promise<TrainSummary>((res, rej) => {
+      this.resolve = res;
+      this.reject = rej;
+    });
+    this.done.catch(() => {}); // observed by whoever awaits; never an unhandled rejection
+  }
+
+  /** Ask the worker to stop after the step in flight; it checkpoints, then the slice ends. */
+  stop(reason: 'shutdown' | 'aborted'): void {
+    this.stopReason ??= reason;
+    this.worker?.postMessage({ type: 'stop', reason } satisfies ServerMessage);
+  }
+
+  /** Hard stop (shutdown grace period over). */
+  terminate(): Promise<number> | undefined {
+    return this.worker?.terminate();
+  }
+
+  /** @internal */
+  async run(deps: SliceDeps, run: RunRecord, lease: Lease, input: WorkerInput): Promise<void> {
+    const { store, log } = deps;
+    let currentLease = lease;
+    let backend = 'unknown';
+    let committed = { step: run.step, epoch: run.epoch };
+    let bestValLoss = run.bestValLoss;
+    let latestValLoss = run.latestValLoss;
+    let pending: ProgressPoint[] = [];
+    let storeError: unknown = null;
+    let queue: Promise<void> = Promise.resolve();
+    const enqueue = (fn: () => Promise<void>) => {
+      queue = queue.then(fn).catch((e: unknown) => {
+        storeError ??= e;
+        this.stop('aborted');
+      });
+    };
+
+    const renew = setInterval(() => {
+      store.renewLease(currentLease, LEASE_TTL_MS).then(
+        (l) => (currentLease = l),
+        (e: unknown) => {
+          log(`lease renewal for ${run.id} failed: ${e instanceof Error ? e.message : String(e)}; stopping the slice`);
+          this.stop('aborted');
+        },
+      );
+    }, LEASE_TTL_MS / 3);
+    renew.unref();
+
+    const url = workerUrl();
+    // From source, the shim registers tsx itself; inherited flags (vitest's, tsx's) would only interfere.
+    const worker = new Worker(url, { workerData: input, stdout: true, ...(url.pathname.endsWith('worker-dev.mjs') ? { execArgv: [] } : {}) });
+    // Library chatter from the worker goes to stderr: stdout may carry a CLI's JSON lines.
+    worker.stdout.pipe(process.stderr, { end: false });
+    this.worker = worker;
+    if (this.stopReason) this.stop(this.stopReason);
+
+    // The worker has said its last word: it should exit by itself, but a stray handle in a library
+    // must not hold the slice open.
+    const exitSoon = () => setTimeout(() => void worker.terminate(), 5000).unref();
+    let end: Extract<WorkerMessage, { type: 'end' }> | null = null;
+    let failure: unknown = null;
+    const finished = new Promise<void>((resolveExit) => {
+      worker.on('message', (m: WorkerMessage) => {
+        switch (m.type) {
+          case 'ready':
+            backend = m.backend;
+            enqueue(() => store.updateRun(run.id, { vocabSize: m.vocabSize, params: m.params } as Partial<RunRecord>).then(() => {}));
+            break;
+          case 'progress': {
+            if (m.point.valLoss !== undefined) latestValLoss = m.point.valLoss;
+            pending.push(m.point);
+            const { etaSeconds, ...point } = m.point;
+            this.emit('progress', { runId: run.id, ...point, etaSeconds, backend });
+            break;
+          }
+          case 'checkpoint': {
+            const { step, epoch, valLoss, files } = m;
+            const points = pending.filter((p) => p.step <= step);
+            pending = pending.filter((p) => p.step > step);
+            enqueue(async () => {
+              await store.saveCheckpoint(run.id, step, files, { valLoss, epoch });
+              // One create-only object per flush (S3 cannot append); names sort in write order.
+              if (points.length) await store.appendMetrics(run.id, newMetricsSegment(deps.now()), points.map(toMetricPoint));
+              if (valLoss !== null && (bestValLoss === null || valLoss < bestValLoss)) bestValLoss = valLoss;
+              committed = { step, epoch };
+              await store.updateRun(run.id, { step, epoch, latestValLoss, bestValLoss });
+            });
+            break;
+          }
+          case 'diverged':
+            log(`run ${run.id} diverged at step ${m.step}: ${m.reason}; keeping checkpoint ${committed.step}`);
+            break;
+          case 'end':
+            end = m;
+            exitSoon();
+            break;
+          case 'error':
+            failure = m.field !== undefined ? new EngineInputError(m.message, m.field) : new Error(`training failed: ${m.message}`);
+            exitSoon();
+            break;
+        }
+      });
+      worker.on('error', (e) => {
+        failure ??= e;
+      });
+      worker.on('exit', () => resolveExit());
+    });
+
+    await finished;
+    clearInterval(renew);
+    await queue;
+    this.worker = null;
+    const finalEnd = end as Extract<WorkerMessage, { type: 'end' }> | null;
+    if (!failure && !finalEnd) failure = new Error('training worker exited before finishing');
+    const error = failure ?? storeError;
+    try {
+      await store.updateRun(run.id, {
+        status: error && !(error === storeError) ? 'failed' : 'idle',
+        ...(error && error !== storeError ? { error: error instanceof Error ? error.message : String(error) } : {}),
+        latestValLoss,
+        bestValLoss,
+      });
+    } catch (e) {
+      log(`could not update run ${run.id} after the slice: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    await store.releaseLease(currentLease).catch((e: unknown) => log(`could not release lease of ${run.id}: ${e instanceof Error ? e.message : String(e)}`));
+    if (error || !finalEnd) {
+      this.reject(error);
+      return;
+    }
+    const stopReason = finalEnd.reason === 'aborted' && this.stopReason === 'shutdown' ? 'shutdown' : finalEnd.reason;
+    this.resolve({
+      runId: run.id,
+      step: committed.step,
+      epoch: committed.epoch,
+      trainLoss: finalEnd.trainLoss,
+      valLoss: finalEnd.valLoss,
+      valBpc: finalEnd.valBpc,
+      bestValLoss,
+      charsPerSec: finalEnd.charsPerSec,
+      steps: finalEnd.steps,
+      seconds: finalEnd.seconds,
+      stopReason,
+      checkpointStep: committed.step,
+      backend,
+    });
+  }
+}
+
+function toMetricPoint(p: ProgressPoint) {
+  const { etaSeconds: _eta, ...point } = p;
+  return point;
+}
+
+/** Tracks this instance's slices: one per run, all stoppable at shutdown. */
+export class TrainingManager {
+  private readonly active = new Map<string, TrainingSlice>();
+  private closing = false;
+
+  constructor(private readonly deps: SliceDeps) {}
+
+  isActive(runId: string): boolean {
+    return this.active.has(runId);
+  }
+
+  get size(): number {
+    return this.active.size;
+  }
+
+  /** Validate, take the lease, load inputs and start the worker. Throws (404/409/400) before anything runs. */
+  async start(runId: string, body: TrainBody): Promise<TrainingSlice> {
+    const { store, limits } = this.deps;
+    if (this.closing) throw new HttpError(503, 'shutting_down', 'server is shutting down; retry on another instance');
+    if (body.steps !== undefined && body.steps > limits.maxStepsPerSlice) {
+      throw new HttpError(400, 'limit_exceeded', `steps: ${body.steps} exceeds this server's limit of ${limits.maxStepsPerSlice} per slice`, 'steps');
+    }
+    const noBudget = body.steps === undefined && body.epochs === undefined && body.maxSeconds === undefined;
+    const seconds = Math.min(body.maxSeconds ?? (noBudget ? limits.defaultSliceSeconds : limits.maxSliceSeconds), limits.maxSliceSeconds);
+    if (this.active.has(runId)) throw new HttpError(409, 'training_in_progress', `run "${runId}" is already training on this instance`);
+
+    const slice = new TrainingSlice(runId);
+    this.active.set(runId, slice); // reserve before the first await: same-instance races lose here
+    try {
+      const run = await store.getRun(runId);
+      if (!run) throw new HttpError(404, 'not_found', `no run "${runId}"`);
+      const holder = `${hostname()}/${process.pid}/${randomBytes(4).toString('hex')}`;
+      const lease = await store.acquireLease(runId, holder, LEASE_TTL_MS);
+      let input: WorkerInput;
+      try {
+        const text = await loadCorpusText(store, run.corpus);
+        const checkpoint = (await store.loadCheckpoint(runId, 'latest'))?.files as CheckpointFiles | undefined;
+        input = {
+          runId,
+          text,
+          model: run.model as unknown as ModelConfig,
+          train: run.train as unknown as TrainConfig,
+          ...(checkpoint ? { checkpoint } : {}),
+          limits: { ...(body.steps !== undefined ? { steps: body.steps } : {}), ...(body.epochs !== undefined ? { epochs: body.epochs } : {}), seconds },
+          checkpointSeconds: body.checkpointSeconds ?? limits.defaultCheckpointSeconds,
+          progressMs: PROGRESS_MS,
+        };
+        await store.updateRun(runId, { status: 'training' });
+      } catch (e) {
+        await store.releaseLease(lease).catch(() => {});
+        throw e;
+      }
+      void slice.run(this.deps, run, lease, input).catch((e: unknown) => this.deps.log(`slice of ${runId} crashed: ${String(e)}`));
+      slice.done.then(
+        () => this.active.delete(runId),
+        () => this.active.delete(runId),
+      );
+      return slice;
+    } catch (e) {
+      this.active.delete(runId);
+      throw e;
+    }
+  }
+
+  /** Stop every slice (they checkpoint and release their leases); hard-stop what is left after graceMs. */
+  async shutdown(graceMs: number): Promise<void> {
+    this.closing = true;
+    const slices = [...this.active.values()];
+    for (const s of slices) s.stop('shutdown');
+    const settled = Promise.allSettled(slices.map((s) => s.done));
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = await Promise.race([
+      settled.then(() => false),
+      new Promise<boolean>((r) => (timer = setTimeout(() => r(true), graceMs))),
+    ]);
+    clearTimeout(timer);
+    if (timedOut) {
+      this.deps.log(`shutdown: ${this.active.size} slice(s) did not finish within ${graceMs} ms; terminating`);
+      await Promise.allSettled(slices.map((s) => s.terminate()));
+    }
+  }
+}
