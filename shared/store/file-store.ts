@@ -33,6 +33,10 @@ const LOCK_DIR = `${RESERVED_PREFIX}locks`;
 /** A lock file older than this was left by a crashed process (the critical section takes ms). */
 const LOCK_STALE_MS = 10_000;
 const LOCK_WAIT_MS = 15_000;
+/** link() errors meaning "no hard links here" (some network and FUSE file systems). */
+const NO_HARD_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS', 'EXDEV']);
+/** Temp files older than this were left by a crashed writer; the first write of a process sweeps them. */
+const TMP_STALE_MS = 60 * 60 * 1000;
 /** A file's cached hash is trusted only if its mtime is older than this (see etagFor). */
 const RACY_MS = 2_000;
 
@@ -66,6 +70,7 @@ export class FileObjectStore implements ObjectStore {
   readonly url: string;
   readonly root: string;
   private readonly etags = new LRUCache<string, { stamp: string; etag: string }>({ max: 10_000 });
+  private swept = false;
 
   constructor(root: string) {
     this.root = path.resolve(root);
@@ -96,7 +101,12 @@ export class FileObjectStore implements ObjectStore {
             await link(tmp, file);
           } catch (err) {
             if (errCode(err) === 'EEXIST') throw new PreconditionFailedError(key);
-            throw err;
+            if (!NO_HARD_LINKS.has(errCode(err) ?? '')) throw err;
+            // A file system without hard links: check-then-rename under the key's lock instead.
+            await this.withLock(key, async () => {
+              if (await this.etagFor(file)) throw new PreconditionFailedError(key);
+              await rename(tmp, file);
+            });
           }
         });
       } else if (opts.ifMatch !== undefined) {
@@ -213,6 +223,10 @@ export class FileObjectStore implements ObjectStore {
     const tmp = path.join(dir, `${Date.now()}-${randomBytes(8).toString('hex')}`);
     try {
       await mkdir(dir, { recursive: true });
+      if (!this.swept) {
+        this.swept = true;
+        await this.sweepTemp(dir);
+      }
       const fh = await open(tmp, 'wx');
       try {
         await fh.writeFile(data);
@@ -225,6 +239,17 @@ export class FileObjectStore implements ObjectStore {
       await rm(tmp, { force: true }).catch(() => {});
       throw this.mapError(err, 'write', key);
     }
+  }
+
+  private async sweepTemp(dir: string): Promise<void> {
+    const names = await readdir(dir).catch(() => [] as string[]);
+    await Promise.all(
+      names.map(async (name) => {
+        const file = path.join(dir, name);
+        const st = await stat(file).catch(() => null);
+        if (st && Date.now() - st.mtimeMs > TMP_STALE_MS) await rm(file, { force: true }).catch(() => {});
+      }),
+    );
   }
 
   /** Runs `place` (a rename or link into `file`), creating parent dirs; retried if a concurrent delete pruned them. */

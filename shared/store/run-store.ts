@@ -75,6 +75,10 @@ export function newMetricsSegment(now = Date.now()): string {
   return `t${String(Math.floor(now)).padStart(15, '0')}-${randomBytes(4).toString('hex')}`;
 }
 
+function checkTtl(ttlMs: number): void {
+  if (!(Number.isFinite(ttlMs) && ttlMs > 0)) throw new RangeError(`lease ttlMs must be a positive number of milliseconds, got ${ttlMs}`);
+}
+
 function stepDir(step: number): string {
   if (!Number.isSafeInteger(step) || step < 0 || step > MAX_STEP) throw new InvalidKeyError(`checkpoint step must be an integer from 0 to ${MAX_STEP}, got ${step}`);
   return String(step).padStart(10, '0');
@@ -360,6 +364,7 @@ export class RunStore {
   /** Takes the run's lease: creates lease.json, or takes over an expired one. A live lease → LeaseConflictError. */
   async acquireLease(id: string, holder: string, ttlMs: number): Promise<Lease> {
     const key = this.runKey(id, 'lease.json');
+    checkTtl(ttlMs);
     for (let attempt = 0; attempt < 5; attempt++) {
       const expiresAt = this.now() + ttlMs;
       const body = json({ runId: id, holder, expiresAt });
@@ -385,6 +390,7 @@ export class RunStore {
 
   /** Extends a held lease. PreconditionFailedError if it was taken over or released meanwhile. */
   async renewLease(lease: Lease, ttlMs: number): Promise<Lease> {
+    checkTtl(ttlMs);
     const expiresAt = this.now() + ttlMs;
     const body = json({ runId: lease.runId, holder: lease.holder, expiresAt });
     const { etag } = await this.objects.put(this.runKey(lease.runId, 'lease.json'), body, { ifMatch: lease.etag, contentType: 'application/json' });

@@ -86,6 +86,20 @@ describe('file store: conditional writes', () => {
     expect((await store.list('')).map((o) => o.key)).toEqual(['d/g.txt']);
   });
 
+  it("sweeps a crashed writer's stale temp files on the first write", async () => {
+    const store = await openFileStore();
+    const tmpDir = path.join(store.root, '.charrnn-tmp');
+    await mkdir(tmpDir, { recursive: true });
+    const stale = path.join(tmpDir, 'left-by-a-crash');
+    const fresh = path.join(tmpDir, 'another-writer-in-flight');
+    await writeFile(stale, 'half a checkpoint');
+    await writeFile(fresh, 'being written right now');
+    const old = new Date(Date.now() - 2 * 60 * 60 * 1000);
+    await utimes(stale, old, old);
+    await new FileObjectStore(store.root).put('k', 'v');
+    expect(await readdir(tmpDir)).toEqual(['another-writer-in-flight']);
+  });
+
   it('refuses a key whose parent is another key (a file cannot also be a directory)', async () => {
     const store = await openFileStore();
     await store.put('p', 'file');

@@ -5,13 +5,15 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { MetricPoint } from '../../shared/engine/types.ts';
-import { newMetricsSegment, RunStore } from '../../shared/store/run-store.ts';
+import { keepCheckpointsFromEnv, newMetricsSegment, RunStore } from '../../shared/store/run-store.ts';
+import { openRunStore } from '../../shared/store/open.ts';
 import {
   InvalidKeyError,
   LeaseConflictError,
   PreconditionFailedError,
   RunExistsError,
   RunNotFoundError,
+  StoreConfigError,
   type ObjectStore,
   type RunRecord,
 } from '../../shared/store/types.ts';
@@ -311,6 +313,13 @@ describe('RunStore semantics that need enforced conditional writes (file store)'
     expect(c.holder).toBe('worker-c');
   });
 
+  it('rejects a lease without a positive ttl', async () => {
+    const runs = new RunStore(await openFileStore());
+    await expect(runs.acquireLease('ttl', 'w', 0)).rejects.toThrow(/positive number of milliseconds/);
+    await expect(runs.acquireLease('ttl', 'w', Number.NaN)).rejects.toThrow(RangeError);
+    expect(await runs.readLease('ttl')).toBeNull();
+  });
+
   it('exactly one of many racing acquirers (fresh or taking over an expired lease) wins', async () => {
     let now = 0;
     const runs = new RunStore(await openFileStore(), { now: () => now });
@@ -363,5 +372,29 @@ describe('RunStore on S3: the conditional requests it sends', () => {
     const put = requests.find((r) => r.method === 'PUT');
     expect(put?.headers['if-match']).toBe(etag);
     expect(await runs.getRun('upd')).toMatchObject({ status: 'failed', error: 'boom' });
+  });
+});
+
+describe('RunStore configuration', () => {
+  it('reads CHARRNN_KEEP_CHECKPOINTS and CHARRNN_STORE', async () => {
+    expect(keepCheckpointsFromEnv(undefined)).toBeUndefined();
+    expect(keepCheckpointsFromEnv('5')).toBe(5);
+    for (const bad of ['0', '-1', '2.5', 'three']) expect(() => keepCheckpointsFromEnv(bad)).toThrow(StoreConfigError);
+    const dir = (await openFileStore()).root;
+    const saved = { ...process.env };
+    try {
+      process.env.CHARRNN_STORE = `file://${dir}`;
+      process.env.CHARRNN_KEEP_CHECKPOINTS = '7';
+      const runs = openRunStore();
+      expect(runs.keepCheckpoints).toBe(7);
+      expect(runs.url).toBe(`file://${dir}`);
+      await runs.createRun(record('env-run'));
+      expect(await new RunStore(await openFileStore()).getRun('env-run')).toBeNull();
+      expect((await openRunStore(`file://${dir}`).getRun('env-run'))?.id).toBe('env-run');
+      process.env.CHARRNN_KEEP_CHECKPOINTS = 'lots';
+      expect(() => openRunStore()).toThrow(/CHARRNN_KEEP_CHECKPOINTS must be a positive integer/);
+    } finally {
+      process.env = saved;
+    }
   });
 });

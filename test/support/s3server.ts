@@ -69,6 +69,9 @@ export async function startS3Server(opts: { bucket?: string; startTimeoutMs?: nu
     child.once('exit', (code) => fail(new Error(`s3rver exited with code ${code} before listening`)));
   });
   child.removeAllListeners('exit');
+  // If the test process dies without calling stop(), take the server with it.
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
 
   const endpoint = `http://127.0.0.1:${port}`;
   const region = 'us-east-1';
@@ -89,6 +92,7 @@ export async function startS3Server(opts: { bucket?: string; startTimeoutMs?: nu
     storeUrl: (prefix = '') => `s3://${bucket}/${prefix.replace(/^\/+/, '')}`,
     stop() {
       stopped ??= (async () => {
+        process.removeListener('exit', killOnExit);
         if (child.exitCode === null && child.signalCode === null) {
           const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
           child.kill('SIGTERM');
