@@ -53,9 +53,7 @@ export class Sampler {
     }
     validateSampleOptions(opts);
     const rng = new Rng(opts.seed);
-    // With no prime, start from a newline (or a space, or the first character) as char-rnn does.
-    const start = ['\n', ' '].find((c) => this.vocab.has(c)) ?? this.vocab.chars[0];
-    const prime = opts.prime.length > 0 ? [...opts.prime] : [start];
+    const prime = opts.prime.length > 0 ? [...opts.prime] : [this.startChar()];
     let state = this.zeroState();
     let logits: Float32Array | null = null;
     try {
@@ -90,7 +88,7 @@ export class Sampler {
    * and tools; generation uses the same step.
    */
   probabilities(text: string): Float64Array {
-    const ids = this.vocab.encode(text, 'prime');
+    const ids = this.vocab.encode(text.length > 0 ? text : this.startChar(), 'prime');
     let state = this.zeroState();
     let logits: Float32Array | null = null;
     for (let i = 0; i < ids.length; i++) {
@@ -100,6 +98,11 @@ export class Sampler {
     }
     disposeCell(state);
     return softmax(logits!, 1);
+  }
+
+  /** What an empty prime starts from: a newline (or a space, or the first character). */
+  private startChar(): string {
+    return ['\n', ' '].find((c) => this.vocab.has(c)) ?? this.vocab.chars[0];
   }
 
   dispose(): void {

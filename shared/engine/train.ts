@@ -19,6 +19,9 @@ import {
 import { Vocab, formatChars, type Ids } from './vocab.ts';
 
 const LOSS_TAIL = 200;
+/** Validation reads the split as this many contiguous streams (fewer if it is short), whatever the
+ * training batch size: enough rows for efficient matmuls, and val losses comparable across runs. */
+const EVAL_STREAMS = 32;
 
 export interface EvalResult {
   /** nats/char. */
@@ -282,8 +285,8 @@ export class Trainer {
    * contiguous streams with the hidden state carried across windows, like training.
    */
   async evaluate(): Promise<EvalResult> {
-    const { batchSize, seqLen, evalChars } = this.trainCfg;
-    const windows = evalWindows(this.valIds, batchSize, seqLen, evalChars);
+    const { seqLen, evalChars } = this.trainCfg;
+    const windows = evalWindows(this.valIds, EVAL_STREAMS, Math.max(seqLen, 32), evalChars);
     let state = this.model.zeroState(windows[0].B);
     let sum = 0;
     let count = 0;

@@ -9,8 +9,9 @@ export interface ModelConfig {
   hidden: number;
   /** Dropout between stacked layers (and before the head), training only. */
   dropout: number;
-  /** Input encoding: one-hot (works on every backend) or a learned embedding of this size
-   * (its gradient needs UnsortedSegmentSum, which wasm lacks: the engine rejects it there). */
+  /** Input encoding: one-hot, or a learned embedding of this size. (tfjs's own gather gradient needs
+   * UnsortedSegmentSum, which wasm lacks; the engine writes that gradient as a matmul, so both
+   * work on every backend.) */
   embedding: number | null;
 }
 
