@@ -308,7 +308,6 @@ export function buildProgram(): Command {
   const program = new Command('charrnn')
     .description('Character-level LSTM text generation: train, sample, list runs, serve the API.')
     .version(VERSION)
-    .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ outputError: (str, write) => write(str.split('\n')[0] + '\n') });
 
   const storeOpt = () => new Option('--store <url>', 'store URL (file:///path or s3://bucket/prefix; default CHARRNN_STORE or ./.charrnn)');

@@ -19,7 +19,7 @@ export function errors<const S extends number[]>(...statuses: S): { [K in S[numb
   return Object.fromEntries(statuses.map((s) => [s, { description: text[s] ?? 'Error', content: errorContent }])) as never;
 }
 
-export const RunParams = z.object({ id: RunId.openapi({ param: { name: 'id', in: 'path' } }) });
+export const RunParams = z.object({ id: RunId });
 
 export const sseContent = (description: string) => ({
   'text/event-stream': { schema: z.string().openapi({ description }) },

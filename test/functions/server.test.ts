@@ -1,0 +1,219 @@
+// The API over a real socket (startServer on port 0 + fetch): training slices in a worker thread,
+// resume, metrics (JSON and followed), streamed and reproducible sampling, concurrency, liveness.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createClient, readSse, sseInit } from '../../functions/client.ts';
+import { startServer, type RunningServer } from '../../functions/server.ts';
+import { collectSse, json, sse, tempStore, TINY } from './helpers.ts';
+
+let server: RunningServer;
+let store: Awaited<ReturnType<typeof tempStore>>;
+const url = (p: string) => `${server.url}${p}`;
+
+beforeAll(async () => {
+  store = await tempStore();
+  server = await startServer({ port: 0, storeUrl: store.url, token: '', log: () => {} });
+});
+afterAll(async () => {
+  await server?.close();
+  await store?.cleanup();
+});
+
+describe('create → train → resume → sample', () => {
+  const id = 'flow';
+  let first: { events: Awaited<ReturnType<typeof collectSse>>; summary: Record<string, number | string | null> };
+
+  it('trains a first slice with SSE progress and a done summary', async () => {
+    const created = await fetch(url('/runs'), json({ corpus: 'names', id, config: TINY }));
+    expect(created.status).toBe(201);
+    const res = await fetch(url(`/runs/${id}/train`), sse({ steps: 30 }));
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/text\/event-stream/);
+    const events = await collectSse(res);
+    const progress = events.filter((e) => e.event === 'progress').map((e) => JSON.parse(e.data));
+    expect(progress.length).toBeGreaterThan(0);
+    expect(progress.at(-1)).toMatchObject({ runId: id, step: 30, backend: expect.any(String) });
+    expect(progress.some((p) => typeof p.valLoss === 'number')).toBe(true);
+    for (const p of progress) expect(p).toHaveProperty('etaSeconds');
+    const done = events.at(-1)!;
+    expect(done.event).toBe('done');
+    const summary = JSON.parse(done.data);
+    expect(summary).toMatchObject({ runId: id, step: 30, steps: 30, stopReason: 'steps', checkpointStep: 30 });
+    expect(summary.trainLoss).toBeGreaterThan(0);
+    first = { events, summary };
+    const run = await (await fetch(url(`/runs/${id}`))).json();
+    expect(run).toMatchObject({ status: 'idle', step: 30 });
+    expect(run.latestValLoss).toBeCloseTo(summary.valLoss, 6);
+  });
+
+  it('resumes in a second slice (JSON): step and loss continue', async () => {
+    const res = await fetch(url(`/runs/${id}/train`), json({ steps: 30 }));
+    expect(res.status).toBe(200);
+    const summary = await res.json();
+    expect(summary).toMatchObject({ runId: id, step: 60, steps: 30, stopReason: 'steps' });
+    expect(typeof summary.trainLoss).toBe('number');
+
+    const { points } = await (await fetch(url(`/runs/${id}/metrics`))).json();
+    const steps = points.map((p: { step: number }) => p.step);
+    expect(Math.max(...steps)).toBe(60);
+    expect(steps.some((s: number) => s <= 30)).toBe(true);
+    expect([...steps].sort((a, b) => a - b)).toEqual(steps); // one series, ordered
+    const firstLoss = points[0].trainLoss as number;
+    const secondSliceFirst = points.find((p: { step: number; trainLoss?: number }) => p.step > 30 && p.trainLoss !== undefined).trainLoss;
+    // A resumed model starts where the first slice ended, far below a fresh model's ~ln(V) loss.
+    expect(secondSliceFirst).toBeLessThan(firstLoss - 0.3);
+    expect(summary.trainLoss).toBeLessThan(first.summary.trainLoss as number);
+
+    const after = await (await fetch(url(`/runs/${id}/metrics?afterStep=30`))).json();
+    expect(after.points.every((p: { step: number }) => p.step > 30)).toBe(true);
+  });
+
+  it('streams samples incrementally and stops at done', async () => {
+    const start = performance.now();
+    const res = await fetch(url(`/runs/${id}/sample`), sse({ length: 3000, seed: 7, temperature: 1 }));
+    expect(res.status).toBe(200);
+    const events = await collectSse(res, start);
+    const chunks = events.filter((e) => e.event === 'message');
+    expect(chunks.length).toBeGreaterThan(3);
+    const text = chunks.map((e) => JSON.parse(e.data).text).join('');
+    expect([...text].length).toBe(3000);
+    const done = events.at(-1)!;
+    expect(done.event).toBe('done');
+    expect(JSON.parse(done.data)).toMatchObject({ seed: 7, step: 60, checkpoint: 'latest' });
+    // The first characters arrive long before the last.
+    expect(chunks[0].at).toBeLessThan(done.at / 2);
+
+    // The same request as JSON gives the same text: same seed, same checkpoint.
+    const again = await (await fetch(url(`/runs/${id}/sample`), json({ length: 3000, seed: 7 }))).json();
+    expect(again).toMatchObject({ text, seed: 7, step: 60, checkpoint: 'latest' });
+  });
+
+  it('is reproducible with a seed, varies without, and primes', async () => {
+    const a = await (await fetch(url(`/runs/${id}/sample`), json({ length: 200, seed: 42, prime: 'Ma' }))).json();
+    const b = await (await fetch(url(`/runs/${id}/sample`), json({ length: 200, seed: 42, prime: 'Ma' }))).json();
+    const c = await (await fetch(url(`/runs/${id}/sample`), json({ length: 200, seed: 43, prime: 'Ma' }))).json();
+    expect(a.text).toBe(b.text);
+    expect(a.text).not.toBe(c.text);
+    expect([...a.text].length).toBe(200);
+    const unseeded = await (await fetch(url(`/runs/${id}/sample`), json({ length: 10 }))).json();
+    expect(Number.isInteger(unseeded.seed)).toBe(true);
+    const byStep = await (await fetch(url(`/runs/${id}/sample`), json({ length: 50, seed: 42, prime: 'Ma', checkpoint: 30 }))).json();
+    expect(byStep.step).toBe(30);
+    expect(byStep.text).not.toBe(a.text.slice(0, 50));
+  });
+
+  it('rejects prime characters outside the vocabulary, naming them', async () => {
+    const res = await fetch(url(`/runs/${id}/sample`), json({ prime: 'Ma☃' }));
+    expect(res.status).toBe(400);
+    const { error } = await res.json();
+    expect(error.field).toBe('prime');
+    expect(error.message).toContain('☃');
+  });
+
+  it('stops generating when the client disconnects', async () => {
+    const abort = new AbortController();
+    const res = await fetch(url(`/runs/${id}/sample`), { ...sse({ length: 20000 }), signal: abort.signal });
+    const it = readSse(res)[Symbol.asyncIterator]();
+    await it.next();
+    expect(server.app.services.sampling.active).toBe(1);
+    abort.abort();
+    const t0 = Date.now();
+    while (server.app.services.sampling.active > 0 && Date.now() - t0 < 3000) await new Promise((r) => setTimeout(r, 20));
+    expect(server.app.services.sampling.active).toBe(0);
+  });
+
+  it('the typed client speaks the same API', async () => {
+    const client = createClient(server.url);
+    const res = await client.runs[':id'].$get({ param: { id } });
+    expect(res.status).toBe(200);
+    if (res.status === 200) expect((await res.json()).step).toBe(60);
+    const stream = await client.runs[':id'].sample.$post({ param: { id }, json: { length: 20, seed: 1 } }, sseInit());
+    const events = [];
+    for await (const ev of readSse(stream)) events.push(ev);
+    expect(events.at(-1)?.event).toBe('done');
+  });
+});
+
+describe('while a slice trains', () => {
+  const id = 'busy';
+
+  it('keeps /healthz fast, refuses a second slice (409), tails metrics, then finishes', async () => {
+    await fetch(url('/runs'), json({ corpus: 'names', id, config: TINY }));
+    const trainRes = fetch(url(`/runs/${id}/train`), sse({ maxSeconds: 4, checkpointSeconds: 0.5 }));
+    const training = trainRes.then((r) => collectSse(r));
+
+    // Wait until the run reports training.
+    const t0 = Date.now();
+    while ((await (await fetch(url(`/runs/${id}`))).json()).status !== 'training') {
+      if (Date.now() - t0 > 10_000) throw new Error('slice did not start');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+
+    const conflict = await fetch(url(`/runs/${id}/train`), json({ steps: 5 }));
+    expect(conflict.status).toBe(409);
+    expect((await conflict.json()).error.code).toBe('training_in_progress');
+    const del = await fetch(url(`/runs/${id}`), { method: 'DELETE' });
+    expect(del.status).toBe(409);
+
+    const latencies: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const s = performance.now();
+      const h = await fetch(url('/healthz'));
+      latencies.push(performance.now() - s);
+      expect(h.status).toBe(200);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(Math.max(...latencies)).toBeLessThan(100);
+
+    // Follow the metrics: points appear as the slice flushes them at each checkpoint.
+    const abort = new AbortController();
+    const follow = await fetch(url(`/runs/${id}/metrics?follow=1`), { signal: abort.signal });
+    expect(follow.headers.get('content-type')).toMatch(/text\/event-stream/);
+    const seen: number[] = [];
+    const reader = (async () => {
+      try {
+        for await (const ev of readSse(follow)) {
+          if (ev.event === 'point') seen.push(JSON.parse(ev.data).step);
+          if (seen.length >= 3) break;
+        }
+      } catch {
+        // aborted
+      }
+    })();
+    await Promise.race([reader, new Promise((r) => setTimeout(r, 6000))]);
+    abort.abort();
+    expect(seen.length).toBeGreaterThanOrEqual(3);
+    expect([...seen].sort((a, b) => a - b)).toEqual(seen);
+
+    const events = await training;
+    const done = JSON.parse(events.at(-1)!.data);
+    expect(events.at(-1)!.event).toBe('done');
+    expect(done.stopReason).toBe('seconds');
+    expect(done.seconds).toBeGreaterThanOrEqual(3.5);
+    const run = await (await fetch(url(`/runs/${id}`))).json();
+    expect(run.status).toBe('idle');
+    expect(run.step).toBe(done.step);
+    // The lease is released: the next slice starts at once.
+    const next = await fetch(url(`/runs/${id}/train`), json({ steps: 2 }));
+    expect(next.status).toBe(200);
+    expect((await next.json()).step).toBe(done.step + 2);
+  });
+
+  it('a client that disconnects does not stop the slice', async () => {
+    const run = 'detached';
+    await fetch(url('/runs'), json({ corpus: 'names', id: run, config: TINY }));
+    const abort = new AbortController();
+    const res = await fetch(url(`/runs/${run}/train`), { ...sse({ steps: 40 }), signal: abort.signal });
+    const it = readSse(res)[Symbol.asyncIterator]();
+    await it.next(); // first progress event
+    abort.abort();
+    const t0 = Date.now();
+    let step = 0;
+    while (Date.now() - t0 < 20_000) {
+      const r = await (await fetch(url(`/runs/${run}`))).json();
+      step = r.step;
+      if (r.status === 'idle' && step === 40) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(step).toBe(40);
+  });
+});
