@@ -2,7 +2,7 @@
 // Bundles the deployable with esbuild: the server entry, the training worker and the CLI, each one
 // self-contained ESM file for Node 20+, plus the files they read at run time.
 //
-//   node infra/build.mjs [--outdir DIR] [--native] [--quiet]
+//   node infra/build.mjs [--outdir DIR] [--native] [--sourcemap] [--quiet]
 //
 // Two flavours:
 //  - portable (default): everything bundled except tfjs-node(-gpu); runs from a directory holding only
@@ -65,6 +65,7 @@ function parse(argv) {
     options: {
       outdir: { type: 'string', default: 'dist' },
       native: { type: 'boolean', default: false },
+      sourcemap: { type: 'boolean', default: false },
       quiet: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -78,7 +79,7 @@ function formatBytes(n) {
 }
 
 /** Build into outdir; returns [{ path, bytes }] for every file written. */
-export async function bundle({ outdir = 'dist', native = false } = {}) {
+export async function bundle({ outdir = 'dist', native = false, sourcemap = false } = {}) {
   const out = resolve(root, outdir);
   // The out dir is emptied first: refuse anything that holds the sources.
   if (out === root || !relative(out, root).startsWith('..') || out === dirname(out)) {
@@ -95,7 +96,8 @@ export async function bundle({ outdir = 'dist', native = false } = {}) {
     format: 'esm',
     platform: 'node',
     target: 'node20',
-    sourcemap: 'linked',
+    // Off by default: the maps are ~3x the bundles, and node --enable-source-maps parses them at load.
+    sourcemap: sourcemap ? 'linked' : false,
     legalComments: 'none',
     metafile: true,
     logLevel: 'warning',
@@ -141,7 +143,8 @@ export async function bundle({ outdir = 'dist', native = false } = {}) {
   written.push(join(out, 'build.json'));
 
   const files = [];
-  for (const path of written) files.push({ path: relative(root, path), bytes: (await stat(path)).size });
+  // Paths as `<outdir name>/…`, whatever the out dir is.
+  for (const path of written) files.push({ path: relative(dirname(out), path), bytes: (await stat(path)).size });
   return files;
 }
 
@@ -151,11 +154,11 @@ if (isMain) {
   try {
     opts = parse(process.argv.slice(2));
   } catch (e) {
-    console.error(`build: ${e.message}\nusage: node infra/build.mjs [--outdir DIR] [--native] [--quiet]`);
+    console.error(`build: ${e.message}\nusage: node infra/build.mjs [--outdir DIR] [--native] [--sourcemap] [--quiet]`);
     process.exit(2);
   }
   if (opts.help) {
-    console.log('usage: node infra/build.mjs [--outdir DIR] [--native] [--quiet]');
+    console.log('usage: node infra/build.mjs [--outdir DIR] [--native] [--sourcemap] [--quiet]');
     process.exit(0);
   }
   try {
@@ -167,7 +170,7 @@ if (isMain) {
         console.log(`${f.path.padEnd(width)}  ${formatBytes(f.bytes).padStart(10)}`);
       }
       const total = files.reduce((s, f) => s + f.bytes, 0);
-      console.log(`${opts.native ? 'native' : 'portable'} build in ${Date.now() - started} ms, ${formatBytes(total)} total (incl. source maps)`);
+      console.log(`${opts.native ? 'native' : 'portable'} build in ${Date.now() - started} ms, ${formatBytes(total)} total`);
     }
   } catch (e) {
     // esbuild already printed its diagnostics; one line here says what failed.

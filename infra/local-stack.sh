@@ -86,7 +86,7 @@ done
     AWS_REGION="us-east-1" \
     AWS_ACCESS_KEY_ID="S3RVER" \
     AWS_SECRET_ACCESS_KEY="S3RVER" \
-    node --enable-source-maps dist/functions/main.mjs
+    node dist/functions/main.mjs
 ) > >(tee "$WORK/server.log") 2>&1 &
 SERVER_PID=$!
 
