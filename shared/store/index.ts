@@ -2,6 +2,7 @@
 export * from './types.ts';
 export { validateId, validateKey, compareKeys } from './keys.ts';
 export { FileObjectStore, fileStoreRoot } from './file-store.ts';
-export { S3ObjectStore, parseS3Url, s3ClientConfig, MULTIPART_THRESHOLD } from './s3-store.ts';
+// S3ObjectStore lives in ./s3-store.ts: import it from there (it loads the AWS SDK); openObjectStore loads it lazily.
+export { parseS3Url, type S3Location } from './s3-url.ts';
 export { RunStore, newMetricsSegment, keepCheckpointsFromEnv, type LoadedCheckpoint, type RunPatch, type RunStoreOptions } from './run-store.ts';
 export { openObjectStore, openRunStore } from './open.ts';

@@ -23,6 +23,9 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { compareKeys, validateDirPrefix, validateKey, validatePrefix } from './keys.ts';
+import { parseS3Url } from './s3-url.ts';
+
+export { parseS3Url, type S3Location } from './s3-url.ts';
 import {
   InvalidKeyError,
   PreconditionFailedError,
@@ -35,31 +38,6 @@ import {
 
 /** Puts above this size go through multipart upload (parts of this size). */
 export const MULTIPART_THRESHOLD = 8 * 1024 * 1024;
-
-export interface S3Location {
-  bucket: string;
-  /** '' or 'some/prefix/' (always ending in '/'). */
-  prefix: string;
-}
-
-/** Parses s3://bucket[/prefix]. */
-export function parseS3Url(url: string): S3Location {
-  const m = /^s3:\/\/([^/]+)(?:\/(.*))?$/.exec(url);
-  if (!m) throw new StoreConfigError(`not an S3 URL: ${url} (expected s3://bucket/prefix)`);
-  const bucket = m[1];
-  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) throw new StoreConfigError(`bad S3 bucket name ${JSON.stringify(bucket)} in ${url}`);
-  const raw = (m[2] ?? '').replace(/^\/+|\/+$/g, '');
-  let prefix = '';
-  if (raw !== '') {
-    try {
-      validateKey(raw);
-    } catch (err) {
-      throw new StoreConfigError(`bad S3 prefix in ${url}: ${(err as Error).message}`);
-    }
-    prefix = `${raw}/`;
-  }
-  return { bucket, prefix };
-}
 
 /** The client settings charrnn uses, from the environment. `overrides` win (tests pass endpoint/credentials). */
 export function s3ClientConfig(env: NodeJS.ProcessEnv = process.env, overrides: S3ClientConfig = {}): S3ClientConfig {

@@ -6,7 +6,7 @@ import { createServer, type Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { S3Client, PutObjectCommand, GetObjectCommand } from '@aws-sdk/client-s3';
 import { afterEach, describe, expect, it } from 'vitest';
-import { openObjectStore } from '../../shared/store/open.ts';
+import { openObjectStore, openRunStore } from '../../shared/store/open.ts';
 import { S3ObjectStore, s3ClientConfig } from '../../shared/store/s3-store.ts';
 import { StoreUnavailableError } from '../../shared/store/types.ts';
 import { captureRequests, openS3Store, testS3Server } from './backends.ts';
@@ -90,6 +90,14 @@ describe('S3 store: configuration from the environment', () => {
     await store.put('k.txt', 'hello');
     expect(Buffer.from((await store.get('k.txt'))!.body).toString()).toBe('hello');
     expect(store.url).toBe(`s3://${server.bucket}/from-env/`);
+
+    const runs = openRunStore(server.storeUrl('from-env-runs'));
+    const now = new Date().toISOString();
+    await runs.createRun({ id: 'e1', name: 'e1', corpus: 'builtin:moby-dick', corpusName: 'Moby Dick', model: {}, train: {}, status: 'idle', step: 0, epoch: 0, latestValLoss: null, bestValLoss: null, createdAt: now, updatedAt: now });
+    await runs.saveCheckpoint('e1', 5, { 'weights.bin': new Uint8Array([1, 2, 3]) }, { valLoss: 1, epoch: 0 });
+    expect((await runs.listRuns()).map((r) => r.id)).toEqual(['e1']);
+    expect((await runs.listCheckpoints('e1')).map((p) => p.step)).toEqual([5]);
+    expect([...(await runs.loadCheckpoint('e1', 'latest'))!.files['weights.bin']]).toEqual([1, 2, 3]);
   });
 
   it('chooses the endpoint and path-style addressing as documented', () => {
