@@ -181,6 +181,18 @@ export class Trainer {
    * No limits = until aborted.
    */
   async *run(limits: TrainLimits = {}): AsyncGenerator<TrainEvent> {
+    if (this.running) throw new Error('this trainer is already running: one run() at a time');
+    this.running = true;
+    try {
+      yield* this.loop(limits);
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private running = false;
+
+  private async *loop(limits: TrainLimits): AsyncGenerator<TrainEvent> {
     const W = this.batches.windowsPerEpoch;
     const stepLimit = limits.steps ?? Infinity;
     const epochStepLimit = limits.epochs !== undefined ? Math.max(0, Math.round(limits.epochs * W)) : Infinity;

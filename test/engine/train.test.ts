@@ -75,6 +75,14 @@ describe('Trainer', () => {
     }
     expect(e4[e4.length - 1]).toMatchObject({ type: 'end', step: 14, reason: 'aborted' });
     expect(e4.filter((e) => e.type === 'end')).toHaveLength(1);
+
+    // one run() at a time; leaving a run early (break/return) frees the trainer
+    const g1 = t.run({ steps: 5 });
+    expect((await g1.next()).value).toMatchObject({ type: 'step', step: 15 });
+    await expect(t.run({ steps: 1 }).next()).rejects.toThrow(/already running/);
+    await g1.return(undefined);
+    expect(t.step).toBe(15);
+    expect((await t.run({ steps: 1 }).next()).value).toMatchObject({ type: 'step', step: 16 });
     t.dispose();
   });
 
