@@ -85,7 +85,8 @@ export class FileObjectStore implements ObjectStore {
   pathFor(key: string): string {
     validateKey(key);
     const file = path.resolve(this.root, ...key.split('/'));
-    if (!file.startsWith(this.root + path.sep)) throw new InvalidKeyError(`object key ${JSON.stringify(key)} resolves outside the store`);
+    // Also catches what validateKey cannot know about the platform, e.g. a 'C:' segment on Windows.
+    if (!file.startsWith(this.root.endsWith(path.sep) ? this.root : this.root + path.sep)) throw new InvalidKeyError(`object key ${JSON.stringify(key)} resolves outside the store`);
     return file;
   }
 
