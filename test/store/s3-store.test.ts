@@ -2,6 +2,7 @@
 // on writes, so for conditional requests we assert what goes on the wire (captured from the
 // SDK's own middleware stack after signing; the requests still reach s3rver) and leave the
 // semantics to the file-store tests. Everything else here is real behaviour.
+import { createServer as createHttpServer } from 'node:http';
 import { createServer, type Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { S3Client, PutObjectCommand, GetObjectCommand } from '@aws-sdk/client-s3';
@@ -146,6 +147,28 @@ describe('S3 store: failures', () => {
       expect(elapsed).toBeLessThan(20_000); // 3 x 5 s idle timeout, plus slack for a busy machine
     } finally {
       for (const s of sockets) s.destroy();
+      srv.close();
+    }
+  });
+
+  it('a 5xx that persists through the retries becomes StoreUnavailableError with the status', async () => {
+    let hits = 0;
+    const srv = createHttpServer((req, res) => {
+      hits++;
+      req.resume();
+      res.writeHead(503, { 'content-type': 'application/xml' }).end('<Error><Code>SlowDown</Code><Message>busy</Message></Error>');
+    });
+    await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = srv.address() as { port: number };
+      const store = new S3ObjectStore('s3://charrnn-busy/p', {
+        clientConfig: { endpoint: `http://127.0.0.1:${port}`, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'y' } },
+      });
+      const err = await store.put('k', 'v').then(() => null, (e: unknown) => e);
+      expect(err).toBeInstanceOf(StoreUnavailableError);
+      expect((err as Error).message).toBe('S3 store s3://charrnn-busy/p/: put k failed: SlowDown (HTTP 503)');
+      expect(hits).toBe(3);
+    } finally {
       srv.close();
     }
   });
