@@ -40,6 +40,8 @@ export function createApp(deps: AppDeps) {
     trainings: new TrainingManager({ store: deps.store, limits, log, now }),
     samplers: new SamplerCache(deps.store, limits.samplerCacheSize),
     sampling: { active: 0 },
+    trainResponses: new Set(),
+    closing: new AbortController(),
     now,
     log,
   };
@@ -67,7 +69,7 @@ export function createApp(deps: AppDeps) {
     info: { title: 'charrnn', version: VERSION, description: 'Character-level LSTM text generation as a service.' },
     security: [{ bearer: [] }],
   });
-  app.onError(onError);
+  app.onError(onError(log));
   app.notFound(notFound);
 
   return Object.assign(app, { services });

@@ -63,12 +63,18 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
     app,
     close(graceMs = limits.shutdownGraceSeconds * 1000) {
       closing ??= (async () => {
+        const http = server as unknown as { closeAllConnections(): void; closeIdleConnections(): void };
         const closed = new Promise<void>((r) => server.close(() => r()));
+        const within = (p: Promise<unknown>, ms: number) => Promise.race([p, new Promise((r) => setTimeout(r, ms).unref())]);
+        app.services.closing.abort(); // metrics tails and samples end their streams
         await app.services.trainings.shutdown(graceMs);
-        app.services.samplers.clear();
-        // Open streams (metrics tails, samples) would hold close() forever.
-        (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
+        // Train streams send their final `done`; responses then end and their sockets drain.
+        await within(Promise.allSettled([...app.services.trainResponses]), 1000);
+        http.closeIdleConnections();
+        await within(closed, 1000);
+        http.closeAllConnections(); // whatever is still open after that
         await closed;
+        app.services.samplers.clear();
       })();
       return closing;
     },

@@ -14,6 +14,10 @@ export interface Services {
   samplers: SamplerCache;
   /** Sample requests in flight (bounded by limits.maxSampleStreams). */
   sampling: { active: number };
+  /** Train responses still being written; shutdown lets them send their final event. */
+  trainResponses: Set<Promise<unknown>>;
+  /** Aborted when the server shuts down: open streams (metrics tails, samples) end cleanly. */
+  closing: AbortController;
   now: () => number;
   log: (msg: string) => void;
 }

@@ -3,7 +3,10 @@ import type { Context, ErrorHandler, NotFoundHandler } from 'hono';
 import type { ZodError } from 'zod';
 import { errorBody, errorResponse, toHttpError, zodIssueToError } from '../errors.ts';
 
-export const onError: ErrorHandler = (err, c) => errorResponse(c, toHttpError(err));
+/** Maps any thrown error to its ApiError response; unexpected ones are logged through `log`. */
+export function onError(log: (msg: string) => void): ErrorHandler {
+  return (err, c) => errorResponse(c, toHttpError(err, log));
+}
 
 export const notFound: NotFoundHandler = (c) => c.json(errorBody('not_found', `no route ${c.req.method} ${c.req.path}`), 404);
 

@@ -40,10 +40,12 @@ export function metricsRoutes(s: Services) {
       return c.json({ points: await s.store.readMetrics(id, afterStep !== undefined ? { afterStep } : {}) }, 200);
     }
     return streamSSE(c, async (stream) => {
-      let open = true;
-      stream.onAbort(() => {
+      let open = !s.closing.signal.aborted;
+      const close = () => {
         open = false;
-      });
+      };
+      stream.onAbort(close);
+      s.closing.signal.addEventListener('abort', close, { once: true });
       let last = afterStep ?? -1;
       let lastWrite = Date.now();
       while (open) {

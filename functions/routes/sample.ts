@@ -65,6 +65,8 @@ export function sampleRoutes(s: Services) {
         return streamSSE(c, async (stream) => {
           const abort = new AbortController();
           stream.onAbort(() => abort.abort());
+          const onClosing = () => abort.abort();
+          s.closing.signal.addEventListener('abort', onClosing, { once: true });
           c.req.raw.signal?.addEventListener('abort', () => abort.abort());
           try {
             let buf = '';
@@ -86,6 +88,7 @@ export function sampleRoutes(s: Services) {
               await stream.writeSSE({ event: 'error', data: JSON.stringify(errorBody(e.code, e.message, e.field)) }).catch(() => {});
             }
           } finally {
+            s.closing.signal.removeEventListener('abort', onClosing);
             lease.release();
             s.sampling.active--;
           }

@@ -1,7 +1,7 @@
 // POST /runs/:id/train: one bounded slice. SSE `progress` events then `done` (or `error`), or a
 // JSON TrainSummary. A client that goes away does not stop the slice: it is bounded and checkpoints.
 import { createRoute } from '@hono/zod-openapi';
-import { streamSSE } from 'hono/streaming';
+import { streamSSE, type SSEStreamingApi } from 'hono/streaming';
 import { TrainBody, TrainSummary } from '../../shared/api/schemas.ts';
 import { errorBody, toHttpError } from '../errors.ts';
 import { newRouter } from '../router.ts';
@@ -33,7 +33,9 @@ export function trainRoutes(s: Services) {
     const body = c.req.valid('json') ?? {};
     const slice = await s.trainings.start(id, body);
     if (!wantsSse(c.req.header('accept'))) return c.json(await slice.done, 200);
-    return streamSSE(c, async (stream) => {
+    return streamSSE(c, (stream) => track(s.trainResponses, streamSlice(stream)));
+
+    async function streamSlice(stream: SSEStreamingApi) {
       let open = true;
       stream.onAbort(() => {
         open = false;
@@ -49,6 +51,11 @@ export function trainRoutes(s: Services) {
       } finally {
         slice.off('progress', onProgress);
       }
-    });
+    }
   });
+}
+
+function track(set: Set<Promise<unknown>>, p: Promise<void>): Promise<void> {
+  set.add(p);
+  return p.finally(() => set.delete(p));
 }
