@@ -219,6 +219,25 @@ describe('portable bundle', () => {
 
     expect(await stop(server)).toBe(0);
   });
+
+  it('the CLI trains and samples from an empty directory (embedded mode, worker found in dist/functions/)', async () => {
+    const cwd = deploy(dist);
+    const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', CHARRNN_BACKEND: 'wasm' };
+    const store = `file://${path.join(cwd, 'store')}`;
+    const trained = await run(
+      process.execPath,
+      ['dist/cli.mjs', 'train', '--corpus', 'names', '--run', 'cli-run', '--steps', '2', '--hidden', '16', '--seq', '16', '--batch', '8', '--store', store, '--json'],
+      { cwd, env, timeout: 60_000 },
+    );
+    const last = JSON.parse(trained.stdout.trim().split('\n').pop()!);
+    expect(last).toMatchObject({ done: true, runId: 'cli-run', steps: 2, checkpointStep: 2, backend: 'wasm' });
+    const sampled = await run(process.execPath, ['dist/cli.mjs', 'sample', '--run', 'cli-run', '--store', store, '--length', '30', '--seed', '3'], {
+      cwd,
+      env,
+      timeout: 60_000,
+    });
+    expect([...sampled.stdout.replace(/\n$/, '')].length).toBe(30);
+  });
 });
 
 describe('native bundle (what the images run)', () => {
