@@ -71,6 +71,7 @@ type KernelArgs = { inputs: Record<string, tf.TensorInfo>; backend: WasmBackend;
 
 let fixesInstalled = false;
 const stockKernels = new Map<string, tf.KernelConfig>();
+const addedKernels: string[] = [];
 
 /** Whether the kernel fixes below are registered. */
 export function wasmKernelFixesInstalled(): boolean {
@@ -79,10 +80,12 @@ export function wasmKernelFixesInstalled(): boolean {
 
 /**
  * (1) BatchMatMul/_FusedMatMul with a transposed operand fall back to a naive scalar loop on wasm
- *     (XNNPACK is only used without transposes). Materialise the transpose with the wasm Transpose
- *     kernel, then take the fast path. Every matmul gradient is transposed, so training needs this.
+ *     (XNNPACK is only used without transposes; the fused one also drops its bias there).
+ *     Materialise the transpose with the wasm Transpose kernel, then take the fast path. Every
+ *     matmul gradient is transposed, so training needs this.
  * (2) Slice copies the whole input out of the heap on every call, and SplitV/Unpack slice once per
  *     output. Read through a heap view instead.
+ * (3) GatherV2 row lookups, (4) the missing UnsortedSegmentSum: see below.
  */
 export function installWasmKernelFixes(): void {
   if (fixesInstalled) return;
@@ -210,6 +213,35 @@ export function installWasmKernelFixes(): void {
     for (let i = 0; i < iv.length; i++) ov.set(xv.subarray(iv[i] * rowSize, (iv[i] + 1) * rowSize), i * rowSize);
     return out;
   });
+
+  // (4) UnsortedSegmentSum is missing on wasm; it is the gradient of a row gather (one-hot input,
+  //     embeddings). A scatter-add over heap views; registered only if the backend lacks it.
+  if (!tf.getKernel('UnsortedSegmentSum', be)) {
+    addedKernels.push('UnsortedSegmentSum');
+    tf.registerKernel({
+      kernelName: 'UnsortedSegmentSum',
+      backendName: be,
+      kernelFunc: (({ inputs, attrs, backend }: KernelArgs) => {
+        const { x, segmentIds } = inputs;
+        const n: number = attrs.numSegments;
+        if (x.dtype !== 'float32' && x.dtype !== 'int32') throw new Error(`UnsortedSegmentSum: unsupported dtype ${x.dtype}`);
+        const rowSize = tf.util.sizeFromShape(x.shape.slice(segmentIds.shape.length));
+        const out = backend.makeOutput([n, ...x.shape.slice(segmentIds.shape.length)], x.dtype) as tf.TensorInfo;
+        const xv = backend.typedArrayFromHeap(x) as Float32Array;
+        const sv = backend.typedArrayFromHeap(segmentIds) as Int32Array;
+        const ov = backend.typedArrayFromHeap(out) as Float32Array;
+        ov.fill(0);
+        for (let i = 0; i < sv.length; i++) {
+          const s = sv[i];
+          if (s < 0 || s >= n) continue; // like TensorFlow: out-of-range ids are dropped
+          const src = i * rowSize;
+          const dst = s * rowSize;
+          for (let k = 0; k < rowSize; k++) ov[dst + k] += xv[src + k];
+        }
+        return out;
+      }) as any,
+    });
+  }
   fixesInstalled = true;
 }
 
@@ -220,6 +252,8 @@ export function uninstallWasmKernelFixes(): void {
     tf.unregisterKernel(name, 'wasm');
     tf.registerKernel(cfg);
   }
+  for (const name of addedKernels) tf.unregisterKernel(name, 'wasm');
   stockKernels.clear();
+  addedKernels.length = 0;
   fixesInstalled = false;
 }

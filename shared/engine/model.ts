@@ -1,8 +1,8 @@
 // The char-RNN: (one-hot | embedding) → stacked LSTM/GRU → linear head over the vocabulary.
 //
 // One-hot input times a matrix is a row lookup, so layer 0 gathers rows of its input kernel instead
-// of multiplying by a one-hot matrix. The gather's gradient is written here as one-hot(ids)ᵀ·dY (a
-// matmul), because tfjs's own needs UnsortedSegmentSum, which the wasm backend lacks.
+// of multiplying by a one-hot matrix; its gradient is a scatter-add of dY into those rows
+// (UnsortedSegmentSum, which backend.ts provides on wasm where tfjs lacks it).
 import * as tf from '@tensorflow/tfjs';
 import { customOp, gruFused, gruPlain, lstmFused, lstmPlain } from './cells.ts';
 import { Rng } from './rng.ts';
@@ -147,12 +147,12 @@ export class CharRnn {
   }
 }
 
-/** Rows `ids` of `table` ([N, D]); gradient one-hot(ids)ᵀ·dY so it runs where gather's doesn't. */
+/** Rows `ids` of `table` ([V, D] → [N, D]); the gradient scatter-adds dY back into V rows. */
 export function gatherRows(table: tf.Tensor2D | tf.Variable, ids: tf.Tensor1D): tf.Tensor2D {
   const V = table.shape[0];
   const op = customOp(([t]) => ({
     value: tf.gather(t, ids),
-    gradFunc: (dy) => [tf.matMul(tf.cast(tf.oneHot(ids, V), 'float32'), dy as tf.Tensor2D, true, false)],
+    gradFunc: (dy) => [tf.unsortedSegmentSum(dy, ids, V)],
   }));
   return op(table) as tf.Tensor2D;
 }

@@ -112,4 +112,21 @@ describe('wasm kernel fixes', () => {
       expect(v).toEqual(r.cpu[i]);
     });
   });
+
+  it('adds the missing UnsortedSegmentSum (so gather gradients work), matching cpu', async () => {
+    const f = () => [
+      tf.unsortedSegmentSum(rnd([6, 4], 12), tf.tensor1d([2, 0, 2, 4, 0, 2], 'int32'), 5),
+      tf.unsortedSegmentSum(rnd([5, 2, 3], 13), tf.tensor1d([1, 1, 0, 1, 0], 'int32'), 3),
+      tf.unsortedSegmentSum(tf.tensor1d([1, 2, 3, 4], 'int32'), tf.tensor1d([0, 1, 0, 1], 'int32'), 2).toFloat(),
+      tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.gather(t, tf.tensor1d([3, 1, 3, 3], 'int32')), rnd([4, 5], 14))))(rnd([6, 5], 15)),
+    ];
+    const wasm = tf.tidy(f).map((t) => Float32Array.from(t.dataSync()));
+    await tf.setBackend('cpu');
+    const cpu = tf.tidy(f).map((t) => Float32Array.from(t.dataSync()));
+    await tf.setBackend('wasm');
+    wasm.forEach((v, i) => expect(maxRelDiff(v, cpu[i])).toBeLessThan(1e-6));
+    uninstallWasmKernelFixes();
+    expect(() => tf.tidy(() => tf.unsortedSegmentSum(rnd([2, 2], 1), tf.tensor1d([0, 1], 'int32'), 2))).toThrow(/not registered/);
+    installWasmKernelFixes();
+  });
 });
