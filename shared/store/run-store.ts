@@ -262,18 +262,24 @@ export class RunStore {
     return pointer;
   }
 
-  /** The checkpoint `ref` points at (or the complete checkpoint at that step), or null if there is none. */
+  /**
+   * The checkpoint `ref` points at (or the complete checkpoint at that step), or null if there is
+   * none. If retention deletes the files under a slow reader (the pointer moved on K saves in
+   * between), the pointer is read again and the load retried.
+   */
   async loadCheckpoint(id: string, ref: CheckpointRef): Promise<LoadedCheckpoint | null> {
-    const pointer = typeof ref === 'number' ? await this.readManifest(id, ref) : await this.readPointer(id, ref);
-    if (!pointer) return null;
-    const bodies = await mapLimit(pointer.files, 4, async (rel) => {
-      const got = await this.objects.get(this.runKey(id, rel));
-      if (!got) throw new StoreUnavailableError(`checkpoint ${pointer.step} of run ${id} in ${this.url} is missing ${rel}`);
-      return got.body;
-    });
-    const files: Record<string, Uint8Array> = {};
-    pointer.files.forEach((rel, i) => (files[rel.slice(rel.lastIndexOf('/') + 1)] = bodies[i]));
-    return { step: pointer.step, files, pointer };
+    for (let attempt = 0; ; attempt++) {
+      const pointer = typeof ref === 'number' ? await this.readManifest(id, ref) : await this.readPointer(id, ref);
+      if (!pointer) return null;
+      const bodies = await mapLimit(pointer.files, 4, async (rel) => (await this.objects.get(this.runKey(id, rel)))?.body ?? null);
+      const missing = pointer.files.filter((_, i) => bodies[i] === null);
+      if (missing.length === 0) {
+        const files: Record<string, Uint8Array> = {};
+        pointer.files.forEach((rel, i) => (files[rel.slice(rel.lastIndexOf('/') + 1)] = bodies[i]!));
+        return { step: pointer.step, files, pointer };
+      }
+      if (attempt >= 2) throw new StoreUnavailableError(`checkpoint ${pointer.step} of run ${id} in ${this.url} is missing ${missing.join(', ')}`);
+    }
   }
 
   /** Complete checkpoints (those whose manifest was written), by step ascending. */

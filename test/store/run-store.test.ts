@@ -186,6 +186,37 @@ describe.each(backends)('RunStore on $name', (backend) => {
     expect([...dirs].sort()).toEqual(['0000000020', '0000000050', '0000000060']);
   });
 
+  it('a reader that lost the race with retention re-reads the pointer; a truly missing file is an error', async () => {
+    const objects = await backend.open();
+    const runs = new RunStore(objects, { keepCheckpoints: 1 });
+    await runs.createRun(record('slow'));
+    await runs.saveCheckpoint('slow', 10, files(10), { valLoss: null, epoch: 0 });
+    const stalePointer = (await objects.get('runs/slow/latest.json'))!;
+    await runs.saveCheckpoint('slow', 20, files(20), { valLoss: null, epoch: 0 }); // retention deletes step 10
+    expect(await keysUnder(objects, 'runs/slow/checkpoints/0000000010/')).toEqual([]);
+    // The slow reader saw latest → 10 just before that save, then reads the files.
+    let served = false;
+    const slowView: ObjectStore = {
+      url: objects.url,
+      put: (k, b, o) => objects.put(k, b, o),
+      head: (k) => objects.head(k),
+      list: (p) => objects.list(p),
+      delete: (k, o) => objects.delete(k, o),
+      get: async (k) => {
+        if (k === 'runs/slow/latest.json' && !served) {
+          served = true;
+          return stalePointer;
+        }
+        return objects.get(k);
+      },
+    };
+    expectFilesOf(await new RunStore(slowView).loadCheckpoint('slow', 'latest'), 20);
+    expect(served).toBe(true);
+
+    await objects.delete('runs/slow/checkpoints/0000000020/weights.bin');
+    await expect(runs.loadCheckpoint('slow', 'latest')).rejects.toThrow(/checkpoint 20 of run slow in .* is missing checkpoints\/0000000020\/weights.bin/);
+  });
+
   it('re-saving the step latest points at never overwrites the committed files in place', async () => {
     const runs = new RunStore(await backend.open(), { keepCheckpoints: 1 });
     await runs.createRun(record('again'));
