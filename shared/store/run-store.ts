@@ -4,6 +4,7 @@
 //   runs/<id>/run.json                               RunRecord
 //   runs/<id>/checkpoints/<step, 10 digits>/<file>   checkpoint files (model.json, weights.bin, …)
 //   runs/<id>/checkpoints/<step>/checkpoint.json     manifest, written after the files: marks the checkpoint complete
+//   runs/<id>/checkpoints/<step>-<random>/…          only when re-saving a step that latest/best still point at
 //   runs/<id>/latest.json, best.json                 CheckpointPointer, written last
 //   runs/<id>/metrics/<segment>.jsonl                one MetricPoint per line; one object per flush (S3 cannot append)
 //   runs/<id>/lease.json                             { runId, holder, expiresAt }, conditional writes only
@@ -27,7 +28,7 @@ import {
 } from './types.ts';
 
 export interface RunStoreOptions {
-  /** Checkpoints kept besides those `latest` and `best` point at. Default: CHARRNN_KEEP_CHECKPOINTS or 3. */
+  /** Newest complete checkpoints kept (plus whatever `latest` and `best` point at). Default: CHARRNN_KEEP_CHECKPOINTS or 3. */
   keepCheckpoints?: number;
   /** Clock for leases (ms since the epoch); tests pass a fake one. */
   now?: () => number;
