@@ -188,7 +188,7 @@ function toNetworkError(err: unknown, baseUrl: string): Error {
   if (isAbort(err)) return new ApiRequestError('request aborted', 0, 'aborted');
   const cause = (err as { cause?: { code?: string; message?: string } })?.cause;
   const detail = cause?.code ?? cause?.message ?? (err instanceof Error ? err.message : String(err));
-  return new ApiRequestError(`cannot reach the API at ${baseUrl} (${detail})`, 0, 'unreachable');
+  return new ApiRequestError(`cannot reach ${baseUrl} (${detail})`, 0, 'unreachable');
 }
 
 async function errorFromResponse(res: Response): Promise<ApiRequestError> {

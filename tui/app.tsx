@@ -1,13 +1,14 @@
 // The app shell: header, the current screen, a status line and a footer of the keys that work,
 // the help overlay, and quitting cleanly (streams aborted, sessions stopped).
 import React, { useCallback, useEffect, useMemo, useRef, useState } from 'react';
-import { Box, Text, useApp, useInput } from 'ink';
+import { Box, Text, useApp } from 'ink';
 import type { Api, HealthInfo } from './api.ts';
 import { describeError } from './errors.ts';
 import { footerKeys, GLOBAL_KEYS, SCREEN_KEYS, SCREEN_TITLES, type KeyBinding, type ScreenName } from './keys.ts';
 import { UiContext, type Route, type Tone, type Ui } from './context.ts';
 import { TrainSessions } from './trainer.ts';
 import { useTerminalSize } from './hooks/useTerminalSize.ts';
+import { useKeys } from './hooks/useKeys.ts';
 import { RunsScreen } from './screens/RunsScreen.tsx';
 import { NewRunScreen } from './screens/NewRunScreen.tsx';
 import { RunScreen } from './screens/RunScreen.tsx';
@@ -65,7 +66,7 @@ export function App({ api, apiLabel, sessions: given, sliceSeconds, saveDir, ini
     [],
   );
 
-  useInput((input, key) => {
+  useKeys((input, key) => {
     if (key.ctrl && input === 'c') return quit();
     if (help) {
       if (input === '?' || key.escape || key.return) setHelp(false);
@@ -167,8 +168,10 @@ function Footer({ keys }: { keys: KeyBinding[] }) {
 function HelpOverlay({ current }: { current: ScreenName }) {
   const order: ScreenName[] = [current, ...(['runs', 'new', 'run', 'generate'] as ScreenName[]).filter((s) => s !== current)];
   return (
-    <Box flexDirection="column" borderStyle="round" borderColor="cyan" paddingX={1}>
-      <Text bold>Keys</Text>
+    <Box flexDirection="column" paddingX={1}>
+      <Text bold color="cyan">
+        Keys
+      </Text>
       <Box flexDirection="row" flexWrap="wrap">
         <KeyGroup title="Everywhere" keys={[...GLOBAL_KEYS, { id: 'nav', keys: 'Esc', label: 'back' }]} />
         {order.map((s) => (
@@ -181,11 +184,11 @@ function HelpOverlay({ current }: { current: ScreenName }) {
 
 function KeyGroup({ title, keys }: { title: string; keys: KeyBinding[] }) {
   return (
-    <Box flexDirection="column" marginRight={3} marginBottom={1} width={34}>
+    <Box flexDirection="column" marginBottom={1} width={33}>
       <Text underline>{title}</Text>
       {keys.map((k) => (
-        <Text key={k.id}>
-          <Text color="cyan">{k.keys.padEnd(13)}</Text>
+        <Text key={k.id} wrap="truncate-end">
+          <Text color="cyan">{k.keys.padEnd(11)}</Text>
           {k.label}
         </Text>
       ))}

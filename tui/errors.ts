@@ -7,7 +7,7 @@ export function describeError(err: unknown): string {
       case 0:
         return err.code === 'aborted'
           ? 'Request cancelled.'
-          : `${capitalise(err.message)}: is the server running? Start it, or pass --api URL / set CHARRNN_API_URL.`;
+          : `${capitalise(err.message)}: start the server or pass --api URL.`;
       case 400:
       case 422:
         return `${withField(err)} — fix it and try again.`;
@@ -15,7 +15,7 @@ export function describeError(err: unknown): string {
       case 403:
         return `The API refused the request (${err.status}: ${err.message}): set CHARRNN_API_TOKEN to a valid token.`;
       case 404:
-        return `${capitalise(err.message)} — it may have been deleted; go back (Esc) and refresh (r).`;
+        return `${capitalise(err.message)} — check the run id (it may have been deleted).`;
       case 409:
         return `${capitalise(err.message)} — another client is using this run; wait for it or watch its metrics.`;
       case 413:

@@ -18,7 +18,7 @@ export const SCREEN_TITLES: Record<ScreenName, string> = {
 export const GLOBAL_KEYS: KeyBinding[] = [
   { id: 'help', keys: '?', label: 'help' },
   { id: 'quit', keys: 'q', label: 'quit' },
-  { id: 'ctrlc', keys: 'Ctrl+C', label: 'quit (also while typing)' },
+  { id: 'ctrlc', keys: 'Ctrl+C', label: 'quit (even typing)' },
 ];
 
 export const SCREEN_KEYS: Record<ScreenName, KeyBinding[]> = {
@@ -40,7 +40,8 @@ export const SCREEN_KEYS: Record<ScreenName, KeyBinding[]> = {
   ],
   run: [
     { id: 'train', keys: 't', label: 'train' },
-    { id: 'stop', keys: 's', label: 'stop after this slice / stop watching' },
+    { id: 'stop', keys: 's', label: 'stop after this slice' },
+    { id: 'unwatch', keys: 's', label: 'stop watching' },
     { id: 'generate', keys: 'g', label: 'generate' },
     { id: 'refresh', keys: 'r', label: 'refresh' },
     { id: 'back', keys: 'Esc', label: 'back' },
@@ -51,7 +52,7 @@ export const SCREEN_KEYS: Record<ScreenName, KeyBinding[]> = {
     { id: 'generate', keys: 'Enter', label: 'generate' },
     { id: 'stop', keys: 'Esc', label: 'stop / back' },
     { id: 'save', keys: 'w', label: 'save to file' },
-    { id: 'scroll', keys: 'PgUp/PgDn/jk', label: 'scroll' },
+    { id: 'scroll', keys: 'PgUp/Dn/jk', label: 'scroll output' },
   ],
 };
 

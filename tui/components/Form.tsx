@@ -35,12 +35,14 @@ export function Form({ fields, values, errors, focus, onChange, onSubmit, active
         const error = errors[f.key];
         return (
           <Box key={f.key} height={1}>
-            <Text color={focused ? 'cyan' : undefined} bold={focused}>
-              {focused ? '› ' : '  '}
-              {f.label.padEnd(labelWidth)}
-            </Text>
+            <Box flexShrink={0}>
+              <Text color={focused ? 'cyan' : undefined} bold={focused}>
+                {focused ? '› ' : '  '}
+                {f.label.padEnd(labelWidth)}
+              </Text>
+            </Box>
             {f.kind === 'text' ? (
-              <Box minWidth={18}>
+              <Box minWidth={18} flexShrink={0}>
                 {focused && active ? (
                   <TextInput value={value} onChange={(v) => onChange(f.key, v)} onSubmit={onSubmit} placeholder={f.placeholder} />
                 ) : (
@@ -48,12 +50,12 @@ export function Form({ fields, values, errors, focus, onChange, onSubmit, active
                 )}
               </Box>
             ) : (
-              <Text>
+              <Text wrap="truncate-end">
                 {focused ? <Text color="cyan">◂ </Text> : '  '}
-                {f.options.map((o, j) => (
+                {f.options.map((o) => (
+                  // Brackets as well as inverse: the choice stays readable without colour.
                   <Text key={o} inverse={o === value} bold={o === value} dimColor={o !== value}>
-                    {` ${o} `}
-                    {j < f.options.length - 1 ? '' : ''}
+                    {o === value ? `[${o}]` : ` ${o} `}
                   </Text>
                 ))}
                 {focused ? <Text color="cyan"> ▸</Text> : ''}

@@ -3,9 +3,10 @@
 import React, { useEffect, useMemo, useRef, useState } from 'react';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Box, Text, useInput } from 'ink';
+import { Box, Text } from 'ink';
 import { ApiRequestError, isAbort, type SampleBody } from '../api.ts';
 import { useFooter, useUi } from '../context.ts';
+import { useKeys } from '../hooks/useKeys.ts';
 import { describeError, fieldMessage } from '../errors.ts';
 import { Form, formKey, type FieldSpec } from '../components/Form.tsx';
 import { useBatchedText } from '../hooks/useBatchedText.ts';
@@ -118,7 +119,7 @@ export function GenerateScreen({ runId }: { runId: string }) {
           text += ev.text;
           stream.append(ev.text);
         } else {
-          const bits = [typeof ev.info.seed === 'number' ? `seed ${ev.info.seed}` : null, typeof ev.info.step === 'number' ? `step ${ev.info.step}` : null];
+          const bits = [body.seed === undefined && typeof ev.info.seed === 'number' ? `seed ${ev.info.seed}` : null, typeof ev.info.step === 'number' ? `step ${ev.info.step}` : null];
           suffix = bits.filter(Boolean).map((b) => ` · ${b}`).join('');
         }
       }
@@ -169,7 +170,7 @@ export function GenerateScreen({ runId }: { runId: string }) {
   const offset = Math.min(scroll, maxScroll);
   const shown = lines.slice(Math.max(0, lines.length - outRows - offset), lines.length - offset);
 
-  useInput(
+  useKeys(
     (input, key) => {
       if (key.escape) {
         if (streaming) abort.current?.abort();

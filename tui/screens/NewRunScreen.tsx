@@ -3,10 +3,11 @@
 import React, { useMemo, useState } from 'react';
 import { readFile } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
-import { Box, Text, useInput } from 'ink';
+import { Box, Text } from 'ink';
 import { BUILTIN_CORPORA, PRESETS } from '../../shared/api/schemas.ts';
 import { ApiRequestError, type CreateRunBody } from '../api.ts';
 import { useFooter, useUi } from '../context.ts';
+import { useKeys } from '../hooks/useKeys.ts';
 import { describeError, fieldMessage, withField } from '../errors.ts';
 import { Form, formKey, type FieldSpec } from '../components/Form.tsx';
 
@@ -38,7 +39,7 @@ const BASE_FIELDS: FieldSpec[] = [
   { kind: 'text', key: 'id', label: 'Run id', placeholder: '(generated)', hint: 'lowercase letters, digits, . _ -' },
   { kind: 'text', key: 'name', label: 'Name', placeholder: '(same as id)' },
   { kind: 'choice', key: 'preset', label: 'Size', options: PRESETS, hint: 'tiny 1×64 · small 1×128 · medium 2×256 · large 2×512' },
-  { kind: 'choice', key: 'advanced', label: 'Advanced', options: ['hidden', 'shown'], hint: 'every hyperparameter' },
+  { kind: 'choice', key: 'advanced', label: 'Advanced', options: ['off', 'on'], hint: 'set every hyperparameter' },
 ];
 
 const ADVANCED_FIELDS: FieldSpec[] = [
@@ -52,7 +53,7 @@ export function NewRunScreen() {
   const [values, setValues] = useState<Record<string, string>>({
     corpus: BUILTIN_CORPORA[0],
     preset: 'small',
-    advanced: 'hidden',
+    advanced: 'off',
     cell: DEFAULT,
     amsgrad: DEFAULT,
   });
@@ -63,7 +64,7 @@ export function NewRunScreen() {
   const fields = useMemo(
     () => [
       ...BASE_FIELDS.filter((f) => f.key !== 'path' || values.corpus === FILE),
-      ...(values.advanced === 'shown' ? ADVANCED_FIELDS : []),
+      ...(values.advanced === 'on' ? ADVANCED_FIELDS : []),
     ],
     [values.corpus, values.advanced],
   );
@@ -125,8 +126,8 @@ export function NewRunScreen() {
       if (values.name?.trim()) body.name = values.name.trim();
       if (corpusName) body.corpusName = corpusName;
       const run = await api.createRun(body);
-      notify(`Created run ${run.id}. Press t to train.`, 'success');
       navigate({ name: 'run', runId: run.id });
+      notify(`Created run ${run.id}. Press t to train.`, 'success');
     } catch (err) {
       setBusy(null);
       if (err instanceof ApiRequestError && err.field) {
@@ -134,7 +135,7 @@ export function NewRunScreen() {
         setErrors({ [key]: fieldMessage(err) });
         // Open the advanced section if that is where the field lives, then focus it.
         const expanded = [...BASE_FIELDS.filter((f) => f.key !== 'path' || values.corpus === FILE), ...ADVANCED_FIELDS];
-        if (ADVANCED_FIELDS.some((f) => f.key === key)) setValues((v) => ({ ...v, advanced: 'shown' }));
+        if (ADVANCED_FIELDS.some((f) => f.key === key)) setValues((v) => ({ ...v, advanced: 'on' }));
         const index = expanded.findIndex((f) => f.key === key);
         if (index >= 0) setFocus(index);
         notify(`${withField(err)} — fix it and press Enter again.`, 'error');
@@ -145,7 +146,7 @@ export function NewRunScreen() {
     }
   };
 
-  useInput(
+  useKeys(
     (input, key) => {
       if (busy) return;
       if (key.escape) return navigate({ name: 'runs' });

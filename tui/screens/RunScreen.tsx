@@ -1,9 +1,10 @@
 // One run: a live loss chart (asciichart), progress, speed, ETA and backend; start a chain of
 // training slices for N epochs or until stopped; stop cleanly; or tail another client's run.
 import React, { useEffect, useMemo, useState, useSyncExternalStore } from 'react';
-import { Box, Text, useInput } from 'ink';
+import { Box, Text } from 'ink';
 import TextInput from 'ink-text-input';
 import { useFooter, useUi } from '../context.ts';
+import { useKeys } from '../hooks/useKeys.ts';
 import { fmtDuration, fmtLoss, fmtParams, fmtRate, fmtSize } from '../format.ts';
 import { lossSeries, plotLoss } from '../chart.ts';
 import type { TrainState } from '../trainer.ts';
@@ -28,14 +29,14 @@ export function RunScreen({ runId }: { runId: string }) {
       ? []
       : [
           ...(state.phase === 'idle' ? ['train'] : []),
-          ...(training || state.phase === 'following' ? ['stop'] : []),
+          ...(training ? ['stop'] : state.phase === 'following' ? ['unwatch'] : []),
           'generate',
           'refresh',
           'back',
         ];
   useFooter('run', footerIds, prompt !== null);
 
-  useInput(
+  useKeys(
     (input, key) => {
       if (prompt !== null) {
         if (key.escape) setPrompt(null);

@@ -1,14 +1,15 @@
 // The run list: a table with status, progress, losses and a loss sparkline per run.
 import React, { useCallback, useEffect, useRef, useState } from 'react';
-import { Box, Text, useInput } from 'ink';
+import { Box, Text } from 'ink';
 import type { Run } from '../api.ts';
 import { useFooter, useUi } from '../context.ts';
+import { useKeys } from '../hooks/useKeys.ts';
 import { describeError } from '../errors.ts';
 import { fit, fmtLoss, fmtSize } from '../format.ts';
 import { sparkline } from '../chart.ts';
 
 const REFRESH_MS = 5000;
-const SPARK_WIDTH = 16;
+const SPARK_WIDTH = 12;
 
 interface Column {
   title: string;
@@ -18,16 +19,26 @@ interface Column {
 }
 
 const COLUMNS: Column[] = [
-  { title: 'NAME', width: 22, cell: (r) => (r.name === r.id ? r.id : `${r.name} (${r.id})`) },
-  { title: 'CORPUS', width: 14, cell: (r) => r.corpusName },
-  { title: 'SIZE', width: 9, cell: (r) => fmtSize(r) },
-  { title: 'STATUS', width: 9, cell: (r) => r.status },
-  { title: 'STEP', width: 8, align: 'right', cell: (r) => String(r.step) },
-  { title: 'EPOCH', width: 7, align: 'right', cell: (r) => r.epoch.toFixed(2) },
-  { title: 'VAL', width: 7, align: 'right', cell: (r) => fmtLoss(r.latestValLoss) },
-  { title: 'BEST', width: 7, align: 'right', cell: (r) => fmtLoss(r.bestValLoss) },
+  // NAME takes whatever width the others leave (see fitColumns).
+  { title: 'NAME', width: 16, cell: (r) => (r.name === r.id ? r.id : `${r.name} (${r.id})`) },
+  { title: 'CORPUS', width: 12, cell: (r) => r.corpusName },
+  { title: 'SIZE', width: 7, cell: (r) => fmtSize(r) },
+  { title: 'STATUS', width: 8, cell: (r) => r.status },
+  { title: 'STEP', width: 7, align: 'right', cell: (r) => String(r.step) },
+  { title: 'EPOCH', width: 6, align: 'right', cell: (r) => r.epoch.toFixed(2) },
+  { title: 'VAL', width: 6, align: 'right', cell: (r) => fmtLoss(r.latestValLoss) },
+  { title: 'BEST', width: 6, align: 'right', cell: (r) => fmtLoss(r.bestValLoss) },
   { title: 'LOSS TREND', width: SPARK_WIDTH, cell: (_r, trend) => trend },
 ];
+
+/** Drop columns from the right until the table fits, then give NAME the spare width. */
+function fitColumns(columns: number): Column[] {
+  const total = (cols: Column[]) => cols.reduce((w, c) => w + c.width + 1, 2);
+  let visible = COLUMNS;
+  while (visible.length > 3 && total(visible) > columns) visible = visible.slice(0, -1);
+  const spare = Math.max(0, Math.min(24, columns - total(visible) - 1));
+  return [{ ...visible[0], width: visible[0].width + spare }, ...visible.slice(1)];
+}
 
 const STATUS_COLOR: Record<Run['status'], string | undefined> = { idle: undefined, training: 'green', failed: 'red' };
 
@@ -75,8 +86,10 @@ export function RunsScreen() {
 
   useFooter('runs', confirm ? ['yes', 'no'] : runs && runs.length ? ['move', 'open', 'new', 'delete', 'refresh'] : ['new', 'refresh']);
 
-  const current = runs?.[selected];
-  useInput(
+  // Clamp: the list can shrink under the selection (refresh, delete).
+  const sel = runs && runs.length ? Math.max(0, Math.min(selected, runs.length - 1)) : 0;
+  const current = runs?.[sel];
+  useKeys(
     (input, key) => {
       if (confirm) {
         if (input === 'y' || input === 'Y') {
@@ -96,13 +109,13 @@ export function RunsScreen() {
         }
         return;
       }
-      const count = runs?.length ?? 0;
-      if (key.downArrow || input === 'j') setSelected((i) => Math.min(count - 1, i + 1));
-      else if (key.upArrow || input === 'k') setSelected((i) => Math.max(0, i - 1));
+      const last = Math.max(0, (runs?.length ?? 0) - 1);
+      if (key.downArrow || input === 'j') setSelected(Math.min(last, sel + 1));
+      else if (key.upArrow || input === 'k') setSelected(Math.max(0, sel - 1));
       else if (input === 'g' || key.home) setSelected(0);
-      else if (input === 'G' || key.end) setSelected(Math.max(0, count - 1));
-      else if (key.pageDown) setSelected((i) => Math.min(count - 1, i + 10));
-      else if (key.pageUp) setSelected((i) => Math.max(0, i - 10));
+      else if (input === 'G' || key.end) setSelected(last);
+      else if (key.pageDown) setSelected(Math.min(last, sel + 10));
+      else if (key.pageUp) setSelected(Math.max(0, sel - 10));
       else if (key.return && current) navigate({ name: 'run', runId: current.id });
       else if (input === 'n') navigate({ name: 'new' });
       else if (input === 'r') {
@@ -128,18 +141,16 @@ export function RunsScreen() {
     );
   }
 
-  // Drop columns from the right until the table fits the terminal.
-  let visible = COLUMNS;
-  while (visible.length > 3 && visible.reduce((w, c) => w + c.width + 1, 2) > columns) visible = visible.slice(0, -1);
+  const visible = fitColumns(columns);
   const listRows = Math.max(1, bodyRows - (confirm ? 3 : 1));
-  const top = Math.max(0, Math.min(selected - listRows + 1, runs.length - listRows));
-  const start = Math.min(top, selected);
+  // Scroll just enough to keep the selection visible.
+  const start = Math.max(0, sel - listRows + 1);
   const row = (cells: string[]) => cells.join(' ');
   return (
     <Box flexDirection="column">
       <Text bold>{'  ' + row(visible.map((c) => fit(c.title, c.width, c.align)))}</Text>
       {runs.slice(start, start + listRows).map((run, i) => {
-        const isSel = start + i === selected;
+        const isSel = start + i === sel;
         return (
           <Text key={run.id} inverse={isSel} wrap="truncate-end">
             {isSel ? '› ' : '  '}

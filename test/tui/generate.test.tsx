@@ -1,0 +1,119 @@
+// The generate screen against the real API: text streams in over several frames, earlier
+// generations stay above, w saves them, Esc stops a stream, and a bad prime is shown at its field.
+import { readFile, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { stripVTControlCharacters } from 'node:util';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createTinyRun, KEY, lineWith, press, renderApp, startTestApi, waitForFrame, waitForText, type Rendered, type TestApi } from './helpers.tsx';
+
+let t: TestApi;
+let app: Rendered | null = null;
+
+beforeAll(async () => {
+  t = await startTestApi();
+  await createTinyRun(t.api, 'writer');
+  for await (const ev of t.api.trainStream('writer', { steps: 20 })) void ev;
+});
+afterAll(async () => {
+  await t?.close();
+});
+afterEach(() => {
+  app?.unmount();
+  app = null;
+});
+
+async function focusField(app: Rendered, label: string): Promise<void> {
+  for (let i = 0; i < 12; i++) {
+    if (lineWith(app.frame(), label).startsWith('› ')) return;
+    await press(app, KEY.tab);
+  }
+  throw new Error(`never focused ${label}:\n${app.frame()}`);
+}
+
+async function setField(app: Rendered, label: string, value: string): Promise<void> {
+  await focusField(app, label);
+  await press(app, ...Array(8).fill(KEY.backspace), value);
+  await waitForFrame(app, (f) => lineWith(f, label).includes(value));
+}
+
+/** The generated text lines of a frame: everything under the Output heading but the ── headers. */
+function outputText(frame: string): string {
+  const lines = frame.split('\n');
+  const start = lines.findIndex((l) => /^\s*(› )?\s*Output/.test(l));
+  return lines
+    .slice(start + 1, -2)
+    .filter((l) => !l.startsWith('──'))
+    .join('')
+    .trim();
+}
+
+describe('generate screen', () => {
+  it('streams text in over several frames, keeps earlier generations above, and saves them with w', async () => {
+    app = renderApp(t.api, { initialRoute: { name: 'generate', runId: 'writer' }, saveDir: t.dir });
+    let frame = await waitForText(app, 'press Enter to generate');
+    for (const label of ['Prime', 'Temperature', 'Top-k', 'Top-p', 'Length', 'Seed', 'Checkpoint']) expect(frame).toContain(label);
+    await setField(app, 'Length', '3000');
+    await setField(app, 'Seed', '7');
+    const framesBefore = app.frames.length;
+    await press(app, KEY.enter);
+    await waitForText(app, '#1 · T=0.8 · top-k 0 · top-p 1 · 3000 chars · seed 7 · latest ▌');
+    frame = await waitForFrame(app, (f) => /#1 .* · step \d+/.test(f), 60_000);
+    expect(frame).not.toContain('▌');
+    // While streaming, the output grew across several distinct frames.
+    const partials = new Set(
+      app.frames
+        .slice(framesBefore)
+        .map((f) => stripVTControlCharacters(f))
+        .filter((f) => f.includes('latest ▌'))
+        .map((f) => outputText(f).length),
+    );
+    expect(partials.size).toBeGreaterThanOrEqual(3);
+    const first = outputText(frame);
+    expect(first.length).toBeGreaterThan(100);
+
+    // Output is focused now: Enter generates again; #1 stays above #2.
+    expect(frame).toMatch(/w save to file/);
+    await setField(app, 'Length', '80');
+    await focusField(app, 'Checkpoint');
+    await press(app, KEY.right);
+    await waitForFrame(app, (f) => /Checkpoint\s+◂  latest \[best\]/.test(f));
+    await press(app, KEY.enter);
+    frame = await waitForFrame(app, (f) => /#2 .*80 chars · seed 7 · best · step \d+/.test(f), 30_000);
+    await press(app, 'k', 'k', 'k', KEY.pageUp, KEY.pageUp, KEY.pageUp, KEY.pageUp, KEY.pageUp, KEY.pageUp, KEY.pageUp, KEY.pageUp);
+    frame = await waitForText(app, '#1 · T=0.8');
+    expect(frame).toMatch(/scrolled up \d+ lines/);
+
+    await press(app, 'w');
+    frame = await waitForText(app, 'Saved 2 generations to');
+    const files = (await readdir(t.dir)).filter((f) => /^charrnn-writer-\d{8}-\d{6}\.txt$/.test(f));
+    expect(files).toHaveLength(1);
+    expect(frame).toContain(join(t.dir, files[0]).slice(0, 40));
+    const saved = await readFile(join(t.dir, files[0]), 'utf8');
+    expect(saved).toMatch(/--- #1 · T=0\.8 .* \(done\) ---\n/);
+    expect(saved).toMatch(/--- #2 .* best .* \(done\) ---\n/);
+    expect(saved.replace(/\n/g, '')).toContain(first.slice(0, 60));
+  });
+
+  it('Esc stops a stream (kept, marked stopped), and Esc again goes back to the run', async () => {
+    app = renderApp(t.api, { initialRoute: { name: 'generate', runId: 'writer' }, saveDir: t.dir });
+    await waitForText(app, 'press Enter to generate');
+    await setField(app, 'Length', '20000');
+    await press(app, KEY.enter);
+    await waitForFrame(app, (f) => f.includes('latest ▌') && outputText(f).length > 20, 30_000);
+    await press(app, KEY.esc);
+    const frame = await waitForText(app, '(stopped)');
+    expect(outputText(frame).length).toBeGreaterThan(0);
+    await press(app, KEY.esc);
+    await waitForText(app, 'Run › writer');
+  });
+
+  it('shows a prime the model cannot read next to the Prime field', async () => {
+    app = renderApp(t.api, { initialRoute: { name: 'generate', runId: 'writer' } });
+    await waitForText(app, 'press Enter to generate');
+    await press(app, '{€}');
+    await press(app, KEY.enter);
+    const frame = await waitForFrame(app, (f) => lineWith(f, 'Prime').includes('✗'));
+    expect(lineWith(frame, 'Prime')).toMatch(/✗ .*vocabulary/);
+    expect(frame).toMatch(/✗ prime: .*fix it and try again/);
+  });
+});

@@ -1,0 +1,121 @@
+// The new-run form against the real API: a 400 from the server lands next to the field it names,
+// the advanced section sends hyperparameters, and a local file is uploaded as the corpus.
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { KEY, lineWith, press, renderApp, startTestApi, waitForFrame, waitForText, type Rendered, type TestApi } from './helpers.tsx';
+
+let t: TestApi;
+let app: Rendered | null = null;
+
+beforeAll(async () => {
+  t = await startTestApi();
+});
+afterAll(async () => {
+  await t?.close();
+});
+afterEach(() => {
+  app?.unmount();
+  app = null;
+});
+
+/** Focus the field whose label starts the line (Tab through the form). */
+async function focusField(app: Rendered, label: string): Promise<void> {
+  for (let i = 0; i < 30; i++) {
+    if (lineWith(app.frame(), label).startsWith('› ')) return;
+    await press(app, KEY.tab);
+  }
+  throw new Error(`never focused ${label}:\n${app.frame()}`);
+}
+
+describe('new run screen', () => {
+  it('shows the API’s 400 next to the offending field, then creates the run once fixed', async () => {
+    app = renderApp(t.api, { initialRoute: { name: 'new' } });
+    // The corpus choice is focused: the footer offers ←→ and the global keys.
+    let frame = await waitForText(app, '←→ change choice');
+    expect(frame).toMatch(/› Corpus\s+◂ \[moby-dick\] names  local file…  ▸/);
+    expect(frame).toMatch(/Enter create/);
+    await press(app, KEY.right); // moby-dick → names
+    await waitForFrame(app, (f) => /Corpus\s+◂  moby-dick \[names\]/.test(f));
+    await focusField(app, 'Run id');
+    // While typing, letter shortcuts are not offered (and q types a q).
+    await waitForFrame(app, (f) => !f.includes('q quit'));
+    await press(app, 'Bad Id!q');
+    await waitForText(app, 'Bad Id!q');
+    expect(app.quits).toBe(0);
+    await focusField(app, 'Size');
+    await press(app, KEY.left, KEY.left, KEY.left); // small → tiny → large → medium… back to tiny below
+    await press(app, KEY.right, KEY.right);
+    await waitForFrame(app, (f) => /Size\s+◂ \[tiny\]/.test(f));
+    await press(app, KEY.enter);
+    frame = await waitForFrame(app, (f) => lineWith(f, 'Run id').includes('✗'));
+    expect(lineWith(frame, 'Run id')).toMatch(/✗ .*lowercase/);
+    expect(frame).toMatch(/✗ id: use 1-64 lowercase letters/);
+    expect((await t.api.listRuns()).length).toBe(0);
+
+    await focusField(app, 'Run id');
+    await press(app, ...Array(8).fill(KEY.backspace));
+    await press(app, 'names-tiny');
+    await waitForFrame(app, (f) => lineWith(f, 'Run id').includes('names-tiny') && !lineWith(f, 'Run id').includes('✗'));
+    await press(app, KEY.enter);
+    frame = await waitForText(app, 'Run › names-tiny');
+    expect(frame).toContain('Created run names-tiny');
+    const run = await t.api.getRun('names-tiny');
+    expect(run.corpusName).toBe('names');
+    expect(run.model.hidden).toBe(64);
+  });
+
+  it('sends advanced hyperparameters and shows a config error from the API next to that field', async () => {
+    app = renderApp(t.api, { initialRoute: { name: 'new' } });
+    await waitForText(app, 'Corpus');
+    await press(app, KEY.right);
+    await focusField(app, 'Run id');
+    await press(app, 'adv');
+    await focusField(app, 'Advanced');
+    await press(app, KEY.right);
+    await waitForText(app, 'seqLen');
+    await focusField(app, 'hidden');
+    await press(app, '0');
+    await focusField(app, 'seqLen');
+    await press(app, 'x7');
+    await press(app, KEY.enter);
+    // Not a number: caught before any request.
+    let frame = await waitForFrame(app, (f) => lineWith(f, 'seqLen').includes('✗'));
+    expect(lineWith(frame, 'seqLen')).toContain('"x7" is not a number');
+    await press(app, KEY.backspace, KEY.backspace, '12');
+    await press(app, KEY.enter);
+    // hidden = 0 is the server's to reject: its field comes back as config.hidden.
+    frame = await waitForFrame(app, (f) => lineWith(f, 'hidden').includes('✗'));
+    expect(lineWith(frame, 'hidden')).toMatch(/✗ /);
+    expect(frame).toMatch(/config\.hidden/);
+    await focusField(app, 'hidden');
+    await press(app, KEY.backspace, '32');
+    await press(app, KEY.enter);
+    await waitForText(app, 'Run › adv');
+    const run = await t.api.getRun('adv');
+    expect(run.model.hidden).toBe(32);
+    expect(run.train.seqLen).toBe(12);
+  });
+
+  it('uploads a local text file as the corpus', async () => {
+    const path = join(t.dir, 'poem.txt');
+    await writeFile(path, 'the quick brown fox jumps over the lazy dog.\n'.repeat(200));
+    app = renderApp(t.api, { initialRoute: { name: 'new' } });
+    await waitForText(app, 'Corpus');
+    await press(app, KEY.left); // moby-dick → local file…
+    await waitForText(app, 'File');
+    await focusField(app, 'File');
+    await press(app, join(t.dir, 'missing.txt'));
+    await press(app, KEY.enter);
+    let frame = await waitForFrame(app, (f) => lineWith(f, 'File').includes('✗'));
+    expect(lineWith(frame, 'File')).toContain('no such file');
+    await press(app, ...Array(11).fill(KEY.backspace), 'poem.txt');
+    await focusField(app, 'Run id');
+    await press(app, 'poem');
+    await press(app, KEY.enter);
+    frame = await waitForText(app, 'Run › poem');
+    const run = await t.api.getRun('poem');
+    expect(run.corpus).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(run.corpusName).toBe('poem.txt');
+  });
+});

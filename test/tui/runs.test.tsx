@@ -1,0 +1,118 @@
+// The run list against a real in-process API: empty state, table, keyboard navigation, open and
+// back, the help overlay, delete with confirmation, and quitting.
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { closedPort, createTinyRun, KEY, lineWith, press, renderApp, startTestApi, waitForFrame, waitForText, type Rendered, type TestApi } from './helpers.tsx';
+
+let t: TestApi;
+let app: Rendered | null = null;
+
+beforeAll(async () => {
+  t = await startTestApi();
+});
+afterAll(async () => {
+  await t?.close();
+});
+afterEach(() => {
+  app?.unmount();
+  app = null;
+});
+
+describe('runs screen', () => {
+  it('says how to start when there are no runs, and n opens the new-run form', async () => {
+    app = renderApp(t.api);
+    const frame = await waitForText(app, 'No runs yet');
+    expect(frame).toContain('Press n to create one');
+    expect(frame).toMatch(/n new run/);
+    await press(app, 'n');
+    await waitForText(app, 'Corpus');
+    await press(app, KEY.esc);
+    await waitForText(app, 'No runs yet');
+  });
+
+  it('lists runs in a table, moves the selection with j/k and arrows, opens with Enter and goes back with Esc', async () => {
+    await createTinyRun(t.api, 'alpha');
+    await createTinyRun(t.api, 'bravo');
+    await createTinyRun(t.api, 'charlie');
+    app = renderApp(t.api);
+    let frame = await waitForText(app, 'charlie');
+    for (const h of ['NAME', 'CORPUS', 'SIZE', 'STATUS', 'STEP', 'EPOCH', 'VAL', 'BEST', 'LOSS TREND']) expect(frame).toContain(h);
+    expect(lineWith(frame, 'alpha')).toMatch(/alpha\s+names\s+1×64\s+idle\s+0\s+0\.00\s+—\s+—/);
+    // Newest first: charlie is selected.
+    expect(lineWith(frame, 'charlie')).toMatch(/^› /);
+    await press(app, 'j');
+    frame = await waitForFrame(app, (f) => lineWith(f, 'bravo').startsWith('› '));
+    expect(lineWith(frame, 'charlie')).not.toMatch(/^› /);
+    await press(app, KEY.down);
+    await waitForFrame(app, (f) => lineWith(f, 'alpha').startsWith('› '));
+    await press(app, KEY.down); // already last: stays
+    await press(app, 'k', KEY.up);
+    await waitForFrame(app, (f) => lineWith(f, 'charlie').startsWith('› '));
+    await press(app, 'G');
+    await waitForFrame(app, (f) => lineWith(f, 'alpha').startsWith('› '));
+    await press(app, KEY.enter);
+    frame = await waitForText(app, 'No metrics yet');
+    expect(frame).toContain('Run › alpha');
+    expect(frame).toMatch(/lstm 1×64/);
+    expect(frame).toMatch(/t train/);
+    await press(app, KEY.esc);
+    await waitForText(app, 'LOSS TREND');
+  });
+
+  it('shows a help overlay listing every screen’s keys, closed with ? or Esc', async () => {
+    app = renderApp(t.api);
+    await waitForText(app, 'LOSS TREND');
+    await press(app, '?');
+    const frame = await waitForText(app, 'Keys');
+    for (const text of ['Everywhere', 'Runs (here)', 'New run', 'Generate', 'new run', 'delete', 'save to file', 'stop after this slice', 'stop watching', 'Ctrl+C']) {
+      expect(frame).toContain(text);
+    }
+    expect(frame).toMatch(/\?\/Esc close help/);
+    await press(app, KEY.esc);
+    await waitForFrame(app, (f) => f.includes('LOSS TREND') && !f.includes('Everywhere'));
+    await press(app, '?');
+    await waitForText(app, 'Everywhere');
+    await press(app, '?');
+    await waitForFrame(app, (f) => !f.includes('Everywhere'));
+  });
+
+  it('deletes a run only after confirmation', async () => {
+    await createTinyRun(t.api, 'doomed');
+    app = renderApp(t.api);
+    await waitForFrame(app, (f) => lineWith(f, 'doomed').startsWith('› '));
+    await press(app, 'd');
+    let frame = await waitForText(app, 'Delete run doomed');
+    expect(frame).toMatch(/y confirm delete/);
+    await press(app, 'n');
+    frame = await waitForText(app, 'Kept it.');
+    expect(frame).not.toContain('Delete run doomed');
+    expect((await t.api.getRun('doomed')).id).toBe('doomed');
+
+    await press(app, 'd');
+    await waitForText(app, 'Delete run doomed');
+    await press(app, 'y');
+    frame = await waitForText(app, 'Deleted run doomed.');
+    await waitForFrame(app, (f) => !lineWith(f, 'doomed').includes('names'));
+    await expect(t.api.getRun('doomed')).rejects.toMatchObject({ status: 404 });
+  });
+
+  it('quits with q and with Ctrl+C', async () => {
+    app = renderApp(t.api);
+    await waitForText(app, 'q quit');
+    await press(app, 'q');
+    expect(app.quits).toBe(1);
+    app.unmount();
+    app = renderApp(t.api);
+    await waitForText(app, 'q quit');
+    await press(app, KEY.ctrlC);
+    expect(app.quits).toBe(1);
+  });
+
+  it('explains an unreachable API in one line with what to do', async () => {
+    const { Api } = await import('../../tui/api.ts');
+    const port = await closedPort();
+    app = renderApp(new Api(`http://127.0.0.1:${port}`));
+    const frame = await waitForText(app, 'Cannot reach');
+    expect(lineWith(frame, 'Cannot reach')).toBe(`✗ Cannot reach http://127.0.0.1:${port} (ECONNREFUSED): start the server or pass --api URL.`);
+    expect(frame).not.toMatch(/at .*\.ts:\d+/); // no stack trace
+  });
+});
