@@ -1,0 +1,134 @@
+// The real `charrnn` command (node functions/bin/charrnn.js) in child processes, embedded mode
+// over a temp file store: train with --json, sample, runs --json, and one-line errors.
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const BIN = path.resolve('functions/bin/charrnn.js');
+let dir: string;
+let storeUrl: string;
+
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'charrnn-cli-'));
+  storeUrl = pathToFileURL(path.join(dir, 'store')).href;
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+function charrnn(args: string[], timeoutMs = 90_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  delete env.CHARRNN_API_URL;
+  delete env.CHARRNN_API_TOKEN;
+  delete env.NODE_OPTIONS;
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`charrnn ${args.join(' ')} timed out\n${stderr}`));
+    }, timeoutMs);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+const tiny = ['--hidden', '32', '--seq', '16', '--batch', '8'];
+
+describe('charrnn CLI', () => {
+  it('train --json prints one JSON object per progress line, then continues the run', async () => {
+    const r = await charrnn(['train', '--corpus', 'names', '--run', 'demo', '--steps', '25', '--json', '--store', storeUrl, ...tiny]);
+    expect(r.code, r.stderr).toBe(0);
+    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const progress = lines.filter((l) => !l.done);
+    expect(progress.length).toBeGreaterThan(0);
+    for (const p of progress) {
+      expect(typeof p.step).toBe('number');
+      expect(typeof p.trainLoss === 'number' || typeof p.valLoss === 'number').toBe(true);
+    }
+    expect(progress.some((p) => typeof p.valLoss === 'number')).toBe(true);
+    expect(progress.some((p) => typeof p.charsPerSec === 'number')).toBe(true);
+    const done = lines.at(-1);
+    expect(done).toMatchObject({ done: true, step: 25, runId: 'demo' });
+
+    // Again: the run exists, so training resumes from its checkpoint.
+    const again = await charrnn(['train', '--corpus', 'names', '--run', 'demo', '--steps', '5', '--json', '--store', storeUrl]);
+    expect(again.code, again.stderr).toBe(0);
+    expect(JSON.parse(again.stdout.trim().split('\n').at(-1)!)).toMatchObject({ done: true, step: 30, steps: 5 });
+  });
+
+  it('sample writes only the generated text to stdout', async () => {
+    const r = await charrnn(['sample', '--run', 'demo', '--length', '300', '--seed', '3', '--store', storeUrl]);
+    expect(r.code, r.stderr).toBe(0);
+    const text = r.stdout.replace(/\n$/, '');
+    expect([...text].length).toBe(300);
+    expect(r.stdout).not.toMatch(/charrnn|\{"|tfjs|backend/i);
+    const again = await charrnn(['sample', '--run', 'demo', '--length', '300', '--seed', '3', '--store', storeUrl]);
+    expect(again.stdout).toBe(r.stdout);
+    const primed = await charrnn(['sample', '--run', 'demo', '--length', '20', '--prime', 'An', '--store', storeUrl]);
+    expect(primed.code, primed.stderr).toBe(0);
+    expect(primed.stdout.startsWith('An')).toBe(true);
+  });
+
+  it('trains on a .txt file (uploaded via POST /corpora) with the run named after it', async () => {
+    const file = path.join(dir, 'verses.txt');
+    await writeFile(file, 'row, row, row your boat, gently down the stream.\nmerrily, merrily, merrily, merrily, life is but a dream.\n'.repeat(20));
+    const r = await charrnn(['train', '--corpus', file, '--steps', '3', '--json', '--store', storeUrl, ...tiny]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout.trim().split('\n').at(-1)!)).toMatchObject({ done: true, runId: 'verses', step: 3 });
+  });
+
+  it('runs --json lists the runs', async () => {
+    const r = await charrnn(['runs', '--json', '--store', storeUrl]);
+    expect(r.code, r.stderr).toBe(0);
+    const { runs } = JSON.parse(r.stdout);
+    const demo = runs.find((x: { id: string }) => x.id === 'demo');
+    expect(demo).toMatchObject({ step: 30, status: 'idle', corpusName: 'names' });
+    const table = await charrnn(['runs', '--store', storeUrl]);
+    expect(table.stdout).toMatch(/^ID\s+STATUS\s+STEP/);
+    expect(table.stdout).toMatch(/\ndemo\s+idle\s+30\s/);
+  });
+
+  it('unknown flags and bad values exit non-zero with one line naming the flag', async () => {
+    const unknown = await charrnn(['train', '--corpus', 'names', '--bogus']);
+    expect(unknown.code).not.toBe(0);
+    expect(unknown.stderr.trim().split('\n')).toHaveLength(1);
+    expect(unknown.stderr).toContain('--bogus');
+
+    const bad = await charrnn(['train', '--corpus', 'names', '--steps', 'many']);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr.trim().split('\n')).toHaveLength(1);
+    expect(bad.stderr).toContain('--steps');
+
+    const both = await charrnn(['train', '--corpus', 'names', '--steps', '3', '--seconds', '3']);
+    expect(both.code).not.toBe(0);
+    expect(both.stderr).toMatch(/--steps|--seconds/);
+
+    const corpus = await charrnn(['train', '--corpus', 'no-such-file.txt', '--store', storeUrl]);
+    expect(corpus.code).not.toBe(0);
+    expect(corpus.stderr.trim().split('\n')).toHaveLength(1);
+    expect(corpus.stderr).toContain('--corpus');
+  });
+
+  it('API errors print one line without a stack', async () => {
+    const r = await charrnn(['sample', '--run', 'nope', '--store', storeUrl]);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim()).toBe('charrnn: no run "nope"');
+    const prime = await charrnn(['sample', '--run', 'demo', '--prime', '☃', '--store', storeUrl]);
+    expect(prime.code).toBe(1);
+    expect(prime.stderr.trim().split('\n')).toHaveLength(1);
+    expect(prime.stderr).toContain('☃');
+    const down = await charrnn(['runs', '--api', 'http://127.0.0.1:9']);
+    expect(down.code).toBe(1);
+    expect(down.stderr.trim().split('\n')).toHaveLength(1);
+    expect(down.stderr).toMatch(/cannot reach/);
+  });
+});
