@@ -9,6 +9,7 @@ import { DEFAULT_LIMITS } from '../../functions/limits.ts';
 import {
   codeReadingEnv,
   defaultPort,
+  NATIVE_ENV,
   parseAssignments,
   parseDockerfile,
   read,
@@ -22,8 +23,6 @@ const pkg = JSON.parse(read('package.json'));
 const SERVER_ENTRY = 'dist/functions/main.mjs';
 /** Cloud Run kills an instance this long after SIGTERM (fixed by the platform). */
 const CLOUD_RUN_SIGTERM_GRACE_SECONDS = 10;
-/** Env vars consumed by native code that is not installed on this machine. */
-const NATIVE_ENV: Record<string, string> = { TF_CPP_MIN_LOG_LEVEL: 'libtensorflow (tfjs-node) log level' };
 
 function envIsRead(name: string): string[] {
   return [...codeReadingEnv(name), ...sdkReadingEnv(name), ...(NATIVE_ENV[name] ? [NATIVE_ENV[name]] : [])];

@@ -58,6 +58,13 @@ export function parseAssignments(args: string): Record<string, string> {
   return out;
 }
 
+/** Env vars consumed by native code that is not installed on this machine, and by what. */
+export const NATIVE_ENV: Record<string, string> = {
+  TF_CPP_MIN_LOG_LEVEL: 'libtensorflow (tfjs-node) log level',
+  CUDA_CACHE_PATH: 'NVIDIA driver: PTX JIT cache directory',
+  CUDA_CACHE_MAXSIZE: 'NVIDIA driver: PTX JIT cache size',
+};
+
 /** Every .ts file under the given repo folders. */
 export function sourceFiles(...dirs: string[]): string[] {
   const files: string[] = [];
