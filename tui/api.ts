@@ -1,5 +1,7 @@
-// The TUI's only door to the HTTP API: screens call these methods and never touch fetch.
-// Every failure becomes an ApiRequestError (status, code, field) so errors.ts can phrase it.
+// The TUI's only door to the HTTP API: screens call these methods and never touch fetch or the
+// client. Built on the typed Hono RPC client (functions/client.ts, types only from the app).
+// Every failure becomes an ApiRequestError (status, code, field) so errors.ts can phrase it;
+// status 0 means no answer at all (code 'unreachable' or 'aborted').
 import type { z } from 'zod';
 import type {
   CreateRunBody,
@@ -12,7 +14,7 @@ import type {
   TrainProgress,
   TrainSummary,
 } from '../shared/api/schemas.ts';
-import { createParser } from 'eventsource-parser';
+import { ApiRequestError, createClient, readSse, sseInit, type Client } from '../functions/client.ts';
 
 export type { Run, MetricPoint, TrainProgress, TrainSummary, CreateRunBody, SampleBody, TrainBody };
 export type HealthInfo = z.infer<typeof Health>;
@@ -22,77 +24,65 @@ export type SampleEvent = { type: 'text'; text: string } | { type: 'done'; info:
 
 export type TrainEvent = { type: 'progress'; data: TrainProgress } | { type: 'done'; data: TrainSummary };
 
-/** A request that failed: an HTTP error answer, a broken stream, or no answer at all (status 0). */
-export class ApiRequestError extends Error {
-  constructor(
-    message: string,
-    readonly status: number,
-    readonly code: string,
-    readonly field?: string,
-  ) {
-    super(message);
-    this.name = 'ApiRequestError';
-  }
-}
+export { ApiRequestError };
 
 export interface ApiOptions {
   token?: string;
 }
 
-type SseEvent = { event: string; data: string };
-
 export class Api {
   readonly baseUrl: string;
-  private readonly token?: string;
+  private readonly client: Client;
 
   constructor(baseUrl: string, opts: ApiOptions = {}) {
     this.baseUrl = baseUrl.replace(/\/+$/, '');
-    this.token = opts.token;
+    this.client = createClient(this.baseUrl, opts.token ? { token: opts.token } : {});
   }
 
-  health(): Promise<HealthInfo> {
-    return this.json('GET', '/healthz');
+  async health(): Promise<HealthInfo> {
+    return (await this.call(() => this.client.healthz.$get())).json() as Promise<HealthInfo>;
   }
 
   async listRuns(): Promise<Run[]> {
-    const body = await this.json<{ runs: Run[] }>('GET', '/runs');
+    const body = (await (await this.call(() => this.client.runs.$get())).json()) as { runs: Run[] };
     return body.runs;
   }
 
-  getRun(id: string): Promise<Run> {
-    return this.json('GET', `/runs/${encodeURIComponent(id)}`);
+  async getRun(id: string): Promise<Run> {
+    return (await this.call(() => this.client.runs[':id'].$get({ param: { id } }))).json() as Promise<Run>;
   }
 
-  createRun(body: CreateRunBody): Promise<Run> {
-    return this.json('POST', '/runs', { json: body });
+  async createRun(body: CreateRunBody): Promise<Run> {
+    return (await this.call(() => this.client.runs.$post({ json: body }))).json() as Promise<Run>;
   }
 
   async deleteRun(id: string): Promise<void> {
-    await this.send('DELETE', `/runs/${encodeURIComponent(id)}`);
+    await this.call(() => this.client.runs[':id'].$delete({ param: { id } }));
   }
 
-  uploadCorpus(text: string): Promise<UploadedCorpus> {
-    return this.json('POST', '/corpora', { text });
+  async uploadCorpus(text: string): Promise<UploadedCorpus> {
+    const init = { body: text, headers: { 'content-type': 'text/plain; charset=utf-8' } };
+    return (await this.call(() => this.client.corpora.$post({}, { init }))).json() as Promise<UploadedCorpus>;
   }
 
   async metrics(id: string): Promise<MetricPoint[]> {
-    const body = await this.json<{ points: MetricPoint[] }>('GET', `/runs/${encodeURIComponent(id)}/metrics`);
-    return body.points;
+    const res = await this.call(() => this.client.runs[':id'].metrics.$get({ param: { id }, query: {} }));
+    return ((await res.json()) as { points: MetricPoint[] }).points;
   }
 
-  /** Existing points, then each new one as the run's trainer writes it, until aborted. */
+  /** New points as the run's trainer writes them (after `afterStep`), until aborted. */
   async *followMetrics(id: string, signal?: AbortSignal, afterStep?: number): AsyncGenerator<MetricPoint> {
-    const after = afterStep !== undefined ? `&afterStep=${afterStep}` : '';
-    const res = await this.send('GET', `/runs/${encodeURIComponent(id)}/metrics?follow=1${after}`, { sse: true, signal });
-    for await (const ev of this.events(res, signal)) {
+    const query = { follow: '1' as const, ...(afterStep !== undefined ? { afterStep: String(afterStep) } : {}) };
+    const res = await this.call(() => this.client.runs[':id'].metrics.$get({ param: { id }, query }, sseInit(signal)));
+    for await (const ev of this.events(res)) {
       if (ev.event === 'point') yield JSON.parse(ev.data) as MetricPoint;
     }
   }
 
   /** One bounded training slice as a stream of progress events ending with its summary. */
   async *trainStream(id: string, body: TrainBody, signal?: AbortSignal): AsyncGenerator<TrainEvent> {
-    const res = await this.send('POST', `/runs/${encodeURIComponent(id)}/train`, { json: body, sse: true, signal });
-    for await (const ev of this.events(res, signal)) {
+    const res = await this.call(() => this.client.runs[':id'].train.$post({ param: { id }, json: body }, sseInit(signal)));
+    for await (const ev of this.events(res)) {
       if (ev.event === 'progress') yield { type: 'progress', data: JSON.parse(ev.data) as TrainProgress };
       else if (ev.event === 'done') {
         yield { type: 'done', data: JSON.parse(ev.data) as TrainSummary };
@@ -101,10 +91,10 @@ export class Api {
     }
   }
 
-  /** Generated characters as they arrive, then the `done` event's data (seed, step, … when the server sends them). */
+  /** Generated characters as they arrive, then the `done` event's data (seed, step, checkpoint). */
   async *sampleStream(id: string, body: SampleBody, signal?: AbortSignal): AsyncGenerator<SampleEvent> {
-    const res = await this.send('POST', `/runs/${encodeURIComponent(id)}/sample`, { json: body, sse: true, signal });
-    for await (const ev of this.events(res, signal)) {
+    const res = await this.call(() => this.client.runs[':id'].sample.$post({ param: { id }, json: body }, sseInit(signal)));
+    for await (const ev of this.events(res)) {
       if (ev.event === 'done') {
         yield { type: 'done', info: parseObject(ev.data) };
         return;
@@ -116,30 +106,11 @@ export class Api {
 
   // ---- plumbing ----
 
-  private async json<T>(method: string, path: string, opts: { json?: unknown; text?: string } = {}): Promise<T> {
-    const res = await this.send(method, path, opts);
-    return (await res.json()) as T;
-  }
-
-  private async send(
-    method: string,
-    path: string,
-    opts: { json?: unknown; text?: string; sse?: boolean; signal?: AbortSignal } = {},
-  ): Promise<Response> {
-    const headers: Record<string, string> = {};
-    if (this.token) headers.authorization = `Bearer ${this.token}`;
-    if (opts.sse) headers.accept = 'text/event-stream';
-    let body: string | undefined;
-    if (opts.json !== undefined) {
-      headers['content-type'] = 'application/json';
-      body = JSON.stringify(opts.json);
-    } else if (opts.text !== undefined) {
-      headers['content-type'] = 'text/plain; charset=utf-8';
-      body = opts.text;
-    }
-    let res: Response;
+  /** Send, and turn a failed answer (or none) into an ApiRequestError. */
+  private async call<R extends Response>(send: () => Promise<R>): Promise<R> {
+    let res: R;
     try {
-      res = await fetch(this.baseUrl + path, { method, headers, body, signal: opts.signal });
+      res = await send();
     } catch (err) {
       throw toNetworkError(err, this.baseUrl);
     }
@@ -147,32 +118,19 @@ export class Api {
     return res;
   }
 
-  /** Parse a text/event-stream body; an `error` event becomes a thrown ApiRequestError. */
-  private async *events(res: Response, signal?: AbortSignal): AsyncGenerator<SseEvent> {
-    if (!res.body) return;
-    const queue: SseEvent[] = [];
-    const parser = createParser({ onEvent: (e) => queue.push({ event: e.event ?? 'message', data: e.data }) });
-    const decoder = new TextDecoder();
-    const reader = res.body.getReader();
-    try {
-      for (;;) {
-        let chunk: ReadableStreamReadResult<Uint8Array>;
-        try {
-          chunk = await reader.read();
-        } catch (err) {
-          throw toNetworkError(err, this.baseUrl);
-        }
-        if (chunk.done) break;
-        parser.feed(decoder.decode(chunk.value, { stream: true }));
-        while (queue.length) {
-          const ev = queue.shift()!;
-          if (ev.event === 'error') throw errorFromEventData(ev.data);
-          yield ev;
-        }
+  /** SSE events; an `error` event becomes a thrown ApiRequestError, a dropped connection too. */
+  private async *events(res: Response): AsyncGenerator<{ event: string; data: string }> {
+    const it = readSse(res);
+    for (;;) {
+      let next: IteratorResult<{ event: string; data: string }>;
+      try {
+        next = await it.next();
+      } catch (err) {
+        throw toNetworkError(err, this.baseUrl);
       }
-    } finally {
-      if (signal?.aborted) await reader.cancel().catch(() => {});
-      reader.releaseLock();
+      if (next.done) return;
+      if (next.value.event === 'error') throw errorFromEventData(next.value.data);
+      yield next.value;
     }
   }
 }
@@ -185,10 +143,10 @@ export function isAbort(err: unknown): boolean {
 }
 
 function toNetworkError(err: unknown, baseUrl: string): Error {
-  if (isAbort(err)) return new ApiRequestError('request aborted', 0, 'aborted');
+  if (isAbort(err)) return new ApiRequestError(0, 'aborted', 'request aborted');
   const cause = (err as { cause?: { code?: string; message?: string } })?.cause;
   const detail = cause?.code ?? cause?.message ?? (err instanceof Error ? err.message : String(err));
-  return new ApiRequestError(`cannot reach ${baseUrl} (${detail})`, 0, 'unreachable');
+  return new ApiRequestError(0, 'unreachable', `cannot reach ${baseUrl} (${detail})`);
 }
 
 async function errorFromResponse(res: Response): Promise<ApiRequestError> {
@@ -196,22 +154,22 @@ async function errorFromResponse(res: Response): Promise<ApiRequestError> {
   try {
     const body = JSON.parse(text) as { error?: { code?: string; message?: string; field?: string } };
     if (body.error?.message) {
-      return new ApiRequestError(body.error.message, res.status, body.error.code ?? `http_${res.status}`, body.error.field);
+      return new ApiRequestError(res.status, body.error.code ?? `http_${res.status}`, body.error.message, body.error.field);
     }
   } catch {
     // not JSON: fall through to the status line
   }
   const short = text.trim().split('\n')[0]?.slice(0, 200);
-  return new ApiRequestError(short || `${res.status} ${res.statusText}`, res.status, `http_${res.status}`);
+  return new ApiRequestError(res.status, `http_${res.status}`, short || `${res.status} ${res.statusText}`);
 }
 
 function errorFromEventData(data: string): ApiRequestError {
   try {
     const body = JSON.parse(data) as { error?: { code?: string; message?: string; field?: string }; code?: string; message?: string };
     const e = body.error ?? body;
-    return new ApiRequestError(e.message ?? 'the server reported an error', 500, e.code ?? 'stream_error', (e as { field?: string }).field);
+    return new ApiRequestError(500, e.code ?? 'stream_error', e.message ?? 'the server reported an error', (e as { field?: string }).field);
   } catch {
-    return new ApiRequestError(data || 'the server reported an error', 500, 'stream_error');
+    return new ApiRequestError(500, 'stream_error', data || 'the server reported an error');
   }
 }
 
