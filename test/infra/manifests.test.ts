@@ -3,6 +3,8 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { Service as KnativeService } from '@kubernetes-models/knative/serving.knative.dev/v1/Service';
+import { CronJob } from 'kubernetes-models/batch/v1/CronJob';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENTRIES } from '../../infra/build.mjs';
 import { DEFAULT_LIMITS } from '../../functions/limits.ts';
@@ -168,9 +170,14 @@ describe('Knative service', () => {
   const tpl = svc.spec.template;
   const container = tpl.spec.containers[0];
 
-  it('is a Knative v1 Service with one container on the server port', () => {
+  it('is a Knative v1 Service (valid against its schema) with one container on the server port', () => {
     expect(svc.apiVersion).toBe('serving.knative.dev/v1');
     expect(svc.kind).toBe('Service');
+    expect(() => new KnativeService(svc).validate()).not.toThrow();
+    // The schema check is live: a wrongly typed field fails it.
+    const broken = structuredClone(svc);
+    broken.spec.template.spec.timeoutSeconds = '3600s';
+    expect(() => new KnativeService(broken).validate()).toThrow(/timeoutSeconds must be integer/);
     expect(tpl.spec.containers.length).toBe(1);
     expect(container.ports).toEqual([{ name: 'http1', containerPort: defaultPort() }]);
   });
@@ -235,6 +242,7 @@ describe('schedules', () => {
     const cj = readYaml('infra/schedule/cronjob.yaml');
     expect(cj.apiVersion).toBe('batch/v1');
     expect(cj.kind).toBe('CronJob');
+    expect(() => new CronJob(cj).validate()).not.toThrow();
     expect(cj.spec.concurrencyPolicy).toBe('Forbid');
     const c = cj.spec.jobTemplate.spec.template.spec.containers[0];
     const script = c.args.join('\n');
