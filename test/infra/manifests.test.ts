@@ -4,6 +4,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Service as KnativeService } from '@kubernetes-models/knative/serving.knative.dev/v1/Service';
+import { validate as lintDockerfile } from 'dockerfile-utils';
 import { CronJob } from 'kubernetes-models/batch/v1/CronJob';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENTRIES } from '../../infra/build.mjs';
@@ -67,6 +68,13 @@ describe('Dockerfiles', () => {
       const finalStart = ins.lastIndexOf(stages[stages.length - 1]);
       const final = ins.slice(finalStart);
       const only = (list: Instruction[], op: string) => list.filter((i) => i.op === op);
+
+      it('passes the Dockerfile linter (syntax, flags, instruction arguments)', () => {
+        const text = read(file);
+        const problems = lintDockerfile(text).map((d) => `${file}:${d.range.start.line + 1}: ${d.message}`);
+        expect(problems).toEqual([]);
+        expect(lintDockerfile(text.replace('HEALTHCHECK --interval=', 'HEALTHCHECK --intervall=')).length).toBeGreaterThan(0);
+      });
 
       it('final stage: port, env, user, health check and entry point match the server', async () => {
         const port = defaultPort();
