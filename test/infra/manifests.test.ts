@@ -190,6 +190,15 @@ describe('Knative service', () => {
     expect(container.ports).toEqual([{ name: 'http1', containerPort: defaultPort() }]);
   });
 
+  it('uses labels Cloud Run accepts (Google Cloud label rules: lowercase letters, digits, _ and -)', () => {
+    const labels = { ...svc.metadata.labels, ...tpl.metadata.labels } as Record<string, string>;
+    expect(Object.keys(labels).length).toBeGreaterThan(0);
+    for (const [k, v] of Object.entries(labels)) {
+      expect(k).toMatch(/^[a-z][a-z0-9_-]{0,62}$/);
+      expect(v).toMatch(/^[a-z0-9_-]{0,63}$/);
+    }
+  });
+
   it('asks for one NVIDIA L4 with always-on CPU, and enough time for a training slice', () => {
     expect(container.resources.limits['nvidia.com/gpu']).toBe('1');
     expect(tpl.spec.nodeSelector['run.googleapis.com/accelerator']).toBe('nvidia-l4');
