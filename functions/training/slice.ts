@@ -128,7 +128,7 @@ export class TrainingSlice extends EventEmitter<Events> {
             break;
           }
           case 'diverged':
-            log(`run ${run.id} diverged at step ${m.step}: ${m.reason}; keeping checkpoint ${committed.step}`);
+            log(`run ${run.id} diverged: ${m.reason}; the last checkpoint stays the latest`);
             break;
           case 'end':
             end = m;

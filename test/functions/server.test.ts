@@ -217,3 +217,43 @@ describe('while a slice trains', () => {
     expect(step).toBe(40);
   });
 });
+
+describe('divergence and limits', () => {
+  it('stops a diverging slice, keeps the last good checkpoint and reports diverged', async () => {
+    const id = 'unstable';
+    const config = { ...TINY, lr: 0.5, gradClip: 0, divergenceFactor: 1.2 };
+    expect((await fetch(url('/runs'), json({ corpus: 'names', id, config }))).status).toBe(201);
+    const res = await fetch(url(`/runs/${id}/train`), json({ steps: 60, checkpointSeconds: 0.001 }));
+    expect(res.status).toBe(200);
+    const summary = await res.json();
+    expect(summary.stopReason).toBe('diverged');
+    expect(summary.steps).toBeLessThan(60);
+    expect(summary.checkpointStep).toBeGreaterThan(0);
+    const run = await (await fetch(url(`/runs/${id}`))).json();
+    expect(run).toMatchObject({ status: 'idle', step: summary.checkpointStep });
+    const { points } = await (await fetch(url(`/runs/${id}/metrics`))).json();
+    expect(points.every((p: { step: number; trainLoss?: number }) => p.step <= summary.checkpointStep && (p.trainLoss === undefined || Number.isFinite(p.trainLoss)))).toBe(true);
+    const sample = await fetch(url(`/runs/${id}/sample`), json({ length: 20, seed: 1 }));
+    expect(sample.status).toBe(200);
+    expect((await sample.json()).step).toBe(summary.checkpointStep);
+  });
+
+  it('answers 429 beyond the concurrent sample stream limit', async () => {
+    const limited = await startServer({ port: 0, storeUrl: store.url, token: '', log: () => {}, limits: { ...server.app.services.limits, maxSampleStreams: 1 } });
+    try {
+      const abort = new AbortController();
+      const first = await fetch(`${limited.url}/runs/flow/sample`, { ...sse({ length: 20000 }), signal: abort.signal });
+      const it = readSse(first)[Symbol.asyncIterator]();
+      await it.next();
+      const second = await fetch(`${limited.url}/runs/flow/sample`, json({ length: 10 }));
+      expect(second.status).toBe(429);
+      expect((await second.json()).error.code).toBe('too_many_streams');
+      abort.abort();
+      const t0 = Date.now();
+      while (limited.app.services.sampling.active > 0 && Date.now() - t0 < 3000) await new Promise((r) => setTimeout(r, 20));
+      expect((await fetch(`${limited.url}/runs/flow/sample`, json({ length: 10 }))).status).toBe(200);
+    } finally {
+      await limited.close();
+    }
+  });
+});
