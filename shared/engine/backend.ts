@@ -1,6 +1,9 @@
 // Picks the fastest tfjs backend available at run time and patches two slow wasm kernels.
 // Order: tfjs-node-gpu → tfjs-node (native TensorFlow, optional deps that may be absent) → wasm → cpu.
 // `CHARRNN_BACKEND` (or the argument) overrides: 'tensorflow' | 'wasm' | 'cpu' or a package name.
+import { existsSync, readdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 
@@ -44,8 +47,24 @@ async function pick(preferred: string): Promise<string> {
   throw new Error(`no tfjs backend could be initialised (tried ${order.join(', ')})`);
 }
 
+/**
+ * Whether a tfjs-node package is installed with its native addon. npm installs the optional
+ * packages even when their install script cannot download libtensorflow; importing one of those
+ * registers ~150 kernels and then throws, so look before importing.
+ */
+export function nativeAddonPresent(pkg: string): boolean {
+  try {
+    const dir = dirname(createRequire(import.meta.url).resolve(`${pkg}/package.json`));
+    const lib = join(dir, 'lib');
+    return readdirSync(lib).some((d) => d.startsWith('napi-v') && existsSync(join(lib, d, 'tfjs_binding.node')));
+  } catch {
+    return false;
+  }
+}
+
 async function tryBackend(name: string): Promise<boolean> {
   if (NATIVE_PACKAGES.includes(name)) {
+    if (!nativeAddonPresent(name)) return false;
     try {
       // Optional dependency: a variable specifier keeps bundlers from requiring it at build time.
       const spec = name;
