@@ -17,11 +17,12 @@ afterEach(() => {
 });
 
 describe('CronJob retrain call', () => {
-  it('POSTs /runs/<id>/retrain once with the bearer token and the scheduled time as Idempotency-Key', async () => {
-    const cj = readYaml('infra/schedule/cronjob.yaml');
-    const c = cj.spec.jobTemplate.spec.template.spec.containers[0];
-    expect(c.command).toEqual(['/bin/sh', '-c']);
+  const cj = readYaml('infra/schedule/cronjob.yaml');
+  const c = cj.spec.jobTemplate.spec.template.spec.containers[0];
 
+  /** Runs the CronJob's script against a local server; returns what the server saw. */
+  async function runJob(jobEnv: Record<string, string>) {
+    expect(c.command).toEqual(['/bin/sh', '-c']);
     const seen: { method?: string; url?: string; headers: IncomingHttpHeaders; body: string }[] = [];
     const server = createServer((req, res) => {
       let body = '';
@@ -34,17 +35,8 @@ describe('CronJob retrain call', () => {
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const port = (server.address() as AddressInfo).port;
     try {
-      // The CronJob controller names Jobs <cronjob>-<scheduled time in minutes since the epoch>.
-      const scheduled = Date.UTC(2026, 10, 27, 3, 0, 0);
-      const jobName = `charrnn-retrain-${scheduled / 60_000}`;
       const { stdout } = await run('/bin/sh', ['-c', c.args[0]], {
-        env: {
-          PATH: process.env.PATH,
-          CHARRNN_URL: `http://127.0.0.1:${port}`,
-          RUN_ID: 'moby-small',
-          CHARRNN_API_TOKEN: 'sched-token',
-          JOB_NAME: jobName,
-        },
+        env: { PATH: process.env.PATH, CHARRNN_URL: `http://127.0.0.1:${port}`, RUN_ID: 'moby-small', CHARRNN_API_TOKEN: 'sched-token', ...jobEnv },
         timeout: 30_000,
       });
       expect(stdout).toContain('{"ok":true}');
@@ -52,12 +44,32 @@ describe('CronJob retrain call', () => {
       expect(seen[0].method).toBe('POST');
       expect(seen[0].url).toBe('/runs/moby-small/retrain');
       expect(seen[0].headers.authorization).toBe('Bearer sched-token');
-      expect(seen[0].headers['idempotency-key']).toBe('2026-11-27T03:00:00Z');
       expect(seen[0].headers['content-type']).toBe('application/json');
       expect(JSON.parse(seen[0].body)).toEqual({});
+      return seen[0];
     } finally {
       server.close();
     }
+  }
+
+  it('POSTs /runs/<id>/retrain once with the bearer token and the scheduled time as Idempotency-Key', async () => {
+    // The CronJob controller names Jobs <cronjob>-<scheduled time in minutes since the epoch>.
+    const minutes = Date.UTC(2026, 10, 27, 3, 0, 0) / 60_000;
+    const seen = await runJob({ JOB_NAME: `charrnn-retrain-${minutes}`, LEGACY_JOB_NAME: `charrnn-retrain-${minutes}` });
+    expect(seen.headers['idempotency-key']).toBe('2026-11-27T03:00:00Z');
+    // Older clusters: only the job-name label.
+    const legacy = await runJob({ JOB_NAME: '', LEGACY_JOB_NAME: `charrnn-retrain-${minutes + 60}` });
+    expect(legacy.headers['idempotency-key']).toBe('2026-11-27T04:00:00Z');
+  });
+
+  it('a hand-made Job (no time suffix) keys on the current minute', async () => {
+    const before = Math.floor(Date.now() / 60_000);
+    const seen = await runJob({ JOB_NAME: 'charrnn-retrain-manual-x7k2p', LEGACY_JOB_NAME: 'charrnn-retrain-manual-x7k2p' });
+    const key = seen.headers['idempotency-key'] as string;
+    expect(key).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:00Z$/);
+    const minute = Date.parse(key) / 60_000;
+    expect(minute).toBeGreaterThanOrEqual(before);
+    expect(minute).toBeLessThanOrEqual(Math.floor(Date.now() / 60_000));
   });
 });
 
