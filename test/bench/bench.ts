@@ -1,0 +1,440 @@
+// `npm run bench [-- --budget S --json --only train,sample,serve,cold,ckpt,torch --configs 1x256,2x512]`
+// Measures, on this machine and in one run: training throughput, batch-1 sampling, 32 concurrent
+// streams through the HTTP server, cold start of a fresh server process, checkpoint save/load, and
+// the PyTorch reference on the same configs (with ours/torch ratios). See BENCHMARKS.md.
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import {
+  DEFAULT_MODEL,
+  DEFAULT_TRAIN,
+  Sampler,
+  Trainer,
+  currentBackend,
+  initBackend,
+  loadBuiltinCorpus,
+  type CheckpointFiles,
+  type ModelConfig,
+  type TrainConfig,
+} from '../../shared/engine/index.ts';
+import { FileObjectStore, RunStore, type RunRecord } from '../../shared/store/index.ts';
+import { readLimits } from '../../functions/limits.ts';
+import { startServer } from '../../functions/server.ts';
+import { childEnv, spawnServer } from './child-server.ts';
+import { Report, fmtInt, fmtMs, machineInfo } from './report.ts';
+import { streamSample } from './sample-stream.ts';
+import { mean, percentile, round } from './stats.ts';
+import { runTorch, torchUnavailable } from './torch-ref.ts';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const TINYSHAKESPEARE = path.resolve(ROOT, '../shared/data/tinyshakespeare.txt');
+const REF_TORCH = path.resolve(ROOT, '../shared/bench/ref_torch.py');
+
+const MEASURES = ['train', 'sample', 'serve', 'cold', 'ckpt', 'torch'] as const;
+type Measure = (typeof MEASURES)[number];
+
+/** The protocol of /work/shared/bench (BASELINE.md): B 64, T 100, Adam lr 2e-3, clip 5. */
+const BATCH = 64;
+const SEQ_LEN = 100;
+/** Steps left out of the steady-state figure (compilation, allocation, first-touch). */
+const WARM_STEPS = 3;
+/** Validation characters after training (ours and torch's; both cap their eval). */
+const VAL_CHARS = 20_000;
+const SAMPLE_CHARS = 2000;
+const STREAMS = 32;
+
+interface BenchConfig {
+  name: string;
+  layers: number;
+  hidden: number;
+}
+
+interface Options {
+  budget: number;
+  json: boolean;
+  only: Set<Measure>;
+  configs: BenchConfig[];
+}
+
+/** What one config's measurements hand to the next ones. */
+interface ConfigState {
+  cfg: BenchConfig;
+  trainer?: Trainer;
+  files?: CheckpointFiles;
+  runId?: string;
+  ours: { trainSteady?: number; train?: number; sample?: number; firstCharMs?: number };
+}
+
+interface Ctx {
+  opts: Options;
+  report: Report;
+  backend: string;
+  corpus: { name: string; text: string; file: string | null };
+  store: RunStore;
+  storeUrl: string;
+  corpusRef?: string;
+}
+
+// ---------------------------------------------------------------------------------------------
+// options
+
+function parseOptions(argv: string[]): Options {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      budget: { type: 'string', default: '60' },
+      json: { type: 'boolean', default: false },
+      only: { type: 'string' },
+      configs: { type: 'string', default: '1x256,2x512' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    console.log('usage: npm run bench -- [--budget S] [--json] [--only train,sample,serve,cold,ckpt,torch] [--configs 1x256,2x512]');
+    process.exit(0);
+  }
+  const budget = Number(values.budget);
+  if (!(budget > 0)) throw new UsageError(`--budget must be a positive number of seconds, got "${values.budget}"`);
+  const only = new Set<Measure>();
+  for (const m of (values.only ?? MEASURES.join(',')).split(',').map((s) => s.trim()).filter(Boolean)) {
+    if (!(MEASURES as readonly string[]).includes(m)) throw new UsageError(`--only: unknown measurement "${m}"; use ${MEASURES.join(', ')}`);
+    only.add(m as Measure);
+  }
+  const configs = values.configs.split(',').map((s) => {
+    const m = /^(\d+)x(\d+)$/.exec(s.trim());
+    if (!m || +m[1] < 1 || +m[2] < 1) throw new UsageError(`--configs: "${s}" is not LAYERSxHIDDEN (e.g. 2x512)`);
+    return { name: s.trim(), layers: +m[1], hidden: +m[2] };
+  });
+  return { budget, json: values.json, only, configs };
+}
+
+class UsageError extends Error {}
+
+function benchCorpus(): Ctx['corpus'] {
+  if (existsSync(TINYSHAKESPEARE)) return { name: 'tinyshakespeare', text: readFileSync(TINYSHAKESPEARE, 'utf8'), file: TINYSHAKESPEARE };
+  return { name: 'moby-dick', text: loadBuiltinCorpus('moby-dick'), file: null };
+}
+
+function modelOf(cfg: BenchConfig): ModelConfig {
+  return { ...DEFAULT_MODEL, cell: 'lstm', layers: cfg.layers, hidden: cfg.hidden, dropout: 0, embedding: null };
+}
+
+function trainOf(): TrainConfig {
+  // evalEvery out of reach: the only eval is the one after the budget, outside the timed steps.
+  return { ...DEFAULT_TRAIN, batchSize: BATCH, seqLen: SEQ_LEN, lr: 2e-3, gradClip: 5, evalEvery: 1_000_000, evalChars: VAL_CHARS, seed: 1 };
+}
+
+// ---------------------------------------------------------------------------------------------
+// measurements (one function each)
+
+/** Training chars/s over a wall budget; steady = without the first WARM_STEPS steps. */
+async function measureTrain(ctx: Ctx, st: ConfigState): Promise<void> {
+  const trainer = await Trainer.create({ text: ctx.corpus.text, model: modelOf(st.cfg), train: trainOf() });
+  st.trainer = trainer;
+  const stepEnds: number[] = [];
+  let valLoss: number | null = null;
+  const t0 = performance.now();
+  for await (const ev of trainer.run({ seconds: ctx.opts.budget })) {
+    if (ev.type === 'step') stepEnds.push(performance.now());
+    else if (ev.type === 'eval') valLoss = ev.valLoss;
+  }
+  const steps = stepEnds.length;
+  const trainS = ((stepEnds.at(-1) ?? t0) - t0) / 1000;
+  const perStep = BATCH * SEQ_LEN;
+  const cps = steps ? (perStep * steps) / trainS : NaN;
+  const steady = steps > WARM_STEPS ? (perStep * (steps - WARM_STEPS)) / ((stepEnds[steps - 1] - stepEnds[WARM_STEPS - 1]) / 1000) : NaN;
+  const firstStepMs = steps ? stepEnds[0] - t0 : NaN;
+  st.ours.train = cps;
+  st.ours.trainSteady = steady;
+  ctx.report.add({
+    bench: 'train',
+    config: st.cfg.name,
+    backend: ctx.backend,
+    figures: {
+      corpus: ctx.corpus.name, steps, seconds: round(trainS, 2), chars_per_sec: round(cps), steady_chars_per_sec: round(steady),
+      first_step_ms: round(firstStepMs), val_loss: valLoss === null ? null : round(valLoss, 4), val_chars: VAL_CHARS, params: trainer.params,
+    },
+    text:
+      `${fmtInt(steady)} chars/s steady (${fmtInt(cps)} overall), ${steps} steps in ${trainS.toFixed(1)} s, first step ${fmtMs(firstStepMs)}, ` +
+      `val ${valLoss?.toFixed(3) ?? '-'} nats/char`,
+  });
+}
+
+/** A model to sample from when training was not measured: two untimed steps. */
+async function untimedTrainer(ctx: Ctx, st: ConfigState): Promise<Trainer> {
+  const trainer = await Trainer.create({ text: ctx.corpus.text, model: modelOf(st.cfg), train: { ...trainOf(), evalChars: 2000 } });
+  for await (const _ of trainer.run({ steps: 2 })) {
+    // only the weights matter
+  }
+  return trainer;
+}
+
+/** trainer.checkpoint() + RunStore.saveCheckpoint (file store), then loadCheckpoint + Sampler.load. */
+async function measureCheckpoint(ctx: Ctx, st: ConfigState, trainer: Trainer): Promise<void> {
+  const runId = await ensureRun(ctx, st, trainer);
+  const t0 = performance.now();
+  const files = await trainer.checkpoint();
+  const t1 = performance.now();
+  await ctx.store.saveCheckpoint(runId, trainer.step, files, { valLoss: trainer.lastValLoss, epoch: trainer.epoch });
+  const t2 = performance.now();
+  const loaded = await ctx.store.loadCheckpoint(runId, 'latest');
+  const t3 = performance.now();
+  const sampler = await Sampler.load(loaded!.files as CheckpointFiles);
+  const t4 = performance.now();
+  sampler.dispose();
+  st.files = files;
+  const bytes = Object.values(files).reduce((n, b) => n + b.byteLength, 0);
+  const [serialise, save, load, samplerLoad] = [t1 - t0, t2 - t1, t3 - t2, t4 - t3];
+  ctx.report.add({
+    bench: 'ckpt',
+    config: st.cfg.name,
+    backend: ctx.backend,
+    figures: {
+      bytes, serialise_ms: round(serialise), store_save_ms: round(save), save_ms: round(serialise + save),
+      store_load_ms: round(load), sampler_load_ms: round(samplerLoad), load_ms: round(load + samplerLoad),
+    },
+    text:
+      `save ${fmtMs(serialise + save)} (serialise ${fmtMs(serialise)} + store ${fmtMs(save)}), load ${fmtMs(load + samplerLoad)} ` +
+      `(store ${fmtMs(load)} + Sampler.load ${fmtMs(samplerLoad)}), ${(bytes / 2 ** 20).toFixed(2)} MiB`,
+  });
+}
+
+/** Batch-1 sampling from the in-memory checkpoint: chars/s and time to first char of a warm call. */
+async function measureSampling(ctx: Ctx, st: ConfigState): Promise<void> {
+  const sampler = await Sampler.load(st.files!);
+  const run = async (seed: number) => {
+    const t0 = performance.now();
+    let first = NaN;
+    let n = 0;
+    for await (const chunk of sampler.generate({ length: SAMPLE_CHARS, temperature: 1, topK: 0, topP: 1, prime: '', seed })) {
+      if (n === 0) first = performance.now() - t0;
+      n += chunk.length;
+    }
+    return { first, cps: (n * 1000) / (performance.now() - t0) };
+  };
+  const cold = await run(1);
+  const warm = await run(2);
+  sampler.dispose();
+  st.ours.sample = warm.cps;
+  st.ours.firstCharMs = warm.first;
+  ctx.report.add({
+    bench: 'sample',
+    config: st.cfg.name,
+    backend: ctx.backend,
+    figures: { chars: SAMPLE_CHARS, chars_per_sec: round(warm.cps), first_char_ms: round(warm.first, 2), cold_first_char_ms: round(cold.first, 2) },
+    text: `${fmtInt(warm.cps)} chars/s, first char ${fmtMs(warm.first)} warm (${fmtMs(cold.first)} first call), batch 1, ${SAMPLE_CHARS} chars`,
+  });
+}
+
+/** One stream, then STREAMS concurrent ones, through startServer over a real socket. */
+async function measureServe(ctx: Ctx, st: ConfigState): Promise<void> {
+  const limits = readLimits({}, { maxSampleStreams: STREAMS * 2 });
+  const server = await startServer({ port: 0, host: '127.0.0.1', store: ctx.store, token: '', limits, log: () => {} });
+  try {
+    const runId = st.runId!;
+    const warmup = await streamSample(server.url, runId, { length: 10, seed: 0 }); // loads the sampler into the cache
+    if (!warmup.ok) throw new Error(`warm-up sample failed: ${warmup.error}`);
+    const single = await streamSample(server.url, runId, { length: SAMPLE_CHARS, seed: 1 });
+    if (!single.ok) throw new Error(`single stream failed: ${single.error}`);
+    const singleCps = (single.chars * 1000) / single.totalMs;
+    // Size each stream so the concurrent phase takes about min(budget, 30) s if streams share one core.
+    const length = Math.max(200, Math.min(4000, Math.round((singleCps * Math.min(ctx.opts.budget, 30)) / STREAMS)));
+    const t0 = performance.now();
+    const results = await Promise.all(Array.from({ length: STREAMS }, (_, i) => streamSample(server.url, runId, { length, seed: 100 + i })));
+    const wallS = (performance.now() - t0) / 1000;
+    const ok = results.filter((r) => r.ok);
+    const chars = results.reduce((n, r) => n + r.chars, 0);
+    const aggregate = chars / wallS;
+    const ttfc = ok.map((r) => r.firstCharMs);
+    const failed = results.length - ok.length;
+    ctx.report.add({
+      bench: 'serve',
+      config: st.cfg.name,
+      backend: ctx.backend,
+      figures: {
+        streams: STREAMS, length, ok: ok.length, failed, aggregate_chars_per_sec: round(aggregate), p95_first_char_ms: round(percentile(ttfc, 95)),
+        p50_first_char_ms: round(percentile(ttfc, 50)), max_first_char_ms: round(Math.max(...ttfc)), mean_stream_chars_per_sec: round(mean(results.map((r) => (r.chars * 1000) / r.totalMs))),
+        single_chars_per_sec: round(singleCps), single_first_char_ms: round(single.firstCharMs, 2), ratio_aggregate_to_single: round(aggregate / singleCps, 2),
+        ...(failed ? { first_error: results.find((r) => !r.ok)!.error! } : {}),
+      },
+      text:
+        `${STREAMS} streams × ${length}: ${fmtInt(aggregate)} chars/s aggregate, p95 first char ${fmtMs(percentile(ttfc, 95))}` +
+        `${failed ? `, ${failed} FAILED` : ''}; 1 stream ${fmtInt(singleCps)} chars/s, first char ${fmtMs(single.firstCharMs)} (×${(aggregate / singleCps).toFixed(2)})`,
+    });
+  } finally {
+    await server.close(1000);
+  }
+}
+
+/** A fresh node process serving the first streamed character from the store: the CLI from source
+ * (tsx), and the production bundle (infra/build.mjs) built into a temp dir. */
+async function measureCold(ctx: Ctx, st: ConfigState, bundleDir: string | null): Promise<void> {
+  const variants: { name: string; args: string[]; env: Record<string, string> }[] = [
+    {
+      name: 'cli',
+      args: [path.join(ROOT, 'functions/bin/charrnn.js'), 'serve', '--port', '0', '--host', '127.0.0.1', '--store', ctx.storeUrl],
+      env: {},
+    },
+  ];
+  if (bundleDir) {
+    variants.push({ name: 'bundle', args: [path.join(bundleDir, 'functions/main.mjs')], env: { PORT: '0', HOST: '127.0.0.1', CHARRNN_STORE: ctx.storeUrl } });
+  }
+  for (const v of variants) {
+    const server = await spawnServer(v.args, childEnv(v.env));
+    try {
+      const requestAt = performance.now();
+      const r = await streamSample(server.url, st.runId!, { length: 20, seed: 1 });
+      if (!r.ok) throw new Error(`cold sample failed: ${r.error}`);
+      const firstChar = requestAt - server.spawnedAt + r.firstCharMs;
+      ctx.report.add({
+        bench: 'cold',
+        config: st.cfg.name,
+        backend: ctx.backend,
+        figures: { variant: v.name, spawn_to_first_char_ms: round(firstChar), spawn_to_listening_ms: round(server.listenMs), request_to_first_char_ms: round(r.firstCharMs) },
+        text: `${v.name}: spawn → first SSE char ${fmtMs(firstChar)} (listening at ${fmtMs(server.listenMs)}, then request → char ${fmtMs(r.firstCharMs)})`,
+      });
+    } finally {
+      await server.stop();
+    }
+  }
+}
+
+/** ref_torch.py on the same config and budget; ratios are ours / torch (>1 = we are faster). */
+async function measureTorch(ctx: Ctx, st: ConfigState): Promise<void> {
+  const r = await runTorch(REF_TORCH, {
+    layers: st.cfg.layers, hidden: st.cfg.hidden, batch: BATCH, seqLen: SEQ_LEN, budget: ctx.opts.budget,
+    valChars: VAL_CHARS, sampleChars: SAMPLE_CHARS, data: ctx.corpus.file!,
+  });
+  const steady = r.train.steady_chars_per_sec ?? r.train.chars_per_sec;
+  const sample = r.sample?.[0];
+  const ratio = (a: number | undefined, b: number | undefined) => (a !== undefined && b !== undefined && Number.isFinite(a) && b > 0 ? round(a / b, 2) : null);
+  const trainRatio = ratio(st.ours.trainSteady, steady);
+  const sampleRatio = ratio(st.ours.sample, sample?.chars_per_sec);
+  ctx.report.add({
+    bench: 'torch',
+    config: st.cfg.name,
+    backend: `torch ${r.env.torch}`,
+    figures: {
+      steps: r.train.steps, chars_per_sec: r.train.chars_per_sec, steady_chars_per_sec: steady, first_step_ms: r.train.first_step_ms,
+      val_loss: r.val.loss_nats, sample_chars_per_sec: sample?.chars_per_sec ?? null, first_char_ms: sample?.first_char_ms ?? null,
+      threads: r.env.num_threads, ratio_train_ours_over_torch: trainRatio, ratio_sample_ours_over_torch: sampleRatio,
+    },
+    text:
+      `${fmtInt(steady)} chars/s steady, ${r.train.steps} steps, val ${r.val.loss_nats.toFixed(3)}; sampling ${fmtInt(sample?.chars_per_sec ?? NaN)} chars/s, ` +
+      `first char ${fmtMs(sample?.first_char_ms ?? NaN)} | ours/torch: train ${trainRatio ?? '-'}×, sampling ${sampleRatio ?? '-'}×`,
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// plumbing
+
+/** The config's run in the bench store (created once, on the bench corpus). */
+async function ensureRun(ctx: Ctx, st: ConfigState, trainer: Trainer): Promise<string> {
+  if (st.runId) return st.runId;
+  ctx.corpusRef ??= (await ctx.store.putCorpus(ctx.corpus.text)).ref;
+  const now = new Date().toISOString();
+  const record: RunRecord = {
+    id: `bench-${st.cfg.name}`, name: `bench ${st.cfg.name}`, corpus: ctx.corpusRef, corpusName: ctx.corpus.name,
+    model: { ...trainer.modelConfig }, train: { ...trainer.trainConfig }, status: 'idle', step: 0, epoch: 0,
+    latestValLoss: null, bestValLoss: null, createdAt: now, updatedAt: now,
+  };
+  await ctx.store.createRun(record);
+  st.runId = record.id;
+  return record.id;
+}
+
+/** Model, checkpoint files and a stored checkpoint, for whatever later measurements need. */
+async function prepareModel(ctx: Ctx, st: ConfigState): Promise<void> {
+  const { only } = ctx.opts;
+  const needsModel = ['sample', 'serve', 'cold', 'ckpt'].some((m) => only.has(m as Measure));
+  if (only.has('train')) await measureTrain(ctx, st);
+  if (!needsModel) return;
+  const trainer = st.trainer ?? (await untimedTrainer(ctx, st));
+  st.trainer = trainer;
+  if (only.has('ckpt')) await measureCheckpoint(ctx, st, trainer);
+  else {
+    st.files = await trainer.checkpoint();
+    if (only.has('serve') || only.has('cold')) {
+      await ctx.store.saveCheckpoint(await ensureRun(ctx, st, trainer), trainer.step, st.files, { valLoss: trainer.lastValLoss, epoch: trainer.epoch });
+    }
+  }
+}
+
+/** Run fn with tfjs's "kernel … is already registered" warnings dropped (probing the optional native
+ * packages registers their kernels twice when they fail to load; hundreds of lines of noise). */
+async function quietly<T>(fn: () => Promise<T>): Promise<T> {
+  const warn = console.warn;
+  console.warn = (...args: unknown[]) => {
+    if (!(typeof args[0] === 'string' && args[0].includes('is already registered'))) warn(...args);
+  };
+  try {
+    return await fn();
+  } finally {
+    console.warn = warn;
+  }
+}
+
+async function buildBundle(dir: string): Promise<string | null> {
+  try {
+    const { bundle } = (await import(pathToFileURL(path.join(ROOT, 'infra/build.mjs')).href)) as typeof import('../../infra/build.mjs');
+    await bundle({ outdir: dir });
+    return dir;
+  } catch (e) {
+    console.error(`# cold start from the bundle skipped: build failed: ${e instanceof Error ? e.message : String(e)}`);
+    return null;
+  }
+}
+
+async function main(): Promise<void> {
+  const opts = parseOptions(process.argv.slice(2));
+  const report = new Report(opts.json);
+  const backend = await quietly(() => initBackend());
+  const tmp = await mkdtemp(path.join(tmpdir(), 'charrnn-bench-'));
+  const storeDir = path.join(tmp, 'store');
+  const ctx: Ctx = {
+    opts, report, backend, corpus: benchCorpus(),
+    store: new RunStore(new FileObjectStore(storeDir)), storeUrl: pathToFileURL(storeDir).href,
+  };
+  const m = machineInfo();
+  report.add({
+    bench: 'machine', config: '-', backend: currentBackend(), figures: { ...m, corpus: ctx.corpus.name, budget_s: opts.budget },
+    text: `${m.cpu} ×${m.nproc} (${m.simd}), ${m.memGiB} GiB, node ${m.node}, load ${m.load1m}; ${ctx.corpus.name}, budget ${opts.budget} s`,
+  });
+  let failures = 0;
+  const attempt = async (what: string, fn: () => Promise<void>) => {
+    try {
+      await fn();
+    } catch (e) {
+      failures++;
+      report.note(`${what} failed: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  };
+  try {
+    const bundleDir = opts.only.has('cold') ? await buildBundle(path.join(tmp, 'dist')) : null;
+    const states: ConfigState[] = opts.configs.map((cfg) => ({ cfg, ours: {} }));
+    for (const st of states) {
+      await attempt(`${st.cfg.name} model`, () => prepareModel(ctx, st));
+      if (opts.only.has('sample') && st.files) await attempt(`${st.cfg.name} sample`, () => measureSampling(ctx, st));
+      if (opts.only.has('serve') && st.runId) await attempt(`${st.cfg.name} serve`, () => measureServe(ctx, st));
+      if (opts.only.has('cold') && st.runId) await attempt(`${st.cfg.name} cold`, () => measureCold(ctx, st, bundleDir));
+      st.trainer?.dispose();
+      st.trainer = undefined;
+    }
+    if (opts.only.has('torch')) {
+      const why = ctx.corpus.file ? torchUnavailable(REF_TORCH) : 'tinyshakespeare not found (the reference reads it from a file)';
+      if (why) report.note(`torch reference skipped: ${why}`);
+      else for (const st of states) await attempt(`${st.cfg.name} torch`, () => measureTorch(ctx, st));
+    }
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+  process.exit(failures ? 1 : 0);
+}
+
+main().catch((e: unknown) => {
+  console.error(`bench: ${e instanceof Error ? e.message : String(e)}`);
+  process.exit(2);
+});
