@@ -50,6 +50,11 @@ export function toHttpError(err: unknown, log: (msg: string) => void = console.e
     if (status === 413) return new HttpError(413, 'payload_too_large', err.message || 'request body too large');
     return new HttpError(status, status === 400 ? 'bad_request' : 'http_error', oneLine(err.message) || 'bad request');
   }
+  if (err instanceof EngineInputError && err.field === 'checkpoint') {
+    // Stored checkpoint bytes the engine cannot read: not the caller's fault.
+    log(`unreadable checkpoint: ${err.message}`);
+    return new HttpError(500, 'checkpoint_unreadable', oneLine(err.message));
+  }
   if (err instanceof EngineInputError) {
     const corpus = err.field === 'corpus' || err.field.startsWith('corpus.');
     return new HttpError(corpus ? 422 : 400, corpus ? 'corpus_unusable' : 'invalid_input', oneLine(err.message), err.field);
@@ -62,6 +67,10 @@ export function toHttpError(err: unknown, log: (msg: string) => void = console.e
   if (err instanceof StoreUnavailableError) {
     log(`store unavailable: ${err.message}`);
     return new HttpError(503, 'store_unavailable', 'the run store is unavailable; retry later');
+  }
+  if (err instanceof Error && err.name === 'TrainingFailedError') {
+    log(err.message);
+    return new HttpError(500, 'training_failed', oneLine(err.message));
   }
   log(`internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
   return new HttpError(500, 'internal', 'internal error');

@@ -48,9 +48,15 @@ export function metricsRoutes(s: Services) {
       s.closing.signal.addEventListener('abort', close, { once: true });
       let last = afterStep ?? -1;
       let lastWrite = Date.now();
+      let seenVersion = '';
       while (open) {
         try {
-          const points = await s.store.readMetrics(id, { afterStep: last });
+          // Metrics are flushed with each checkpoint, which also rewrites run.json: read the small
+          // run record every poll, the segments only when it changed.
+          const run = await s.store.getRun(id);
+          const version = run ? `${run.updatedAt}/${run.step}` : '';
+          const points = version !== seenVersion ? await s.store.readMetrics(id, { afterStep: last }) : [];
+          seenVersion = version;
           for (const p of points) {
             if (!open) break;
             await stream.writeSSE({ event: 'point', data: JSON.stringify(p) });

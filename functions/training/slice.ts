@@ -30,6 +30,14 @@ export interface SliceDeps {
 
 type Events = { progress: [TrainProgress] };
 
+/** The worker failed (bad checkpoint bytes, out of memory, a bug): the run is marked failed. */
+export class TrainingFailedError extends Error {
+  constructor(message: string) {
+    super(`training failed: ${message.split('\n')[0]}`);
+    this.name = 'TrainingFailedError';
+  }
+}
+
 export class TrainingSlice extends EventEmitter<Events> {
   readonly done: Promise<TrainSummary>;
   private worker: Worker | null = null;
@@ -135,13 +143,14 @@ export class TrainingSlice extends EventEmitter<Events> {
             exitSoon();
             break;
           case 'error':
-            failure = m.field !== undefined ? new EngineInputError(m.message, m.field) : new Error(`training failed: ${m.message}`);
+            // A bad config or corpus is the caller's (4xx); unreadable stored checkpoint bytes are not.
+            failure = m.field !== undefined && m.field !== 'checkpoint' ? new EngineInputError(m.message, m.field) : new TrainingFailedError(m.message);
             exitSoon();
             break;
         }
       });
       worker.on('error', (e) => {
-        failure ??= e;
+        failure ??= new TrainingFailedError(e.message);
       });
       worker.on('exit', () => resolveExit());
     });
@@ -151,7 +160,7 @@ export class TrainingSlice extends EventEmitter<Events> {
     await queue;
     this.worker = null;
     const finalEnd = end as Extract<WorkerMessage, { type: 'end' }> | null;
-    if (!failure && !finalEnd) failure = new Error('training worker exited before finishing');
+    if (!failure && !finalEnd) failure = new TrainingFailedError('the training worker exited before finishing');
     const error = failure ?? storeError;
     try {
       await store.updateRun(run.id, {

@@ -1,5 +1,7 @@
 // The API over a real socket (startServer on port 0 + fetch): training slices in a worker thread,
 // resume, metrics (JSON and followed), streamed and reproducible sampling, concurrency, liveness.
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient, readSse, sseInit } from '../../functions/client.ts';
 import { startServer, type RunningServer } from '../../functions/server.ts';
@@ -255,5 +257,34 @@ describe('divergence and limits', () => {
     } finally {
       await limited.close();
     }
+  });
+});
+
+describe('a slice that fails', () => {
+  it('marks the run failed, answers 500 training_failed (JSON) or an error event (SSE), and frees the lease', async () => {
+    const id = 'broken';
+    await fetch(url('/runs'), json({ corpus: 'names', id, config: TINY }));
+    expect((await fetch(url(`/runs/${id}/train`), json({ steps: 3 }))).status).toBe(200);
+    // Damage the checkpoint the next slice resumes from.
+    const weights = path.join(store.dir, 'runs', id, 'checkpoints', '0000000003', 'weights.bin');
+    await writeFile(weights, new Uint8Array(7));
+
+    const res = await fetch(url(`/runs/${id}/train`), json({ steps: 3 }));
+    expect(res.status).toBe(500);
+    const { error } = await res.json();
+    expect(error.code).toBe('training_failed');
+    expect(error.message).not.toMatch(/\n|    at /);
+    const run = await (await fetch(url(`/runs/${id}`))).json();
+    expect(run.status).toBe('failed');
+    expect(run.error).toMatch(/training failed/);
+    expect(run.step).toBe(3);
+
+    const events = await collectSse(await fetch(url(`/runs/${id}/train`), sse({ steps: 3 })));
+    expect(events.at(-1)!.event).toBe('error');
+    expect(JSON.parse(events.at(-1)!.data).error.code).toBe('training_failed');
+
+    const sample = await fetch(url(`/runs/${id}/sample`), json({ length: 5 }));
+    expect(sample.status).toBe(500);
+    expect((await sample.json()).error.code).toBe('checkpoint_unreadable');
   });
 });
