@@ -194,23 +194,29 @@ describe('Trainer', () => {
     t.dispose();
   });
 
-  it('validation loss on the names corpus falls below the unigram baseline within a few seconds', async () => {
-    // Baseline: the best unigram model fitted on the training split (add-one smoothed), scored on
-    // the validation split. (names.txt is sorted, so its validation split holds S–Z names.)
+  it('validation loss on the names corpus falls below the unigram entropy within a few seconds', async () => {
+    // Two unigram baselines from the training split: its character entropy (what a model that only
+    // learned frequencies scores on its own data, 3.05 nats) and that frequency model's
+    // cross-entropy on the validation split (3.79). names.txt is sorted, so validation holds the
+    // S–Z names: a shifted distribution (its own unigram entropy is 2.93).
     const vocab = Vocab.fromText(names);
     const { train, val } = splitCorpus(vocab.encode(names));
-    const counts = new Float64Array(vocab.size).fill(1);
+    const counts = new Float64Array(vocab.size);
     for (const id of train) counts[id]++;
-    const total = counts.reduce((a, b) => a + b, 0);
-    let unigram = 0;
-    for (let i = 1; i < val.length; i++) unigram -= Math.log(counts[val[i]] / total);
-    unigram /= val.length - 1;
+    let entropy = 0;
+    for (const c of counts) if (c > 0) entropy -= (c / train.length) * Math.log(c / train.length);
+    let crossEntropy = 0;
+    const smoothed = (id: number) => (counts[id] + 1) / (train.length + vocab.size);
+    for (let i = 1; i < val.length; i++) crossEntropy -= Math.log(smoothed(val[i]));
+    crossEntropy /= val.length - 1;
+    expect(entropy).toBeGreaterThan(3);
     const t = await trainer(names, { preset: 'tiny', batchSize: 16, seqLen: 32, lr: 0.01, evalEvery: 50, evalChars: 0 });
     const ev = await collect(t.run({ steps: 150 }));
     const evals = ev.flatMap((e) => (e.type === 'eval' ? [e.valLoss] : []));
     expect(evals).toHaveLength(3);
-    expect(evals[evals.length - 1]).toBeLessThan(unigram - 0.3);
-    expect(Math.min(...evals)).toBe(t.bestValLoss);
+    expect(t.bestValLoss).toBe(Math.min(...evals));
+    expect(t.bestValLoss!).toBeLessThan(entropy - 0.1);
+    expect(evals[evals.length - 1]).toBeLessThan(crossEntropy - 0.5);
     t.dispose();
   });
 });
