@@ -91,6 +91,17 @@ async function stop(s: Server, ms = 15_000): Promise<number | null> {
   return code;
 }
 
+/** Runs the HEALTHCHECK CMD of Dockerfile.gpu (the same in .cpu) with PORT set; its exit code. */
+async function healthcheck(port: string): Promise<number> {
+  const hc = parseDockerfile(read('infra/images/Dockerfile.gpu')).find((i) => i.op === 'HEALTHCHECK')!;
+  const argv = JSON.parse(hc.args.slice(hc.args.indexOf('CMD ') + 4)) as string[];
+  expect(argv[0]).toBe('node');
+  return run(process.execPath, argv.slice(1), { env: { PATH: process.env.PATH, PORT: port }, timeout: 10_000 }).then(
+    () => 0,
+    (e: { code?: number }) => e.code ?? -1,
+  );
+}
+
 const servers: Server[] = [];
 let s3: S3TestServer | undefined;
 afterAll(async () => {
@@ -120,7 +131,7 @@ describe('portable bundle', () => {
     expect(stdout).toMatch(/portable build in \d+ ms/);
     // The native packages stay out of the bundle (they are loaded at run time, when present).
     const main = readFileSync(path.join(dist, 'functions/main.mjs'), 'utf8');
-    expect(main).not.toContain('tfjs_binding');
+    expect(main).not.toContain('// node_modules/@tensorflow/tfjs-node');
     expect(main).toContain('// node_modules/@tensorflow/tfjs-core/');
     expect(main.startsWith("import { createRequire as __charrnnCreateRequire } from 'module';")).toBe(true);
   });
@@ -174,6 +185,9 @@ describe('portable bundle', () => {
 
     const health = await fetch(`${server.url}/healthz`);
     expect(health.status).toBe(200);
+    // The images' HEALTHCHECK command, run as Docker would (exec form, PORT from the environment).
+    const port = new URL(server.url).port;
+    expect(await healthcheck(port)).toBe(0);
     expect(await health.json()).toMatchObject({ ok: true, backend: 'wasm' });
     expect((await fetch(`${server.url}/runs`)).status).toBe(401);
 
@@ -217,6 +231,7 @@ describe('portable bundle', () => {
     expect(keys.some((k) => k.startsWith('runs/bundle-run/checkpoints/'))).toBe(true);
 
     expect(await stop(server)).toBe(0);
+    expect(await healthcheck(port)).toBe(1);
   });
 
   it('the CLI trains and samples from an empty directory (embedded mode, worker found in dist/functions/)', async () => {

@@ -240,6 +240,9 @@ describe('Knative service', () => {
       expect(e.valueFrom.secretKeyRef).toMatchObject({ name: expect.any(String), key: expect.any(String) });
     }
     expect(env.find((e) => e.name === 'CHARRNN_STORE')!.value).toMatch(/^s3:\/\/[^/]+\/.+/);
+    // A backend name the engine accepts.
+    const backend = env.find((e) => e.name === 'CHARRNN_BACKEND');
+    if (backend) expect(read('shared/engine/backend.ts')).toContain(`want === '${backend.value}'`);
   });
 });
 
