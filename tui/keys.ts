@@ -53,6 +53,7 @@ export const SCREEN_KEYS: Record<ScreenName, KeyBinding[]> = {
     { id: 'stop', keys: 'Esc', label: 'stop / back' },
     { id: 'save', keys: 'w', label: 'save to file' },
     { id: 'scroll', keys: 'PgUp/Dn/jk', label: 'scroll output' },
+    { id: 'ends', keys: 'g/G', label: 'oldest/newest' },
   ],
 };
 

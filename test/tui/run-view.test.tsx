@@ -43,8 +43,9 @@ describe('run view', () => {
     let frame = await waitForText(app, 'No metrics yet');
     expect(frame).toMatch(/○ idle/);
     await press(app, 't');
-    frame = await waitForText(app, 'Epochs to train (empty = until stopped)');
-    expect(frame).not.toContain('q quit'); // typing: letter shortcuts hidden
+    // Typing a number: the footer stops offering letter shortcuts (q would type a q).
+    frame = await waitForFrame(app, (f) => f.includes('Epochs to train (empty = until stopped)') && !f.includes('q quit'));
+    expect(frame).toContain('Ctrl+C quit');
     await press(app, KEY.enter);
     frame = await waitForFrame(app, (f) => f.includes('● training') && stepShown(f) > 0 && f.includes('┤'));
     expect(frame).toMatch(/━ train/);

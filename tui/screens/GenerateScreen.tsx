@@ -53,7 +53,7 @@ export function GenerateScreen({ runId }: { runId: string }) {
   const typing = focus < OUTPUT && FIELDS[focus].kind === 'text';
   useFooter(
     'generate',
-    typing ? ['field', 'generate', 'stop'] : ['field', ...(focus < OUTPUT ? ['choose'] : []), 'generate', 'stop', 'save', 'scroll'],
+    typing ? ['field', 'generate', 'stop'] : focus < OUTPUT ? ['field', 'choose', 'generate', 'stop', 'save'] : ['field', 'generate', 'stop', 'save', 'scroll', 'ends'],
     typing,
   );
 
@@ -185,6 +185,8 @@ export function GenerateScreen({ runId }: { runId: string }) {
         if (input === 'w') return void save();
         if (input === 'k' || key.upArrow) return setScroll((s) => Math.min(maxScroll, s + 1));
         if (input === 'j' || key.downArrow) return setScroll((s) => Math.max(0, s - 1));
+        if (input === 'g' || key.home) return setScroll(maxScroll);
+        if (input === 'G' || key.end) return setScroll(0);
         return;
       }
       if (key.downArrow) return setFocus((f) => Math.min(OUTPUT, f + 1));
@@ -211,9 +213,12 @@ export function GenerateScreen({ runId }: { runId: string }) {
         labelWidth={13}
       />
       <Box flexDirection="column" height={outRows + 1} borderStyle={undefined}>
-        <Text dimColor={focus !== OUTPUT} color={focus === OUTPUT ? 'cyan' : undefined}>
-          {focus === OUTPUT ? '› ' : '  '}Output{offset ? ` (scrolled up ${offset} lines — j/PgDn to return)` : ''}
-          {history.length === 0 ? ' — press Enter to generate' : ''}
+        <Text wrap="truncate-end">
+          <Text dimColor={focus !== OUTPUT} color={focus === OUTPUT ? 'cyan' : undefined} bold={focus === OUTPUT}>
+            {focus === OUTPUT ? '› ' : '  '}Output
+          </Text>
+          <Text dimColor>{outputStatus(history.at(-1), stream.text.length)}</Text>
+          {offset ? <Text color="yellow"> · scrolled up {offset} lines (j/PgDn returns)</Text> : null}
         </Text>
         {shown.map((l) => (
           <Text key={l.key} dimColor={l.header} color={l.header ? undefined : 'white'}>
@@ -223,6 +228,13 @@ export function GenerateScreen({ runId }: { runId: string }) {
       </Box>
     </Box>
   );
+}
+
+/** The Output heading's summary of the latest generation (its own header may be scrolled away). */
+function outputStatus(last: Generation | undefined, streamed: number): string {
+  if (!last) return ' — press Enter to generate';
+  if (last.state === 'streaming') return ` · #${last.n} streaming ▌ ${streamed.toLocaleString('en')} chars so far · Esc stops`;
+  return ` · #${last.n} ${last.state} · ${last.text.length.toLocaleString('en')} chars`;
 }
 
 /** Hard-wrap text to `width` columns, keeping its own line breaks. */
