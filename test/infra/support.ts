@@ -61,6 +61,7 @@ export function parseAssignments(args: string): Record<string, string> {
 /** Env vars consumed by native code that is not installed on this machine, and by what. */
 export const NATIVE_ENV: Record<string, string> = {
   TF_CPP_MIN_LOG_LEVEL: 'libtensorflow (tfjs-node) log level',
+  TF_FORCE_GPU_ALLOW_GROWTH: 'libtensorflow: allocate GPU memory on demand',
   CUDA_CACHE_PATH: 'NVIDIA driver: PTX JIT cache directory',
   CUDA_CACHE_MAXSIZE: 'NVIDIA driver: PTX JIT cache size',
 };
