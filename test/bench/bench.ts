@@ -25,6 +25,7 @@ import { readLimits } from '../../functions/limits.ts';
 import { startServer } from '../../functions/server.ts';
 import { childEnv, spawnServer } from './child-server.ts';
 import { Report, fmtInt, fmtMs, machineInfo } from './report.ts';
+import { quietly } from './quiet.ts';
 import { streamSample } from './sample-stream.ts';
 import { mean, percentile, round } from './stats.ts';
 import { runTorch, torchUnavailable } from './torch-ref.ts';
@@ -360,20 +361,6 @@ async function prepareModel(ctx: Ctx, st: ConfigState): Promise<void> {
     if (only.has('serve') || only.has('cold')) {
       await ctx.store.saveCheckpoint(await ensureRun(ctx, st, trainer), trainer.step, st.files, { valLoss: trainer.lastValLoss, epoch: trainer.epoch });
     }
-  }
-}
-
-/** Run fn with tfjs's "kernel … is already registered" warnings dropped (probing the optional native
- * packages registers their kernels twice when they fail to load; hundreds of lines of noise). */
-async function quietly<T>(fn: () => Promise<T>): Promise<T> {
-  const warn = console.warn;
-  console.warn = (...args: unknown[]) => {
-    if (!(typeof args[0] === 'string' && args[0].includes('is already registered'))) warn(...args);
-  };
-  try {
-    return await fn();
-  } finally {
-    console.warn = warn;
   }
 }
 
