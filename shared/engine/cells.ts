@@ -96,11 +96,14 @@ function lstmBackward(dHs: tf.Tensor, saved: tf.Tensor[], h0: tf.Tensor, c0: tf.
     const tc = at(4, t);
     const cPrev = t > 0 ? at(3, t - 1) : c0;
     const [i, f, o] = tf.split(sig, 3, 1);
-    let dc = tf.mul(tf.mul(dh, o), tf.sub(1, tf.square(tc)));
+    // Derivatives as x − x·y² and s − s² rather than x·(1 − y²): wasm broadcasts a scalar slowly.
+    const dhO = tf.mul(dh, o);
+    let dc = tf.sub(dhO, tf.mul(dhO, tf.square(tc))); // dh·o·tanh'(c)
     if (dcNext) dc = tf.add(dc, dcNext);
     const dSig = tf.concat([tf.mul(dc, g), tf.mul(dc, cPrev), tf.mul(dh, tc)], 1); // d i, d f, d o
-    const dzs = tf.mul(dSig, tf.mul(sig, tf.sub(1, sig)));
-    const dzg = tf.mul(tf.mul(dc, i), tf.sub(1, tf.square(g)));
+    const dzs = tf.mul(dSig, tf.sub(sig, tf.square(sig))); // σ' = σ − σ²
+    const dcI = tf.mul(dc, i);
+    const dzg = tf.sub(dcI, tf.mul(dcI, tf.square(g))); // tanh' = 1 − g²
     dz[t] = tf.concat([dzs, dzg], 1);
     dcNext = tf.mul(dc, f);
     dhNext = tf.matMul(dz[t], WhT);
@@ -178,11 +181,13 @@ function gruBackward(dHs: tf.Tensor, saved: tf.Tensor[], h0: tf.Tensor, T: numbe
     const zr = at(1, t);
     const hh = at(2, t);
     const [z, r] = tf.split(zr, 2, 1);
-    dhhPre[t] = tf.mul(tf.mul(dh, tf.sub(1, z)), tf.sub(1, tf.square(hh)));
+    // Same x − x·y² form as the LSTM (no scalar broadcasts).
+    const dhh = tf.sub(dh, tf.mul(dh, z)); // dh·(1 − z)
+    dhhPre[t] = tf.sub(dhh, tf.mul(dhh, tf.square(hh)));
     const dRh = tf.matMul(dhhPre[t], WhhT);
     const dZ = tf.mul(dh, tf.sub(hPrev, hh));
     const dR = tf.mul(dRh, hPrev);
-    dzr[t] = tf.mul(tf.concat([dZ, dR], 1), tf.mul(zr, tf.sub(1, zr)));
+    dzr[t] = tf.mul(tf.concat([dZ, dR], 1), tf.sub(zr, tf.square(zr)));
     dhNext = tf.add(tf.add(tf.mul(dh, z), tf.mul(dRh, r)), tf.matMul(dzr[t], WzrT));
   }
   const DZR = tf.concat(dzr, 0);
