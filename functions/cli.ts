@@ -3,6 +3,7 @@
 // over the given store. Output: progress or generated text on stdout; one-line errors on stderr.
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { BUILTIN_CORPORA, type Run, type TrainProgress, type TrainSummary } from '../shared/api/schemas.ts';
 import { ApiRequestError, createClient, ensureOk, readSse, sseInit, type Client } from './client.ts';
@@ -57,6 +58,11 @@ interface Connection {
   close(): Promise<void>;
 }
 
+/** --store accepts URLs (file://, s3://) and, for convenience, plain directory paths. */
+function storeUrlArg(store: string): string {
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(store) ? store : pathToFileURL(path.resolve(store)).href;
+}
+
 async function connect(opts: { api?: string; store?: string }): Promise<Connection> {
   const api = opts.api ?? process.env.CHARRNN_API_URL;
   const token = process.env.CHARRNN_API_TOKEN;
@@ -65,7 +71,7 @@ async function connect(opts: { api?: string; store?: string }): Promise<Connecti
   // (tfjs banners) must not mix with the generated text or the JSON lines on stdout.
   for (const k of ['log', 'info', 'warn', 'debug'] as const) console[k] = (...a: unknown[]) => console.error(...a);
   const { startServer } = await import('./server.ts');
-  const server = await startServer({ port: 0, host: '127.0.0.1', token: '', ...(opts.store ? { storeUrl: opts.store } : {}) });
+  const server = await startServer({ port: 0, host: '127.0.0.1', token: '', ...(opts.store ? { storeUrl: storeUrlArg(opts.store) } : {}) });
   return { client: createClient(server.url), close: () => server.close() };
 }
 
@@ -106,10 +112,18 @@ export function slug(s: string): string {
     .slice(0, 64) || 'run';
 }
 
-async function resolveCorpusArg(client: Client, corpus: string): Promise<{ corpus: string; corpusName: string }> {
-  if ((BUILTIN_CORPORA as readonly string[]).includes(corpus)) return { corpus, corpusName: corpus };
+const isBuiltin = (corpus: string) => (BUILTIN_CORPORA as readonly string[]).includes(corpus);
+
+/** Fail early (before any server starts) on a corpus that is neither built in nor a file. */
+async function checkCorpusArg(corpus: string): Promise<void> {
+  if (isBuiltin(corpus)) return;
   const info = await stat(corpus).catch(() => null);
   if (!info?.isFile()) throw new CliError(`--corpus: "${corpus}" is neither a built-in corpus (${BUILTIN_CORPORA.join(', ')}) nor a readable file`);
+}
+
+/** A built-in name as is; a file uploaded with POST /corpora, named after the file. */
+async function uploadCorpusArg(client: Client, corpus: string): Promise<{ corpus: string; corpusName: string }> {
+  if (isBuiltin(corpus)) return { corpus, corpusName: corpus };
   const bytes = await readFile(corpus);
   const res = await ensureOk(await client.corpora.$post({}, { init: { body: bytes, headers: { 'content-type': 'text/plain; charset=utf-8' } } }));
   const { ref } = (await res.json()) as { ref: string };
@@ -117,9 +131,9 @@ async function resolveCorpusArg(client: Client, corpus: string): Promise<{ corpu
 }
 
 async function train(opts: TrainOpts): Promise<void> {
+  await checkCorpusArg(opts.corpus);
   await withConnection(opts, async (client) => {
-    const { corpus, corpusName } = await resolveCorpusArg(client, opts.corpus);
-    const name = opts.run ?? corpusName.replace(/\.[^.]+$/, '');
+    const name = opts.run ?? path.basename(opts.corpus).replace(/\.[^.]+$/, '');
     const id = slug(name);
     const config = {
       ...(opts.layers !== undefined ? { layers: opts.layers } : {}),
@@ -133,11 +147,15 @@ async function train(opts: TrainOpts): Promise<void> {
     const existing = await client.runs[':id'].$get({ param: { id } });
     let run: Run;
     if (existing.status === 404) {
+      const { corpus, corpusName } = await uploadCorpusArg(client, opts.corpus);
       const created = await ensureOk(await client.runs.$post({ json: { id, name, corpus, corpusName, ...(Object.keys(config).length ? { config } : {}) } }));
       run = (await created.json()) as Run;
       if (!opts.json) console.error(`created run ${run.id}: ${run.model.layers}x${run.model.hidden} ${run.model.cell} on ${run.corpusName} (${run.params ?? '?'} params)`);
     } else {
       run = (await (await ensureOk(existing)).json()) as Run;
+      if (isBuiltin(opts.corpus) ? run.corpus !== `builtin:${opts.corpus}` : run.corpusName !== path.basename(opts.corpus)) {
+        console.error(`run ${id} exists on corpus ${run.corpusName}: continuing it on that corpus (pick another --run for ${opts.corpus})`);
+      }
       if (Object.keys(config).length) console.error(`run ${id} exists: continuing it with its own configuration (model flags ignored)`);
       if (!opts.json) console.error(`continuing run ${run.id} from step ${run.step}`);
     }
@@ -287,7 +305,7 @@ async function runs(opts: { store?: string; json?: boolean; api?: string }): Pro
 async function serveCommand(opts: { port?: number; host?: string; store?: string }): Promise<void> {
   const { startServer } = await import('./server.ts');
   const port = opts.port ?? (process.env.PORT ? positiveIntOrZero(process.env.PORT) : 8080);
-  const server = await startServer({ port, host: opts.host ?? process.env.HOST ?? '127.0.0.1', ...(opts.store ? { storeUrl: opts.store } : {}) });
+  const server = await startServer({ port, host: opts.host ?? process.env.HOST ?? '127.0.0.1', ...(opts.store ? { storeUrl: storeUrlArg(opts.store) } : {}) });
   console.error(`charrnn ${VERSION} listening on ${server.url} (auth ${process.env.CHARRNN_API_TOKEN ? 'on' : 'off'})`);
   await new Promise<void>((resolve) => {
     const stop = () => void server.close().then(resolve);
@@ -310,7 +328,7 @@ export function buildProgram(): Command {
     .version(VERSION)
     .configureOutput({ outputError: (str, write) => write(str.split('\n')[0] + '\n') });
 
-  const storeOpt = () => new Option('--store <url>', 'store URL (file:///path or s3://bucket/prefix; default CHARRNN_STORE or ./.charrnn)');
+  const storeOpt = () => new Option('--store <url>', 'store: a directory, file:///path or s3://bucket/prefix (default CHARRNN_STORE or ./.charrnn)');
   const apiOpt = () => new Option('--api <url>', 'talk to a running server instead (default CHARRNN_API_URL)').argParser(url);
 
   program
@@ -385,5 +403,5 @@ function describeError(e: Error): string {
   return e.message;
 }
 
-const invokedDirectly = process.argv[1] && import.meta.url === new URL(`file://${path.resolve(process.argv[1])}`).href;
+const invokedDirectly = !!process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href;
 if (invokedDirectly) process.exitCode = await runCli(process.argv);

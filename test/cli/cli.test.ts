@@ -19,11 +19,16 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-function charrnn(args: string[], timeoutMs = 90_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function cliEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env };
   delete env.CHARRNN_API_URL;
   delete env.CHARRNN_API_TOKEN;
   delete env.NODE_OPTIONS;
+  return { ...env, ...extra };
+}
+
+function charrnn(args: string[], timeoutMs = 90_000, extraEnv: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const env = cliEnv(extraEnv);
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
@@ -86,6 +91,19 @@ describe('charrnn CLI', () => {
     expect(JSON.parse(r.stdout.trim().split('\n').at(-1)!)).toMatchObject({ done: true, runId: 'verses', step: 3 });
   });
 
+  it('train --epochs and --seconds budgets; --store also takes a plain directory', async () => {
+    const byEpochs = await charrnn(['train', '--corpus', 'names', '--run', 'budget', '--epochs', '0.05', '--json', '--store', path.join(dir, 'store'), ...tiny]);
+    expect(byEpochs.code, byEpochs.stderr).toBe(0);
+    const done = JSON.parse(byEpochs.stdout.trim().split('\n').at(-1)!);
+    expect(done).toMatchObject({ done: true, runId: 'budget', stopReason: 'epochs' });
+    expect(done.epoch).toBeCloseTo(0.05, 1);
+    const bySeconds = await charrnn(['train', '--corpus', 'names', '--run', 'budget', '--seconds', '1.5', '--json', '--store', storeUrl]);
+    expect(bySeconds.code, bySeconds.stderr).toBe(0);
+    const done2 = JSON.parse(bySeconds.stdout.trim().split('\n').at(-1)!);
+    expect(done2).toMatchObject({ done: true, stopReason: 'seconds' });
+    expect(done2.step).toBeGreaterThan(done.step);
+  });
+
   it('runs --json lists the runs', async () => {
     const r = await charrnn(['runs', '--json', '--store', storeUrl]);
     expect(r.code, r.stderr).toBe(0);
@@ -130,5 +148,45 @@ describe('charrnn CLI', () => {
     expect(down.code).toBe(1);
     expect(down.stderr.trim().split('\n')).toHaveLength(1);
     expect(down.stderr).toMatch(/cannot reach/);
+  });
+});
+
+describe('charrnn serve + --api', () => {
+  it('serves the API with a token; the CLI talks to it with --api and CHARRNN_API_TOKEN', async () => {
+    const TOKEN = 'cli-test-token';
+    const server = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--store', path.join(dir, 'served')], {
+      cwd: dir,
+      env: cliEnv({ CHARRNN_API_TOKEN: TOKEN }),
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    const exited = new Promise<number | null>((r) => server.on('exit', (code) => r(code)));
+    try {
+      let stderr = '';
+      const api = await new Promise<string>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`serve did not start: ${stderr}`)), 30_000);
+        server.stderr.setEncoding('utf8').on('data', (d: string) => {
+          stderr += d;
+          const m = /listening on (http:\/\/\S+)/.exec(stderr);
+          if (m) {
+            clearTimeout(timer);
+            resolve(m[1]);
+          }
+        });
+      });
+      const denied = await charrnn(['runs', '--api', api]);
+      expect(denied.code).toBe(1);
+      expect(denied.stderr.trim().split('\n')).toHaveLength(1);
+      expect(denied.stderr).toMatch(/bearer token/);
+      expect(denied.stderr).not.toContain(TOKEN);
+
+      const trained = await charrnn(['train', '--corpus', 'names', '--run', 'remote', '--steps', '3', '--json', '--api', api, ...tiny], 90_000, { CHARRNN_API_TOKEN: TOKEN });
+      expect(trained.code, trained.stderr).toBe(0);
+      expect(JSON.parse(trained.stdout.trim().split('\n').at(-1)!)).toMatchObject({ done: true, runId: 'remote', step: 3 });
+      const listed = await charrnn(['runs', '--json'], 90_000, { CHARRNN_API_TOKEN: TOKEN, CHARRNN_API_URL: api });
+      expect(JSON.parse(listed.stdout).runs.map((r: { id: string }) => r.id)).toEqual(['remote']);
+    } finally {
+      server.kill('SIGTERM');
+    }
+    expect(await exited).toBe(0);
   });
 });
