@@ -27,6 +27,7 @@ export interface SeqOut {
 interface LstmTrace {
   hs: tf.Tensor[];
   sig: tf.Tensor[]; // sigmoid(i, f, o) [B, 3H]
+  ifo: tf.Tensor[][]; // the same split into its three gates
   g: tf.Tensor[]; // tanh candidate [B, H]
   c: tf.Tensor[];
   tc: tf.Tensor[]; // tanh(c)
@@ -35,7 +36,7 @@ interface LstmTrace {
 function lstmSteps(Xp: tf.Tensor, Wh: tf.Tensor, h0: tf.Tensor, c0: tf.Tensor, T: number): LstmTrace {
   const H = Wh.shape[0];
   const xs = tf.split(Xp, T, 0);
-  const tr: LstmTrace = { hs: [], sig: [], g: [], c: [], tc: [] };
+  const tr: LstmTrace = { hs: [], sig: [], ifo: [], g: [], c: [], tc: [] };
   let h = h0;
   let c = c0;
   for (let t = 0; t < T; t++) {
@@ -49,6 +50,7 @@ function lstmSteps(Xp: tf.Tensor, Wh: tf.Tensor, h0: tf.Tensor, c0: tf.Tensor, T
     h = tf.mul(o, tc);
     tr.hs.push(h);
     tr.sig.push(sig);
+    tr.ifo.push([i, f, o]);
     tr.g.push(g);
     tr.c.push(c);
     tr.tc.push(tc);
@@ -69,7 +71,7 @@ export function lstmFused(Xp: tf.Tensor, Wh: tf.Tensor, h0: tf.Tensor, c0: tf.Te
     const tr = lstmSteps(xp, wh, h0, c0, T);
     // The final state leaves the op's internal tidy through keep(); the caller owns it.
     last = { h: tf.keep(tr.hs[T - 1].clone()), c: tf.keep(tr.c[T - 1].clone()) };
-    save([wh, ...tr.hs, ...tr.sig, ...tr.g, ...tr.c, ...tr.tc]);
+    save([wh, ...tr.hs, ...tr.sig, ...tr.g, ...tr.c, ...tr.tc, ...tr.ifo.flat()]);
     return {
       value: tf.concat(tr.hs, 0),
       gradFunc: (dHs, saved) => lstmBackward(dHs, saved, h0, c0, T),
@@ -84,6 +86,7 @@ export function lstmFused(Xp: tf.Tensor, Wh: tf.Tensor, h0: tf.Tensor, c0: tf.Te
 function lstmBackward(dHs: tf.Tensor, saved: tf.Tensor[], h0: tf.Tensor, c0: tf.Tensor, T: number): tf.Tensor[] {
   const Wh = saved[0];
   const at = (k: number, t: number) => saved[1 + k * T + t]; // k: 0 h, 1 sig, 2 g, 3 c, 4 tc
+  const gate = (t: number, k: number) => saved[1 + 5 * T + 3 * t + k]; // k: 0 i, 1 f, 2 o
   const WhT = tf.transpose(Wh); // [4H, H], once per window
   const dHsSteps = tf.split(dHs, T, 0);
   const dz: tf.Tensor[] = new Array(T);
@@ -95,7 +98,7 @@ function lstmBackward(dHs: tf.Tensor, saved: tf.Tensor[], h0: tf.Tensor, c0: tf.
     const g = at(2, t);
     const tc = at(4, t);
     const cPrev = t > 0 ? at(3, t - 1) : c0;
-    const [i, f, o] = tf.split(sig, 3, 1);
+    const [i, f, o] = [gate(t, 0), gate(t, 1), gate(t, 2)];
     // Derivatives as x − x·y² and s − s² rather than x·(1 − y²): wasm broadcasts a scalar slowly.
     const dhO = tf.mul(dh, o);
     let dc = tf.sub(dhO, tf.mul(dhO, tf.square(tc))); // dh·o·tanh'(c)
