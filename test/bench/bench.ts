@@ -312,7 +312,9 @@ async function measureTorch(ctx: Ctx, st: ConfigState): Promise<void> {
   const steady = r.train.steady_chars_per_sec ?? r.train.chars_per_sec;
   const sample = r.sample?.[0];
   const ratio = (a: number | undefined, b: number | undefined) => (a !== undefined && b !== undefined && Number.isFinite(a) && b > 0 ? round(a / b, 2) : null);
-  const trainRatio = ratio(st.ours.trainSteady, steady);
+  // Steady against steady when both ran past the warm-up steps, else overall against overall.
+  const bothSteady = r.train.steady_chars_per_sec !== null && Number.isFinite(st.ours.trainSteady ?? NaN);
+  const trainRatio = bothSteady ? ratio(st.ours.trainSteady, steady) : ratio(st.ours.train, r.train.chars_per_sec);
   const sampleRatio = ratio(st.ours.sample, sample?.chars_per_sec);
   ctx.report.add({
     bench: 'torch',
