@@ -22,6 +22,16 @@ export interface SeqOut {
   c?: tf.Tensor;
 }
 
+/**
+ * tanh. On wasm as 2σ(2x) − 1: its Tanh kernel is scalar libm, ~10× slower than its vectorised
+ * Sigmoid (234 µs vs 25 µs on [64, 256]); the absolute difference is below 2e-7 and
+ * d/dx = 1 − tanh² holds either way.
+ */
+export function tanh(x: tf.Tensor): tf.Tensor {
+  if (tf.getBackend() !== 'wasm') return tf.tanh(x);
+  return tf.sub(tf.mul(tf.sigmoid(tf.mul(x, 2)), 2), 1);
+}
+
 // ------------------------------------------------------------------------------------------ LSTM
 
 interface LstmTrace {
@@ -43,10 +53,10 @@ function lstmSteps(Xp: tf.Tensor, Wh: tf.Tensor, h0: tf.Tensor, c0: tf.Tensor, T
     const z = tf.add(xs[t], tf.matMul(h, Wh));
     const [zs, zg] = tf.split(z, [3 * H, H], 1);
     const sig = tf.sigmoid(zs);
-    const g = tf.tanh(zg);
+    const g = tanh(zg);
     const [i, f, o] = tf.split(sig, 3, 1);
     c = tf.add(tf.mul(f, c), tf.mul(i, g));
-    const tc = tf.tanh(c);
+    const tc = tanh(c);
     h = tf.mul(o, tc);
     tr.hs.push(h);
     tr.sig.push(sig);
@@ -137,7 +147,7 @@ function gruSteps(Xp: tf.Tensor, Wh: tf.Tensor, h0: tf.Tensor, T: number): GruTr
     const zr = tf.sigmoid(tf.add(xzr, tf.matMul(h, Wzr)));
     const [z, r] = tf.split(zr, 2, 1);
     const rh = tf.mul(r, h);
-    const hh = tf.tanh(tf.add(xh, tf.matMul(rh, Whh)));
+    const hh = tanh(tf.add(xh, tf.matMul(rh, Whh)));
     h = tf.add(hh, tf.mul(z, tf.sub(h, hh)));
     tr.hs.push(h);
     tr.zr.push(zr);
