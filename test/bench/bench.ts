@@ -392,6 +392,7 @@ async function main(): Promise<void> {
     bench: 'machine', config: '-', backend: currentBackend(), figures: { ...m, corpus: ctx.corpus.name, budget_s: opts.budget },
     text: `${m.cpu} ×${m.nproc} (${m.simd}), ${m.memGiB} GiB, node ${m.node}, load ${m.load1m}; ${ctx.corpus.name}, budget ${opts.budget} s`,
   });
+  if (m.load1m > 1) report.note(`load average ${m.load1m} on ${m.nproc} cores: the machine is busy, treat these numbers as a smoke check only`);
   let failures = 0;
   const attempt = async (what: string, fn: () => Promise<void>) => {
     try {
