@@ -16,10 +16,11 @@ async function main() {
     stopping = true;
     console.error(`[charrnn] ${signal}: stopping`);
     const graceMs = limits.shutdownGraceSeconds * 1000;
-    // Leave a margin inside the grace period for the final checkpoint's commit.
-    const hardExit = setTimeout(() => process.exit(0), graceMs + 500);
+    // Slices get most of the grace period to finish their step and commit the checkpoint; the
+    // rest is for final responses. Exit before the platform's SIGKILL in any case.
+    const hardExit = setTimeout(() => process.exit(0), Math.max(500, graceMs - 250));
     hardExit.unref();
-    server.close(Math.max(0, graceMs - 1500)).then(
+    server.close(Math.max(0, graceMs - 3000)).then(
       () => process.exit(0),
       (e: unknown) => {
         console.error(`[charrnn] shutdown: ${e instanceof Error ? e.message : String(e)}`);

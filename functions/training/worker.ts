@@ -37,8 +37,8 @@ async function trainLoop(trainer: Trainer) {
   const startEpoch = trainer.epoch;
   const { steps, epochs, seconds } = input.limits;
   let lastCheckpointMs = startMs;
-  // A resumed trainer's starting step is already committed; a fresh one has nothing yet.
-  let lastCheckpointStep = input.checkpoint ? startStep : -1;
+  // A resumed trainer's starting step is already committed; a fresh one at step 0 is not worth one.
+  let lastCheckpointStep = startStep;
   let lastEval: { step: number; valLoss: number; valBpc: number } | null = null;
   let lastTrainLoss: number | null = null;
   let lastCharsPerSec: number | null = null;
