@@ -39,7 +39,7 @@ export class Report {
 }
 
 /** What the numbers were measured on. */
-export function machineInfo(): Record<string, string | number> {
+export function machineInfo(): { cpu: string; nproc: number; simd: string; memGiB: number; node: string; load1m: number } {
   let flags = '';
   try {
     const info = readFileSync('/proc/cpuinfo', 'utf8');
