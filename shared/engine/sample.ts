@@ -3,7 +3,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from './backend.ts';
 import { readModelFiles } from './checkpoint.ts';
-import { tanh } from './cells.ts';
 import { CharRnn } from './model.ts';
 import { Rng } from './rng.ts';
 import { EngineInputError, type CheckpointFiles, type ModelConfig, type SampleOptions } from './types.ts';
@@ -133,15 +132,15 @@ export class Sampler {
         if (cell === 'lstm') {
           const z = tf.add(xp, tf.matMul(hPrev, layer.recurrent));
           const sig = tf.sigmoid(tf.slice(z, [0, 0], [1, 3 * H]));
-          const g = tanh(tf.slice(z, [0, 3 * H], [1, H]));
+          const g = tf.tanh(tf.slice(z, [0, 3 * H], [1, H]));
           const [i, f, o] = tf.split(sig, 3, 1);
           const c = tf.add(tf.mul(f, cPrev!), tf.mul(i, g)) as tf.Tensor2D;
-          next.push({ h: tf.mul(o, tanh(c)) as tf.Tensor2D, c });
+          next.push({ h: tf.mul(o, tf.tanh(c)), c });
         } else {
           const [Wzr, Whh] = this.gruSplit[l];
           const zr = tf.sigmoid(tf.add(tf.slice(xp, [0, 0], [1, 2 * H]), tf.matMul(hPrev, Wzr)));
           const [z, r] = tf.split(zr, 2, 1);
-          const hh = tanh(tf.add(tf.slice(xp, [0, 2 * H], [1, H]), tf.matMul(tf.mul(r, hPrev), Whh)));
+          const hh = tf.tanh(tf.add(tf.slice(xp, [0, 2 * H], [1, H]), tf.matMul(tf.mul(r, hPrev), Whh)));
           next.push({ h: tf.add(hh, tf.mul(z, tf.sub(hPrev, hh))) });
         }
         x = next[l].h;
