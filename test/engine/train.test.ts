@@ -121,6 +121,29 @@ describe('Trainer', () => {
     }
   });
 
+  it('checkpoints carry the run state, and resume accepts new optimisation settings', async () => {
+    const text = names.slice(0, 5000);
+    const t = await trainer(text, { preset: 'tiny', hidden: 16, batchSize: 8, seqLen: 16, evalEvery: 5, evalChars: 300 });
+    await collect(t.run({ steps: 7 }));
+    const ck = await t.checkpoint();
+    const info = readCheckpointInfo(ck);
+    expect(info).toMatchObject({ step: 7, epoch: t.epoch, valLoss: t.lastValLoss, bestValLoss: t.bestValLoss, model: t.modelConfig, train: t.trainConfig });
+    expect(info.valLoss).toBeGreaterThan(0);
+    expect(info.vocab.join('')).toBe(t.vocab.chars.join(''));
+    const mj = JSON.parse(new TextDecoder().decode(ck['model.json']));
+    expect(mj.format).toBe('layers-model');
+    expect(mj.weightsManifest[0].paths).toEqual(['weights.bin']);
+    expect(mj.userDefinedMetadata.charrnn.vocab).toEqual(info.vocab);
+    expect(ck['weights.bin'].byteLength).toBe(t.params * 4);
+    t.dispose();
+    const r = await Trainer.resume({ text, checkpoint: ck, train: { lr: 1e-4, evalEvery: 2 } });
+    expect(r.trainConfig).toMatchObject({ lr: 1e-4, evalEvery: 2, batchSize: 8 });
+    const ev = await collect(r.run({ steps: 1 }));
+    expect(ev[0]).toMatchObject({ type: 'step', step: 8, lr: 1e-4 });
+    expect(ev.map((e) => e.type)).toEqual(['step', 'eval', 'end']); // step 8 is a multiple of the new evalEvery
+    r.dispose();
+  });
+
   it('carries the hidden state across windows and resets it at the epoch boundary', async () => {
     // lr so small the weights do not change in float32: losses then depend only on data and state.
     const text = names.slice(0, 2000);
