@@ -25,6 +25,9 @@ export interface Limits {
   samplerCacheSize: number;
   /** How long a shutdown waits for slices to checkpoint. */
   shutdownGraceSeconds: number;
+  /** Lifetime of a training lease; renewed every third of it while the slice runs. A crashed
+   * instance's run becomes trainable elsewhere after at most this long. */
+  leaseSeconds: number;
 }
 
 export const DEFAULT_LIMITS: Limits = {
@@ -41,6 +44,7 @@ export const DEFAULT_LIMITS: Limits = {
   maxCorpusBytes: 50 * 1024 * 1024,
   samplerCacheSize: 4,
   shutdownGraceSeconds: 10,
+  leaseSeconds: 60,
 };
 
 const ENV_NAMES: Record<keyof Limits, string> = {
@@ -57,6 +61,7 @@ const ENV_NAMES: Record<keyof Limits, string> = {
   maxCorpusBytes: 'CHARRNN_MAX_CORPUS_BYTES',
   samplerCacheSize: 'CHARRNN_SAMPLER_CACHE',
   shutdownGraceSeconds: 'CHARRNN_SHUTDOWN_GRACE_SECONDS',
+  leaseSeconds: 'CHARRNN_LEASE_SECONDS',
 };
 
 /** Limits from env (unset → default); a malformed value is a startup error that names the variable. */

@@ -17,8 +17,6 @@ import { loadCorpusText } from '../runs/corpus.ts';
 import type { ProgressPoint, ServerMessage, WorkerInput, WorkerMessage } from './protocol.ts';
 import { workerUrl } from './worker-url.ts';
 
-/** Lease lifetime; renewed every third of it while the slice runs. */
-export const LEASE_TTL_MS = 60_000;
 const PROGRESS_MS = 250;
 
 export interface SliceDeps {
@@ -68,6 +66,7 @@ export class TrainingSlice extends EventEmitter<Events> {
   /** @internal */
   async run(deps: SliceDeps, run: RunRecord, lease: Lease, input: WorkerInput): Promise<void> {
     const { store, log } = deps;
+    const leaseMs = deps.limits.leaseSeconds * 1000;
     let currentLease = lease;
     let backend = 'unknown';
     let committed = { step: run.step, epoch: run.epoch };
@@ -84,14 +83,14 @@ export class TrainingSlice extends EventEmitter<Events> {
     };
 
     const renew = setInterval(() => {
-      store.renewLease(currentLease, LEASE_TTL_MS).then(
+      store.renewLease(currentLease, leaseMs).then(
         (l) => (currentLease = l),
         (e: unknown) => {
           log(`lease renewal for ${run.id} failed: ${e instanceof Error ? e.message : String(e)}; stopping the slice`);
           this.stop('aborted');
         },
       );
-    }, LEASE_TTL_MS / 3);
+    }, leaseMs / 3);
     renew.unref();
 
     const url = workerUrl();
@@ -233,7 +232,7 @@ export class TrainingManager {
       const run = await store.getRun(runId);
       if (!run) throw new HttpError(404, 'not_found', `no run "${runId}"`);
       const holder = `${hostname()}/${process.pid}/${randomBytes(4).toString('hex')}`;
-      const lease = await store.acquireLease(runId, holder, LEASE_TTL_MS);
+      const lease = await store.acquireLease(runId, holder, limits.leaseSeconds * 1000);
       let input: WorkerInput;
       try {
         const text = await loadCorpusText(store, run.corpus);

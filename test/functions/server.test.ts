@@ -288,3 +288,34 @@ describe('a slice that fails', () => {
     expect((await sample.json()).error.code).toBe('checkpoint_unreadable');
   });
 });
+
+describe('two instances on one store', () => {
+  it('the lease is renewed while a slice runs: the other instance gets 409 past the lease lifetime', async () => {
+    const shortLease = { ...server.app.services.limits, leaseSeconds: 0.6 };
+    const a = await startServer({ port: 0, storeUrl: store.url, token: '', log: () => {}, limits: shortLease });
+    const b = await startServer({ port: 0, storeUrl: store.url, token: '', log: () => {}, limits: shortLease });
+    try {
+      const id = 'shared';
+      await fetch(`${a.url}/runs`, json({ corpus: 'names', id, config: TINY }));
+      const slice = fetch(`${a.url}/runs/${id}/train`, json({ maxSeconds: 2.5 })).then((r) => r.json());
+      const t0 = Date.now();
+      while ((await (await fetch(`${b.url}/runs/${id}`)).json()).status !== 'training') {
+        if (Date.now() - t0 > 10_000) throw new Error('slice did not start');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      // Well past the 0.6 s lifetime of the first lease: only renewal keeps it.
+      await new Promise((r) => setTimeout(r, 1500));
+      const other = await fetch(`${b.url}/runs/${id}/train`, json({ steps: 1 }));
+      expect(other.status).toBe(409);
+      expect((await other.json()).error.code).toBe('training_in_progress');
+      const summary = await slice;
+      expect(summary.stopReason).toBe('seconds');
+      // Released at the end: the other instance continues the run.
+      const next = await fetch(`${b.url}/runs/${id}/train`, json({ steps: 1 }));
+      expect(next.status).toBe(200);
+      expect((await next.json()).step).toBe(summary.step + 1);
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+});
