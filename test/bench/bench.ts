@@ -366,13 +366,14 @@ async function prepareModel(ctx: Ctx, st: ConfigState): Promise<void> {
   }
 }
 
-async function buildBundle(dir: string): Promise<string | null> {
+/** The production bundle (infra/build.mjs) in a temp dir, for the cold-start variant that deploys. */
+async function buildBundle(dir: string, report: Report): Promise<string | null> {
   try {
     const { bundle } = (await import(pathToFileURL(path.join(ROOT, 'infra/build.mjs')).href)) as typeof import('../../infra/build.mjs');
     await bundle({ outdir: dir });
     return dir;
   } catch (e) {
-    console.error(`# cold start from the bundle skipped: build failed: ${e instanceof Error ? e.message : String(e)}`);
+    report.note(`cold start from the bundle skipped: build failed: ${e instanceof Error ? e.message : String(e)}`);
     return null;
   }
 }
@@ -403,7 +404,7 @@ async function main(): Promise<void> {
     }
   };
   try {
-    const bundleDir = opts.only.has('cold') ? await buildBundle(path.join(tmp, 'dist')) : null;
+    const bundleDir = opts.only.has('cold') ? await buildBundle(path.join(tmp, 'dist'), report) : null;
     const states: ConfigState[] = opts.configs.map((cfg) => ({ cfg, ours: {} }));
     for (const st of states) {
       await attempt(`${st.cfg.name} model`, () => prepareModel(ctx, st));
