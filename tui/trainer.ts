@@ -200,8 +200,17 @@ export class TrainSession {
 
   private onProgress(p: TrainProgress): void {
     this.remember(p);
-    const run = this.state.run
-      ? { ...this.state.run, step: p.step, epoch: p.epoch, status: 'training' as const, latestValLoss: p.valLoss ?? this.state.run.latestValLoss }
+    const prev = this.state.run;
+    const best = prev?.bestValLoss ?? null;
+    const run = prev
+      ? {
+          ...prev,
+          step: p.step,
+          epoch: p.epoch,
+          status: 'training' as const,
+          latestValLoss: p.valLoss ?? prev.latestValLoss,
+          bestValLoss: p.valLoss !== undefined && (best === null || p.valLoss < best) ? p.valLoss : best,
+        }
       : null;
     // Append in place (history only grows); consumers key on points.length.
     this.state.points.push(p);

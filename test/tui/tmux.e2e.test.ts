@@ -21,8 +21,25 @@ function tmux(...args: string[]): string {
 }
 
 const capture = () => tmux('capture-pane', '-p', '-t', SESSION);
-const keys = (...k: string[]) => tmux('send-keys', '-t', SESSION, ...k);
-const type = (text: string) => tmux('send-keys', '-t', SESSION, '-l', text);
+/** One key per send-keys, a beat apart: keys arriving in one read would be taken as a paste. */
+async function keys(...k: string[]): Promise<void> {
+  for (const key of k) {
+    tmux('send-keys', '-t', SESSION, key);
+    await sleep(120);
+  }
+}
+
+/** Tab until the form row labelled `label` has the focus marker. */
+async function tabTo(label: string): Promise<void> {
+  const focused = () => capture().split('\n').some((l) => l.startsWith(`› ${label}`));
+  for (let i = 0; i < 12 && !focused(); i++) await keys('Tab');
+  await waitFor(() => focused(), `${label} focused`, 5000);
+}
+async function type(text: string): Promise<void> {
+  await sleep(120); // a text field that just got focus starts listening a moment later
+  tmux('send-keys', '-t', SESSION, '-l', text);
+  await sleep(120);
+}
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function waitFor(test: (screen: string) => boolean, what: string, timeoutMs = 30_000): Promise<string> {
@@ -31,7 +48,7 @@ async function waitFor(test: (screen: string) => boolean, what: string, timeoutM
     const screen = capture();
     if (test(screen)) return screen;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; the pane shows:\n${screen}`);
-    await sleep(150);
+    await sleep(50);
   }
 }
 const waitForText = (text: string | RegExp, timeoutMs?: number) =>
@@ -64,24 +81,23 @@ describe('charrnn-tui in tmux', () => {
     expect(screen).toMatch(/embedded .*\.charrnn/);
     expect(screen).toMatch(/n new run\s+r refresh\s+\? help\s+q quit/);
 
-    keys('n');
+    await keys('n');
     await waitForText('Corpus');
-    keys('Right'); // moby-dick → names
+    await keys('Right'); // moby-dick → names
     await waitFor((s) => /Corpus\s+◂  moby-dick \[names\]/.test(s), 'names selected');
-    keys('Tab');
-    await waitFor((s) => /› Run id/.test(s), 'Run id focused');
-    type('e2e');
-    keys('Tab', 'Tab');
-    await waitFor((s) => /› Size/.test(s), 'Size focused');
-    keys('Left'); // small → tiny
+    await tabTo('Run id');
+    await type('e2e');
+    await tabTo('Size');
+    await keys('Left'); // small → tiny
     await waitFor((s) => /Size\s+◂ \[tiny\]/.test(s), 'tiny selected');
-    keys('Enter');
-    screen = await waitForText('Run › e2e');
-    expect(screen).toContain('No metrics yet');
+    await keys('Enter');
+    await waitForText('Run › e2e');
+    screen = await waitForText('No metrics yet');
+    expect(screen).toContain('Created run e2e');
 
-    keys('t');
+    await keys('t');
     await waitForText('Epochs to train');
-    keys('Enter');
+    await keys('Enter');
     screen = await waitFor((s) => s.includes('● training') && stepOf(s) > 0 && chartOf(s).length > 0, 'training with a chart', 60_000);
     const firstStep = stepOf(screen);
     const firstChart = chartOf(screen);
@@ -89,27 +105,30 @@ describe('charrnn-tui in tmux', () => {
     expect(screen).toMatch(/chars\/s · backend \w+/);
     expect(screen).toMatch(/█+░*/);
 
-    keys('s');
+    await keys('s');
     await waitForText('stopping after this slice');
     screen = await waitForText('○ idle', 60_000);
     expect(stepOf(screen)).toBeGreaterThan(firstStep);
 
-    keys('g');
+    await keys('g');
     await waitForText('press Enter to generate');
-    keys('Tab', 'Tab', 'Tab', 'Tab');
-    await waitFor((s) => /› Length/.test(s), 'Length focused');
-    keys('BSpace', 'BSpace', 'BSpace');
-    type('600');
-    keys('Enter');
-    screen = await waitFor((s) => /#1 · T=0\.8 .*600 chars .*step \d+/.test(s), 'the generation to finish', 60_000);
-    const output = screen.split('\n');
-    const header = output.findIndex((l) => l.includes('#1 · T=0.8'));
-    const text = output.slice(header + 1, header + 8).join('').trim();
-    expect(text.length).toBeGreaterThan(100);
+    await tabTo('Length');
+    await keys('BSpace', 'BSpace', 'BSpace');
+    await type('6000');
+    await keys('Enter');
+    // Catch it mid-stream: the heading counts characters as they arrive.
+    screen = await waitFor((s) => /#1 streaming ▌ [\d,]+ chars so far/.test(s), 'text streaming in', 60_000);
+    const partial = Number(/#1 streaming ▌ ([\d,]+) chars/.exec(screen)![1].replace(/,/g, ''));
+    expect(partial).toBeLessThan(6000);
+    screen = await waitForText('Output · #1 done · 6,000 chars', 60_000);
+    const lines = screen.split('\n');
+    const heading = lines.findIndex((l) => l.includes('Output · #1 done'));
+    const text = lines.slice(heading + 1, -2).join('').trim();
+    expect(text.length).toBeGreaterThan(40);
 
-    keys('Escape');
+    await keys('Escape');
     await waitForText('Run › e2e');
-    keys('q');
+    await keys('q');
     screen = await waitForText('charrnn-tui exited with 0', 30_000);
   });
 });

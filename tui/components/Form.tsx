@@ -84,19 +84,20 @@ export function Form({ fields, values, errors, focus, onChange, onSubmit, active
 export function formKey(
   fields: FieldSpec[],
   focus: number,
-  setFocus: (i: number) => void,
+  setFocus: (update: (current: number) => number) => void,
   values: Record<string, string>,
   onChange: (key: string, value: string) => void,
   input: string,
   key: { tab: boolean; shift: boolean; upArrow: boolean; downArrow: boolean; leftArrow: boolean; rightArrow: boolean },
 ): boolean {
   const n = fields.length;
+  // Functional updates: two quick Tabs must move two fields even before a re-render.
   if ((key.tab && !key.shift) || key.downArrow) {
-    setFocus((focus + 1) % n);
+    setFocus((f) => (Math.min(f, n - 1) + 1) % n);
     return true;
   }
   if ((key.tab && key.shift) || key.upArrow) {
-    setFocus((focus - 1 + n) % n);
+    setFocus((f) => (Math.min(f, n - 1) - 1 + n) % n);
     return true;
   }
   const f = fields[focus];

@@ -7,6 +7,7 @@ import { Box, Text } from 'ink';
 import { ApiRequestError, isAbort, type SampleBody } from '../api.ts';
 import { useFooter, useUi } from '../context.ts';
 import { useKeys } from '../hooks/useKeys.ts';
+import { useFormValues } from '../hooks/useFormValues.ts';
 import { describeError, fieldMessage } from '../errors.ts';
 import { Form, formKey, type FieldSpec } from '../components/Form.tsx';
 import { useBatchedText } from '../hooks/useBatchedText.ts';
@@ -31,7 +32,7 @@ interface Generation {
 
 export function GenerateScreen({ runId }: { runId: string }) {
   const { api, navigate, notify, active, columns, bodyRows, saveDir } = useUi();
-  const [values, setValues] = useState<Record<string, string>>({
+  const { values, setValue, latest } = useFormValues({
     prime: '',
     temperature: '0.8',
     topK: '0',
@@ -58,12 +59,13 @@ export function GenerateScreen({ runId }: { runId: string }) {
   );
 
   const onChange = (key: string, value: string) => {
-    setValues((v) => ({ ...v, [key]: value }));
+    setValue(key, value);
     setErrors((e) => ({ ...e, [key]: undefined }));
   };
 
   const generate = async () => {
     if (streaming) return;
+    const values = latest.current; // not the render's copy: see useFormValues
     const local: Record<string, string> = {};
     const num = (key: string, int: boolean): number | undefined => {
       const raw = (values[key] ?? '').trim();

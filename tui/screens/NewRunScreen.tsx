@@ -8,6 +8,7 @@ import { BUILTIN_CORPORA, PRESETS } from '../../shared/api/schemas.ts';
 import { ApiRequestError, type CreateRunBody } from '../api.ts';
 import { useFooter, useUi } from '../context.ts';
 import { useKeys } from '../hooks/useKeys.ts';
+import { useFormValues } from '../hooks/useFormValues.ts';
 import { describeError, fieldMessage, withField } from '../errors.ts';
 import { Form, formKey, type FieldSpec } from '../components/Form.tsx';
 
@@ -50,7 +51,7 @@ const ADVANCED_FIELDS: FieldSpec[] = [
 
 export function NewRunScreen() {
   const { api, navigate, notify, active, bodyRows } = useUi();
-  const [values, setValues] = useState<Record<string, string>>({
+  const { values, setValue, latest } = useFormValues({
     corpus: BUILTIN_CORPORA[0],
     preset: 'small',
     advanced: 'off',
@@ -73,12 +74,13 @@ export function NewRunScreen() {
   useFooter('new', ['field', ...(typing ? [] : ['choose']), 'create', 'back'], typing);
 
   const onChange = (key: string, value: string) => {
-    setValues((v) => ({ ...v, [key]: value }));
+    setValue(key, value);
     setErrors((e) => ({ ...e, [key]: undefined }));
   };
 
   const submit = async () => {
     if (busy) return;
+    const values = latest.current; // not the render's copy: see useFormValues
     const local: Record<string, string> = {};
     const config: Record<string, unknown> = { preset: values.preset };
     for (const n of NUMERIC) {
@@ -135,7 +137,7 @@ export function NewRunScreen() {
         setErrors({ [key]: fieldMessage(err) });
         // Open the advanced section if that is where the field lives, then focus it.
         const expanded = [...BASE_FIELDS.filter((f) => f.key !== 'path' || values.corpus === FILE), ...ADVANCED_FIELDS];
-        if (ADVANCED_FIELDS.some((f) => f.key === key)) setValues((v) => ({ ...v, advanced: 'on' }));
+        if (ADVANCED_FIELDS.some((f) => f.key === key)) setValue('advanced', 'on');
         const index = expanded.findIndex((f) => f.key === key);
         if (index >= 0) setFocus(index);
         notify(`${withField(err)} — fix it and press Enter again.`, 'error');
