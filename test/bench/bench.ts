@@ -5,6 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -243,9 +244,13 @@ async function measureServe(ctx: Ctx, st: ConfigState): Promise<void> {
     const singleCps = (single.chars * 1000) / single.totalMs;
     // Size each stream so the concurrent phase takes about min(budget, 30) s if streams share one core.
     const length = Math.max(200, Math.min(4000, Math.round((singleCps * Math.min(ctx.opts.budget, 30)) / STREAMS)));
+    const loop = monitorEventLoopDelay({ resolution: 10 });
+    loop.enable();
     const t0 = performance.now();
     const results = await Promise.all(Array.from({ length: STREAMS }, (_, i) => streamSample(server.url, runId, { length, seed: 100 + i })));
     const wallS = (performance.now() - t0) / 1000;
+    loop.disable();
+    const stallMs = loop.max / 1e6;
     const ok = results.filter((r) => r.ok);
     const chars = results.reduce((n, r) => n + r.chars, 0);
     const aggregate = chars / wallS;
@@ -259,11 +264,12 @@ async function measureServe(ctx: Ctx, st: ConfigState): Promise<void> {
         streams: STREAMS, length, ok: ok.length, failed, aggregate_chars_per_sec: round(aggregate), p95_first_char_ms: round(percentile(ttfc, 95)),
         p50_first_char_ms: round(percentile(ttfc, 50)), max_first_char_ms: round(Math.max(...ttfc)), mean_stream_chars_per_sec: round(mean(results.map((r) => (r.chars * 1000) / r.totalMs))),
         single_chars_per_sec: round(singleCps), single_first_char_ms: round(single.firstCharMs, 2), ratio_aggregate_to_single: round(aggregate / singleCps, 2),
+        event_loop_delay_max_ms: round(stallMs),
         ...(failed ? { first_error: results.find((r) => !r.ok)!.error! } : {}),
       },
       text:
         `${STREAMS} streams × ${length}: ${fmtInt(aggregate)} chars/s aggregate, p95 first char ${fmtMs(percentile(ttfc, 95))}` +
-        `${failed ? `, ${failed} FAILED` : ''}; 1 stream ${fmtInt(singleCps)} chars/s, first char ${fmtMs(single.firstCharMs)} (×${(aggregate / singleCps).toFixed(2)})`,
+        `${failed ? `, ${failed} FAILED` : ''}; 1 stream ${fmtInt(singleCps)} chars/s, first char ${fmtMs(single.firstCharMs)} (×${(aggregate / singleCps).toFixed(2)}); event loop max ${fmtMs(stallMs)}`,
     });
   } finally {
     await server.close(1000);
