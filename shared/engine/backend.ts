@@ -44,7 +44,10 @@ async function pick(preferred: string): Promise<string> {
       return tf.getBackend();
     }
   }
-  throw new Error(`no tfjs backend could be initialised (tried ${order.join(', ')})`);
+  const hint = order.some((n) => NATIVE_PACKAGES.includes(n))
+    ? ': the native backend needs @tensorflow/tfjs-node(-gpu) installed with its TensorFlow library; or set CHARRNN_BACKEND=wasm'
+    : '';
+  throw new Error(`no tfjs backend could be initialised (tried ${order.join(', ')})${hint}`);
 }
 
 /**

@@ -45,7 +45,7 @@ describe('initBackend', () => {
     expect(cpu.out).toBe('BACKEND=cpu');
     expect(wasm.out).toBe('BACKEND=wasm');
     expect(arg.out).toBe('BACKEND=cpu');
-    expect(native.out).toBe(nativeInstalled ? 'BACKEND=tensorflow' : 'ERROR=no tfjs backend could be initialised (tried @tensorflow/tfjs-node-gpu, @tensorflow/tfjs-node)');
+    expect(native.out).toBe(nativeInstalled ? 'BACKEND=tensorflow' : 'ERROR=no tfjs backend could be initialised (tried @tensorflow/tfjs-node-gpu, @tensorflow/tfjs-node): the native backend needs @tensorflow/tfjs-node(-gpu) installed with its TensorFlow library; or set CHARRNN_BACKEND=wasm');
     expect(bogus.out).toBe('ERROR=unknown backend "gpu-please": use tensorflow, wasm or cpu');
     // a package without its addon is skipped before import, so nothing is registered or logged
     for (const r of [cpu, wasm, arg, native]) expect(r.err).not.toMatch(/already registered/);
