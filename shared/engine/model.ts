@@ -33,7 +33,6 @@ export interface ForwardOptions {
 }
 
 export class CharRnn {
-  readonly gates: number;
   readonly embedding: tf.Variable | null;
   readonly layers: RnnLayer[];
   readonly headKernel: tf.Variable;
@@ -46,14 +45,11 @@ export class CharRnn {
     values?: Float32Array[],
     seed = 1,
   ) {
-    const { hidden: H, layers: L, cell } = config;
-    const V = vocabSize;
-    this.gates = cell === 'lstm' ? 4 : 3;
-    const G = this.gates;
-    const shapes = CharRnn.shapes(config, V);
+    const { hidden: H, layers: L } = config;
+    const shapes = CharRnn.shapes(config, vocabSize);
     let init = values;
     if (!init) {
-      // PyTorch-style U(±1/√H) for the recurrent layers and head; N(0,1)-ish scale for embeddings.
+      // PyTorch-style U(±1/√H) for the recurrent layers and head; U(±1) for embeddings.
       const rng = new Rng(seed);
       init = shapes.map(({ name, shape }) =>
         rng.uniform(shape.reduce((a, b) => a * b, 1), name === 'embedding' ? 1 : 1 / Math.sqrt(H)),
