@@ -45,4 +45,6 @@ export type WorkerMessage =
     }
   | { type: 'error'; name: string; message: string; field?: string };
 
-export type ServerMessage = { type: 'stop'; reason: 'shutdown' | 'aborted' };
+/** 'lease_lost': another holder owns the run now, so the worker must not write a checkpoint. */
+export type StopReason = 'shutdown' | 'aborted' | 'lease_lost';
+export type ServerMessage = { type: 'stop'; reason: StopReason };

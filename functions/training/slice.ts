@@ -9,12 +9,12 @@ import { Worker } from 'node:worker_threads';
 import type { TrainBody, TrainProgress, TrainSummary } from '../../shared/api/schemas.ts';
 import { EngineInputError } from '../../shared/engine/types.ts';
 import type { CheckpointFiles, ModelConfig, TrainConfig } from '../../shared/engine/types.ts';
-import type { Lease, RunRecord } from '../../shared/store/types.ts';
+import { PreconditionFailedError, type Lease, type RunRecord } from '../../shared/store/types.ts';
 import { newMetricsSegment, type RunStore } from '../../shared/store/index.ts';
 import { HttpError } from '../errors.ts';
 import type { Limits } from '../limits.ts';
 import { loadCorpusText } from '../runs/corpus.ts';
-import type { ProgressPoint, ServerMessage, WorkerInput, WorkerMessage } from './protocol.ts';
+import type { ProgressPoint, ServerMessage, StopReason, WorkerInput, WorkerMessage } from './protocol.ts';
 import { workerUrl } from './worker-url.ts';
 
 const PROGRESS_MS = 250;
@@ -39,7 +39,7 @@ export class TrainingFailedError extends Error {
 export class TrainingSlice extends EventEmitter<Events> {
   readonly done: Promise<TrainSummary>;
   private worker: Worker | null = null;
-  private stopReason: 'shutdown' | 'aborted' | null = null;
+  private stopReason: StopReason | null = null;
   private resolve!: (s: TrainSummary) => void;
   private reject!: (e: unknown) => void;
 
@@ -53,7 +53,7 @@ export class TrainingSlice extends EventEmitter<Events> {
   }
 
   /** Ask the worker to stop after the step in flight; it checkpoints, then the slice ends. */
-  stop(reason: 'shutdown' | 'aborted'): void {
+  stop(reason: StopReason): void {
     this.stopReason ??= reason;
     this.worker?.postMessage({ type: 'stop', reason } satisfies ServerMessage);
   }
@@ -68,6 +68,7 @@ export class TrainingSlice extends EventEmitter<Events> {
     const { store, log } = deps;
     const leaseMs = deps.limits.leaseSeconds * 1000;
     let currentLease = lease;
+    let leaseLost = false;
     let backend = 'unknown';
     let committed = { step: run.step, epoch: run.epoch };
     let bestValLoss = run.bestValLoss;
@@ -82,16 +83,39 @@ export class TrainingSlice extends EventEmitter<Events> {
       });
     };
 
-    const renew = setInterval(() => {
-      store.renewLease(currentLease, leaseMs).then(
-        (l) => (currentLease = l),
-        (e: unknown) => {
-          log(`lease renewal for ${run.id} failed: ${e instanceof Error ? e.message : String(e)}; stopping the slice`);
-          this.stop('aborted');
-        },
-      );
-    }, leaseMs / 3);
-    renew.unref();
+    // Renew every third of the lifetime, one renewal at a time (each needs the previous ETag). A
+    // conditional-write loss means someone else holds the run; a store hiccup is retried until the
+    // lease would have expired.
+    let renewTimer: NodeJS.Timeout | undefined;
+    let renewing = true;
+    let inFlight: Promise<void> = Promise.resolve();
+    const renewOnce = async () => {
+      try {
+        const renewed = await store.renewLease(currentLease, leaseMs);
+        currentLease = renewed;
+      } catch (e) {
+        const lost = e instanceof PreconditionFailedError || currentLease.expiresAt <= deps.now();
+        if (lost && renewing) {
+          log(`lease of ${run.id} lost (${e instanceof Error ? e.message : String(e)}); stopping the slice without a checkpoint`);
+          leaseLost = true;
+          this.stop('lease_lost');
+          return;
+        }
+      }
+      scheduleRenew();
+    };
+    const scheduleRenew = () => {
+      if (!renewing) return;
+      renewTimer = setTimeout(() => (inFlight = renewOnce()), leaseMs / 3);
+      renewTimer.unref();
+    };
+    scheduleRenew();
+    /** No renewal after this resolves, so the lease can be released with its current ETag. */
+    const stopRenewing = async () => {
+      renewing = false;
+      clearTimeout(renewTimer);
+      await inFlight;
+    };
 
     const url = workerUrl();
     // From source, the shim registers tsx itself; inherited flags (vitest's, tsx's) would only interfere.
@@ -121,6 +145,7 @@ export class TrainingSlice extends EventEmitter<Events> {
             break;
           }
           case 'checkpoint': {
+            if (leaseLost) break; // not ours to write any more
             const { step, epoch, valLoss, files } = m;
             const points = pending.filter((p) => p.step <= step);
             pending = pending.filter((p) => p.step > step);
@@ -155,12 +180,17 @@ export class TrainingSlice extends EventEmitter<Events> {
     });
 
     await finished;
-    clearInterval(renew);
+    await stopRenewing();
     await queue;
     this.worker = null;
     const finalEnd = end as Extract<WorkerMessage, { type: 'end' }> | null;
     if (!failure && !finalEnd) failure = new TrainingFailedError('the training worker exited before finishing');
     const error = failure ?? storeError;
+    if (leaseLost) {
+      // The new holder owns run.json and the lease now.
+      this.reject(new HttpError(409, 'lease_lost', `run "${run.id}" was taken over by another trainer during this slice; its last checkpoint is step ${committed.step}`));
+      return;
+    }
     try {
       await store.updateRun(run.id, {
         status: error && !(error === storeError) ? 'failed' : 'idle',

@@ -110,7 +110,9 @@ async function trainLoop(trainer: Trainer) {
     }
   }
   if (diverged) endReason = 'diverged';
-  else {
+  else if (abort.signal.reason === 'lease_lost') {
+    // Someone else trains this run now: writing a checkpoint would race theirs.
+  } else {
     if (lossCount) flushTrainLoss(trainer.step, trainer.epoch);
     if (trainer.step > lastCheckpointStep) await checkpoint();
   }

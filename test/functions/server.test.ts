@@ -5,6 +5,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient, readSse, sseInit } from '../../functions/client.ts';
 import { startServer, type RunningServer } from '../../functions/server.ts';
+import { openRunStore } from '../../shared/store/index.ts';
 import { collectSse, json, sse, tempStore, TINY } from './helpers.ts';
 
 let server: RunningServer;
@@ -316,6 +317,33 @@ describe('two instances on one store', () => {
       expect((await next.json()).step).toBe(summary.step + 1);
     } finally {
       await Promise.all([a.close(), b.close()]);
+    }
+  });
+
+  it('a slice whose lease was taken over stops without writing a checkpoint (409 lease_lost)', async () => {
+    const a = await startServer({ port: 0, storeUrl: store.url, token: '', log: () => {}, limits: { ...server.app.services.limits, leaseSeconds: 0.6 } });
+    try {
+      const id = 'stolen';
+      await fetch(`${a.url}/runs`, json({ corpus: 'names', id, config: TINY }));
+      const slice = fetch(`${a.url}/runs/${id}/train`, json({ maxSeconds: 5, checkpointSeconds: 100 }));
+      const runs = openRunStore(store.url);
+      const t0 = Date.now();
+      while (!(await runs.readLease(id))) {
+        if (Date.now() - t0 > 10_000) throw new Error('slice did not start');
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      // Another trainer takes the run (as after a network partition): delete and re-acquire.
+      await runs.objects.delete(`runs/${id}/lease.json`);
+      await runs.acquireLease(id, 'someone-else', 60_000);
+      const res = await slice;
+      expect(res.status).toBe(409);
+      expect((await res.json()).error.code).toBe('lease_lost');
+      expect(Date.now() - t0).toBeLessThan(4500); // stopped early, not at maxSeconds
+      expect((await runs.getRun(id))?.step).toBe(0); // no checkpoint from the loser
+      expect(await runs.loadCheckpoint(id, 'latest')).toBeNull();
+      expect((await runs.readLease(id))?.holder).toBe('someone-else');
+    } finally {
+      await a.close();
     }
   });
 });
