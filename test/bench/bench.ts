@@ -294,7 +294,7 @@ async function measureCold(ctx: Ctx, st: ConfigState, bundleDir: string | null):
     try {
       const requestAt = performance.now();
       const r = await streamSample(server.url, st.runId!, { length: 20, seed: 1 });
-      if (!r.ok) throw new Error(`cold sample failed: ${r.error}`);
+      if (!r.ok) throw new Error(`cold sample (${v.name}) failed: ${r.error}; server log: ${server.logTail()}`);
       const firstChar = requestAt - server.spawnedAt + r.firstCharMs;
       ctx.report.add({
         bench: 'cold',

@@ -10,6 +10,8 @@ export interface ChildServer {
   spawnedAt: number;
   /** ms from spawn to the listening line. */
   listenMs: number;
+  /** The server's last stderr lines (for failure messages). */
+  logTail(): string;
   stop(): Promise<void>;
 }
 
@@ -39,7 +41,7 @@ export async function spawnServer(args: string[], env: NodeJS.ProcessEnv, timeou
           resolve(m[1]);
         } else if (!line.includes('is already registered')) {
           tail.push(line);
-          if (tail.length > 5) tail.shift();
+          if (tail.length > 8) tail.shift();
         }
       });
       child.once('exit', (code) => {
@@ -47,7 +49,7 @@ export async function spawnServer(args: string[], env: NodeJS.ProcessEnv, timeou
         reject(new Error(`server exited (${code}) before listening: ${tail.join(' | ')}`));
       });
     });
-    return { url, child, spawnedAt, listenMs: performance.now() - spawnedAt, stop };
+    return { url, child, spawnedAt, listenMs: performance.now() - spawnedAt, stop, logTail: () => tail.join(' | ') };
   } catch (e) {
     await stop();
     throw e;
