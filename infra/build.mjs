@@ -2,7 +2,7 @@
 // Bundles the deployable with esbuild: the server entry, the training worker and the CLI, each one
 // self-contained ESM file for Node 20+, plus the files they read at run time.
 //
-//   node infra/build.mjs [--outdir DIR] [--native] [--sourcemap] [--quiet]
+//   node infra/build.mjs [--outdir DIR] [--native] [--sourcemap] [--quiet]   (DIR default: <repo>/dist)
 //
 // Two flavours:
 //  - portable (default): everything bundled except tfjs-node(-gpu); runs from a directory holding only
@@ -63,14 +63,16 @@ function parse(argv) {
   const { values } = parseArgs({
     args: argv,
     options: {
-      outdir: { type: 'string', default: 'dist' },
+      outdir: { type: 'string' },
       native: { type: 'boolean', default: false },
       sourcemap: { type: 'boolean', default: false },
       quiet: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
-  return values;
+  // On the command line a relative --outdir means relative to the current directory; the default
+  // is the repository's dist/ wherever the script is run from.
+  return { ...values, outdir: values.outdir === undefined ? join(root, 'dist') : resolve(process.cwd(), values.outdir) };
 }
 
 function formatBytes(n) {
@@ -78,7 +80,7 @@ function formatBytes(n) {
   return `${(n / 1024).toFixed(1)} KiB`;
 }
 
-/** Build into outdir; returns [{ path, bytes }] for every file written. */
+/** Build into outdir (relative paths are relative to the repository root); returns [{ path, bytes }] for every file written. */
 export async function bundle({ outdir = 'dist', native = false, sourcemap = false } = {}) {
   const out = resolve(root, outdir);
   // The out dir is emptied first: refuse anything that holds the sources.
