@@ -26,7 +26,7 @@ export async function startTestApi(): Promise<TestApi> {
     host: '127.0.0.1',
     storeUrl: pathToFileURL(join(dir, 'store')).href,
     token: '',
-    log: () => {},
+    log: (msg) => { if (process.env.CHARRNN_TEST_LOG) console.error('[server]', msg); },
   });
   return {
     url: server.url,

@@ -81,7 +81,7 @@ describe('runs screen', () => {
     await waitForFrame(app, (f) => lineWith(f, 'doomed').startsWith('› '));
     await press(app, 'd');
     let frame = await waitForText(app, 'Delete run doomed');
-    expect(frame).toMatch(/y confirm delete/);
+    await waitForText(app, 'y confirm delete  n/Esc keep');
     await press(app, 'n');
     frame = await waitForText(app, 'Kept it.');
     expect(frame).not.toContain('Delete run doomed');
