@@ -13,7 +13,8 @@ export function describeError(err: unknown): string {
         return `${withField(err)} — fix it and try again.`;
       case 401:
       case 403:
-        return `The API refused the request (${err.status}: ${err.message}): set CHARRNN_API_TOKEN to a valid token.`;
+        // What to do first: the server's own reason can be long enough to be cut off.
+        return `Set CHARRNN_API_TOKEN to a valid token: the API refused the request (${err.status}: ${err.message}).`;
       case 404:
         return `${capitalise(err.message)} — check the run id (it may have been deleted).`;
       case 409:

@@ -29,7 +29,7 @@ const positive = (name: string) => (v: string) => {
 const program = new Command('charrnn-tui')
   .description('Terminal UI for charrnn: create runs, train them and watch the loss, stream generated text.')
   .option('--api <url>', 'API base URL (default $CHARRNN_API_URL; without one, start an embedded server)')
-  .option('--store <url>', 'store of the embedded server: file:///path or s3://bucket/prefix (default ./.charrnn)')
+  .option('--store <url>', 'store of the embedded server: a directory, file:///path or s3://bucket/prefix (default ./.charrnn)')
   .option('--run <id>', 'open this run (without a terminal: the run to show, train or sample)')
   .option('--train-seconds <n>', 'without a terminal: train --run for about N seconds, printing progress lines', positive('--train-seconds'))
   .option('--sample <length>', 'without a terminal: print a sample of this many characters from --run', positive('--sample'))
@@ -49,7 +49,9 @@ async function main(): Promise<number> {
     baseUrl = remote;
     apiLabel = remote;
   } else {
-    const storeUrl = flags.store ?? process.env.CHARRNN_STORE ?? pathToFileURL(resolve('.charrnn')).href;
+    // A plain directory is accepted too (the store itself wants a URL).
+    const given = flags.store ?? (process.env.CHARRNN_STORE || undefined);
+    const storeUrl = given && given.includes('://') ? given : pathToFileURL(resolve(given ?? '.charrnn')).href;
     // Loaded only in embedded mode: the UI itself never imports the engine.
     const { startServer } = await import('../functions/server.ts');
     const logLines: string[] = [];

@@ -18,14 +18,14 @@ export interface TestApi {
   close(): Promise<void>;
 }
 
-export async function startTestApi(): Promise<TestApi> {
+export async function startTestApi(opts: { token?: string } = {}): Promise<TestApi> {
   const dir = await mkdtemp(join(tmpdir(), 'charrnn-tui-test-'));
   const { startServer } = await import('../../functions/server.ts');
   const server = await startServer({
     port: 0,
     host: '127.0.0.1',
     storeUrl: pathToFileURL(join(dir, 'store')).href,
-    token: '',
+    token: opts.token ?? '',
     log: (msg) => { if (process.env.CHARRNN_TEST_LOG) console.error('[server]', msg); },
   });
   return {

@@ -115,4 +115,35 @@ describe('runs screen', () => {
     expect(lineWith(frame, 'Cannot reach')).toBe(`✗ Cannot reach http://127.0.0.1:${port} (ECONNREFUSED): start the server or pass --api URL.`);
     expect(frame).not.toMatch(/at .*\.ts:\d+/); // no stack trace
   });
+
+  it('re-lays out the table when the terminal is resized', async () => {
+    await createTinyRun(t.api, 'resized');
+    app = renderApp(t.api);
+    await waitForText(app, 'LOSS TREND');
+    let columns = 100;
+    Object.defineProperty(app.stdout, 'columns', { get: () => columns, configurable: true });
+    columns = 64;
+    app.stdout.emit('resize');
+    const frame = await waitForFrame(app, (f) => !f.includes('LOSS TREND') && f.includes('resized'));
+    for (const line of frame.split('\n')) expect(line.length).toBeLessThanOrEqual(64);
+    expect(lineWith(frame, 'NAME')).toMatch(/NAME\s+CORPUS\s+SIZE\s+STATUS/);
+    columns = 120;
+    app.stdout.emit('resize');
+    await waitForText(app, 'LOSS TREND');
+  });
+
+  it('says which token to set when the API answers 401', async () => {
+    const locked = await startTestApi({ token: 'sesame' });
+    try {
+      app = renderApp(locked.api);
+      const frame = await waitForText(app, '401');
+      expect(lineWith(frame, '401')).toMatch(/^✗ Set CHARRNN_API_TOKEN to a valid token: the API refused the request \(401: /);
+      app.unmount();
+      const { Api } = await import('../../tui/api.ts');
+      app = renderApp(new Api(locked.url, { token: 'sesame' }));
+      await waitForText(app, 'No runs yet');
+    } finally {
+      await locked.close();
+    }
+  });
 });
