@@ -55,6 +55,19 @@ export function validateId(value: string, what = 'run id'): void {
   }
 }
 
+/** Where feed corpora live: mutable objects a run can train on, replaced by whoever publishes the text. */
+export const FEED_PREFIX = 'feeds/';
+const FEED_KEY = /^feeds\/(?:[A-Za-z0-9][A-Za-z0-9._-]*\/)*[A-Za-z0-9][A-Za-z0-9._-]*\.txt$/;
+
+/** A feed key is 'feeds/<name>.txt' (nested folders allowed): segments of letters, digits, '.', '_', '-'
+ * starting with a letter or digit, no '..', at most 256 characters. Nothing else in the store is reachable. */
+export function validateFeedKey(key: string): void {
+  if (typeof key !== 'string' || key.length > 256 || key.includes('..') || !FEED_KEY.test(key)) {
+    throw new InvalidKeyError(`feed key ${describe(String(key))} must look like feeds/<name>.txt (letters, digits, '.', '_', '-'; no '..')`);
+  }
+  validateKey(key);
+}
+
 /** listChildren's prefix: '' or a valid key followed by '/'. */
 export function validateDirPrefix(prefix: string): void {
   if (prefix === '') return;

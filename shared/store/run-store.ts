@@ -9,9 +9,10 @@
 //   runs/<id>/metrics/<segment>.jsonl                one MetricPoint per line; one object per flush (S3 cannot append)
 //   runs/<id>/lease.json                             { runId, holder, expiresAt }, conditional writes only
 //   corpora/<sha256>.txt                             content-addressed corpus uploads
+//   feeds/<name>.txt                                 mutable feed corpora (replaced by their publisher; retrain picks up new versions)
 import { createHash, randomBytes } from 'node:crypto';
 import type { MetricPoint } from '../engine/types.ts';
-import { validateId, validateKey } from './keys.ts';
+import { validateFeedKey, validateId, validateKey } from './keys.ts';
 import {
   InvalidKeyError,
   LeaseConflictError,
@@ -22,6 +23,7 @@ import {
   StoreUnavailableError,
   type CheckpointPointer,
   type CheckpointRef,
+  type CorpusVersion,
   type Lease,
   type ObjectStore,
   type RunRecord,
@@ -204,19 +206,39 @@ export class RunStore {
     return got.body;
   }
 
+  // ---- feeds ----
+
+  /** A feed object's bytes and version, or null if nothing is at `key` ('feeds/<name>.txt'). */
+  async getFeed(key: string): Promise<{ body: Uint8Array; version: CorpusVersion } | null> {
+    validateFeedKey(key);
+    const got = await this.objects.get(key);
+    if (!got) return null;
+    const sha256 = `sha256:${createHash('sha256').update(got.body).digest('hex')}`;
+    return { body: got.body, version: { sha256, etag: got.etag, bytes: got.body.byteLength } };
+  }
+
+  /** Publishes a new version of a feed (replacing the old one). */
+  async putFeed(key: string, bytes: Uint8Array | string): Promise<CorpusVersion> {
+    validateFeedKey(key);
+    const data = typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : bytes;
+    const { etag } = await this.objects.put(key, data, { contentType: 'text/plain; charset=utf-8' });
+    return { sha256: `sha256:${createHash('sha256').update(data).digest('hex')}`, etag, bytes: data.byteLength };
+  }
+
   // ---- checkpoints ----
 
   /**
    * Commit protocol: every file, then the checkpoint's manifest, then best.json (if valLoss
    * beats the current best), then latest.json LAST. A crash anywhere leaves latest on a complete
    * checkpoint. Then run.json's step/epoch/losses are updated, and retention deletes checkpoints
-   * beyond the newest K, never one that latest or best points at.
+   * beyond the newest K, never one that latest or best points at. `keepBest`: never move best
+   * here (a retrain decides after its own comparison, then calls setBest).
    */
   async saveCheckpoint(
     id: string,
     step: number,
     files: Record<string, Uint8Array>,
-    info: { valLoss: number | null; epoch: number },
+    info: { valLoss: number | null; epoch: number; keepBest?: boolean },
   ): Promise<CheckpointPointer> {
     const base = `checkpoints/${stepDir(step)}`;
     const names = Object.keys(files);
@@ -252,7 +274,7 @@ export class RunStore {
     await this.objects.put(this.runKey(id, `${dir}/${MANIFEST}`), json(pointer), { contentType: 'application/json' });
 
     let best = bestBefore;
-    if (info.valLoss !== null && Number.isFinite(info.valLoss) && (best === null || best.valLoss === null || info.valLoss < best.valLoss)) {
+    if (!info.keepBest && info.valLoss !== null && Number.isFinite(info.valLoss) && (best === null || best.valLoss === null || info.valLoss < best.valLoss)) {
       await this.objects.put(this.runKey(id, 'best.json'), json(pointer), { contentType: 'application/json' });
       best = pointer;
     }
@@ -261,6 +283,20 @@ export class RunStore {
     await this.updateRun(id, { step, epoch: info.epoch, latestValLoss: info.valLoss, bestValLoss: best?.valLoss ?? null });
     await this.prune(id, pointer, best);
     return pointer;
+  }
+
+  /**
+   * Points best.json at a committed checkpoint (its manifest must exist), with `valLoss` as
+   * measured by the caller (a retrain re-measures on the current validation split), and mirrors
+   * that loss into run.json's bestValLoss.
+   */
+  async setBest(id: string, pointer: CheckpointPointer): Promise<void> {
+    const dir = pointerDir(pointer);
+    if (!(await this.objects.head(this.runKey(id, `${dir}/${MANIFEST}`)))) {
+      throw new InvalidKeyError(`checkpoint ${pointer.step} of run ${id} is not a complete checkpoint`);
+    }
+    await this.objects.put(this.runKey(id, 'best.json'), json(pointer), { contentType: 'application/json' });
+    await this.updateRun(id, { bestValLoss: pointer.valLoss });
   }
 
   /**

@@ -76,7 +76,7 @@ export interface RunRecord {
   id: string;
   /** Human label; defaults to the id. */
   name: string;
-  /** 'builtin:moby-dick' or 'sha256:<hex>' (a corpora/ object). */
+  /** 'builtin:moby-dick', 'sha256:<hex>' (a corpora/ object) or 'key:feeds/<name>.txt' (a mutable feed object). */
   corpus: string;
   /** Display name of the corpus (built-in name or uploaded file name). */
   corpusName: string;
@@ -91,8 +91,18 @@ export interface RunRecord {
   bestValLoss: number | null;
   /** Set when status is 'failed'. */
   error?: string;
+  /** For a feed corpus ('key:feeds/<name>.txt'): the version last trained on (retrain compares it with the object now there). */
+  corpusVersion?: CorpusVersion;
   createdAt: string;
   updatedAt: string;
+}
+
+/** One version of a feed object (feeds/<name>.txt): content hash (backend-independent) and the store's ETag. */
+export interface CorpusVersion {
+  /** 'sha256:<64 hex>' of the object's bytes. */
+  sha256: string;
+  etag: string;
+  bytes: number;
 }
 
 /** runs/<id>/latest.json and best.json */
