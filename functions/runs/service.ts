@@ -24,7 +24,7 @@ export function slugify(s: string): string {
 export async function createRun(s: Services, body: CreateRunBody): Promise<Run> {
   const { model, train } = resolveConfig(body.config ?? {});
   checkModelLimits(s, model);
-  const corpusDisplay = typeof body.corpus === 'object' ? body.corpus.name : body.corpusName;
+  const corpusDisplay = typeof body.corpus === 'object' && 'text' in body.corpus ? body.corpus.name : body.corpusName;
   const corpus = await resolveCorpus(s, body.corpus, corpusDisplay);
   let chars = 0;
   for (const _ of corpus.text) chars++;
@@ -50,6 +50,7 @@ export async function createRun(s: Services, body: CreateRunBody): Promise<Run> 
     bestValLoss: null,
     vocabSize: corpus.vocabSize,
     params,
+    ...(corpus.version ? { corpusVersion: corpus.version } : {}),
     createdAt: now,
     updatedAt: now,
   };

@@ -40,6 +40,14 @@ export const RunConfigInput = z
   .strict();
 export type RunConfigInput = z.infer<typeof RunConfigInput>;
 
+/** Mirrors validateFeedKey in shared/store/keys.ts (which the store enforces too). */
+export const FeedKey = z
+  .string()
+  .max(256)
+  .regex(/^feeds\/(?:[A-Za-z0-9][A-Za-z0-9._-]*\/)*[A-Za-z0-9][A-Za-z0-9._-]*\.txt$/, "a feed key looks like feeds/<name>.txt (letters, digits, '.', '_', '-')")
+  .refine((k) => !k.includes('..'), "a feed key must not contain '..'")
+  .meta({ description: 'Store key of a feed corpus', example: 'feeds/news.txt' });
+
 export const CorpusInput = z.union([
   z.enum(BUILTIN_CORPORA).meta({ description: 'A built-in corpus' }),
   z
@@ -47,6 +55,10 @@ export const CorpusInput = z.union([
     .regex(/^sha256:[0-9a-f]{64}$/, 'a corpus reference looks like sha256:<64 hex digits> (from POST /corpora)')
     .meta({ description: 'A corpus uploaded with POST /corpora' }),
   z.object({ text: z.string().min(1), name: z.string().min(1).max(200).optional() }).strict().meta({ description: 'Inline corpus text' }),
+  z
+    .object({ key: FeedKey })
+    .strict()
+    .meta({ description: 'A feed: a mutable object under feeds/ in the run store; each retrain tick trains on its current version' }),
 ]);
 
 export const CreateRunBody = z
@@ -155,6 +167,42 @@ export const TrainSummary = z.object({
   backend: z.string(),
 });
 export type TrainSummary = z.infer<typeof TrainSummary>;
+
+/** POST /runs/:id/retrain: one scheduled tick, bounded like a train slice (none → the default slice seconds). */
+export const RetrainBody = TrainBody.pick({ steps: true, epochs: true, maxSeconds: true }).strict();
+export type RetrainBody = z.infer<typeof RetrainBody>;
+
+/** What one retrain tick did: stored as runs/<id>/retrains/<time>.json and returned by the route. */
+export const RetrainReport = z.object({
+  id: z.string().meta({ description: 'Report id: its start time (sortable) and a random suffix' }),
+  runId: z.string(),
+  idempotencyKey: z.string().nullable(),
+  startedAt: z.string(),
+  finishedAt: z.string(),
+  budget: z.object({ steps: z.number().optional(), epochs: z.number().optional(), maxSeconds: z.number().optional() }),
+  corpus: z.object({
+    ref: z.string(),
+    version: z.string().nullable().meta({ description: 'sha256:<hex> of the feed bytes trained on (null for other corpora)' }),
+    etag: z.string().nullable(),
+    changed: z.boolean().meta({ description: 'The feed differs from the version the run last trained on' }),
+    addedChars: z.array(z.string()).meta({ description: 'Characters new to the vocabulary (the model was extended)' }),
+  }),
+  outcome: z.enum(['promoted', 'kept', 'rejected', 'failed']).meta({
+    description: 'promoted: validation loss improved, best moved; kept: trained (latest moved) but best stayed; rejected: nothing changed (reason says why); failed: training failed',
+  }),
+  promoted: z.boolean(),
+  reason: z.string(),
+  fromStep: z.number().nullable().meta({ description: 'Step of the best checkpoint training started from (null: an untrained model)' }),
+  step: z.number().meta({ description: "The run's latest step after the tick" }),
+  steps: z.number().meta({ description: 'Steps trained in this tick' }),
+  beforeValLoss: z.number().nullable().meta({ description: "Best checkpoint's loss on the current validation split, before training" }),
+  afterValLoss: z.number().nullable().meta({ description: 'Loss of the trained model on the same split' }),
+  vocabSize: z.object({ before: z.number(), after: z.number() }),
+  stopReason: TrainSummary.shape.stopReason.nullable(),
+});
+export type RetrainReport = z.infer<typeof RetrainReport>;
+
+export const RetrainList = z.object({ retrains: z.array(RetrainReport) });
 
 export const CheckpointSelector = z
   .union([z.enum(['latest', 'best']), z.number().int().min(0)])
