@@ -46,7 +46,10 @@ export function metricsRoutes(s: Services) {
       };
       stream.onAbort(close);
       s.closing.signal.addEventListener('abort', close, { once: true });
+      // Cursor: the last step sent, and which points at that step were sent (a step can carry a
+      // train point and a later eval point, flushed separately).
       let last = afterStep ?? -1;
+      let sentAtLast = new Set<string>();
       let lastWrite = Date.now();
       let seenVersion = '';
       while (open) {
@@ -55,13 +58,19 @@ export function metricsRoutes(s: Services) {
           // run record every poll, the segments only when it changed.
           const run = await s.store.getRun(id);
           const version = run ? `${run.updatedAt}/${run.step}` : '';
-          const points = version !== seenVersion ? await s.store.readMetrics(id, { afterStep: last }) : [];
+          const points = version !== seenVersion ? await s.store.readMetrics(id, { afterStep: last - 1 }) : [];
           seenVersion = version;
           for (const p of points) {
             if (!open) break;
+            const key = `${p.time}/${p.valLoss ?? ''}/${p.trainLoss ?? ''}`;
+            if (p.step < last || (p.step === last && sentAtLast.has(key))) continue;
             await stream.writeSSE({ event: 'point', data: JSON.stringify(p) });
             lastWrite = Date.now();
-            last = Math.max(last, p.step);
+            if (p.step > last) {
+              last = p.step;
+              sentAtLast = new Set();
+            }
+            sentAtLast.add(key);
           }
         } catch (err) {
           // A transient store failure should not end a long tail; the next poll retries.

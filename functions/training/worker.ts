@@ -94,7 +94,9 @@ async function trainLoop(trainer: Trainer) {
         lastTrainLoss = ev.trainLoss;
       }
       if (ev.charsPerSec !== undefined) lastCharsPerSec = ev.charsPerSec;
-      if (Date.now() - lastProgressMs >= input.progressMs) flushTrainLoss(ev.step, ev.epoch, ev.lr !== undefined ? { lr: ev.lr } : {});
+      // When an eval follows at this step, let it carry the train loss: one point per step.
+      const evalDue = ev.step % input.train.evalEvery === 0;
+      if (!evalDue && Date.now() - lastProgressMs >= input.progressMs) flushTrainLoss(ev.step, ev.epoch, ev.lr !== undefined ? { lr: ev.lr } : {});
     } else if (ev.type === 'eval') {
       lastEval = { step: ev.step, valLoss: ev.valLoss, valBpc: ev.valBpc };
       flushTrainLoss(ev.step, ev.epoch, { valLoss: ev.valLoss, valBpc: ev.valBpc });
@@ -105,7 +107,8 @@ async function trainLoop(trainer: Trainer) {
       endReason = ev.reason;
       break;
     }
-    if (!diverged && Date.now() - lastCheckpointMs >= input.checkpointSeconds * 1000 && trainer.step > lastCheckpointStep) {
+    const evalPending = ev.type === 'step' && ev.step % input.train.evalEvery === 0;
+    if (!diverged && !evalPending && Date.now() - lastCheckpointMs >= input.checkpointSeconds * 1000 && trainer.step > lastCheckpointStep) {
       await checkpoint();
     }
   }
