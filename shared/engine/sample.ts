@@ -165,7 +165,7 @@ function disposeCell(state: CellState[]): void {
   }
 }
 
-function validateSampleOptions(o: SampleOptions): void {
+export function validateSampleOptions(o: SampleOptions): void {
   if (!(Number.isInteger(o.length) && o.length >= 0)) throw new EngineInputError('length must be a non-negative integer', 'length');
   if (!(o.temperature >= 0)) throw new EngineInputError('temperature must be ≥ 0', 'temperature');
   if (!(Number.isInteger(o.topK) && o.topK >= 0)) throw new EngineInputError('topK must be a non-negative integer', 'topK');
