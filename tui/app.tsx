@@ -91,6 +91,7 @@ export function App({ api, apiLabel, sessions: given, sliceSeconds, saveDir, ini
     notify,
     setFooter,
     quit,
+    serverBackend: health?.backend ?? null,
     columns,
     bodyRows,
   };

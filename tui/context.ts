@@ -20,6 +20,8 @@ export interface Ui {
   notify: (text: string | null, tone?: Tone) => void;
   setFooter: (screen: ScreenName, ids: string[], typing: boolean) => void;
   quit: () => void;
+  /** The server's tfjs backend from /healthz (null until known). */
+  serverBackend: string | null;
   columns: number;
   /** Rows available to the screen body. */
   bodyRows: number;

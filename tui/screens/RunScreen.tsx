@@ -8,9 +8,10 @@ import { useKeys } from '../hooks/useKeys.ts';
 import { fmtDuration, fmtLoss, fmtParams, fmtRate, fmtSize } from '../format.ts';
 import { lossSeries, plotLoss } from '../chart.ts';
 import type { TrainState } from '../trainer.ts';
+import type { MetricPoint } from '../api.ts';
 
 export function RunScreen({ runId }: { runId: string }) {
-  const { sessions, navigate, notify, active, columns, bodyRows } = useUi();
+  const { sessions, navigate, notify, active, columns, bodyRows, serverBackend } = useUi();
   const session = sessions.get(runId);
   const state = useSyncExternalStore(session.subscribe, session.getState);
   const [prompt, setPrompt] = useState<string | null>(null);
@@ -80,8 +81,9 @@ export function RunScreen({ runId }: { runId: string }) {
 
   if (!run) return <Text dimColor>{state.error ? '' : `Loading ${runId}…`}</Text>;
 
-  const lastTrain = [...state.points].reverse().find((p) => typeof p.trainLoss === 'number')?.trainLoss;
-  const speed = state.progress?.charsPerSec ?? state.summary?.charsPerSec ?? null;
+  const lastTrain = lastOf(state.points, (p) => p.trainLoss);
+  const speed =
+    state.progress?.charsPerSec ?? state.summary?.charsPerSec ?? lastOf(state.points, (p) => p.charsPerSec) ?? null;
   return (
     <Box flexDirection="column">
       <Box height={1}>
@@ -121,7 +123,7 @@ export function RunScreen({ runId }: { runId: string }) {
         <Text>
           step <Text bold>{run.step}</Text> · epoch <Text bold>{run.epoch.toFixed(2)}</Text> · train {fmtLoss(lastTrain)} · val{' '}
           {fmtLoss(run.latestValLoss)} · best <Text color="green">{fmtLoss(run.bestValLoss)}</Text> · {fmtRate(speed)} chars/s · backend{' '}
-          {state.backend ?? '—'}
+          {state.backend ?? serverBackend ?? '—'}
         </Text>
       </Box>
       <Box height={1}>
@@ -144,6 +146,15 @@ export function RunScreen({ runId }: { runId: string }) {
       </Box>
     </Box>
   );
+}
+
+/** The newest defined value of a metric (scans from the end: histories get long). */
+function lastOf(points: readonly MetricPoint[], pick: (p: MetricPoint) => number | undefined): number | undefined {
+  for (let i = points.length - 1; i >= 0; i--) {
+    const v = pick(points[i]);
+    if (typeof v === 'number') return v;
+  }
+  return undefined;
 }
 
 function PhaseBadge({ state }: { state: TrainState }) {
