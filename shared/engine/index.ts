@@ -5,6 +5,7 @@ export { decodeCorpus, loadBuiltinCorpus, splitCorpus, type BuiltinCorpus } from
 export { Vocab, formatChars } from './vocab.ts';
 export { resolveConfig, countParams, PRESET_SHAPES, DEFAULT_PRESET, DEFAULT_TRAIN, DEFAULT_MODEL, type Preset } from './config.ts';
 export { checkCorpusFits } from './batches.ts';
-export { Trainer, type EvalResult } from './train.ts';
+export { Trainer, estimateTrainHeapBytes, type EvalResult } from './train.ts';
 export { Sampler } from './sample.ts';
+export { BatchSampler, SampleStream } from './batch-sampler.ts';
 export { readCheckpointInfo, type CheckpointInfo } from './checkpoint.ts';

@@ -1,0 +1,330 @@
+// Many sampling streams of one checkpoint stepped together: one batched cell step per character for
+// every active stream (state rows [n, H]), one read-back of the [n, V] logits, then each stream draws
+// its next character with its own seeded RNG and temperature / top-k / top-p.
+//
+// A stream's text is exactly what Sampler.generate gives for the same options: the step uses the
+// same ops as Sampler's, and row r of a batched matmul equals the batch-1 result bit for bit (wasm
+// XNNPACK and cpu compute each output row in the same order whatever the row count). Streams join
+// with zero state and feed their prime one character per batched step, alongside the others; a
+// stream that is done, cancelled or whose consumer stopped leaves at the next step.
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from './backend.ts';
+import { readModelFiles } from './checkpoint.ts';
+import { CharRnn, type RnnState } from './model.ts';
+import { Rng } from './rng.ts';
+import { pick, validateSampleOptions } from './sample.ts';
+import { EngineInputError, type CheckpointFiles, type ModelConfig, type SampleOptions } from './types.ts';
+import { Vocab, formatChars } from './vocab.ts';
+
+/** Steps run back to back for at most about this long before the event loop gets a turn. */
+const TURN_MS = 10;
+
+/** One sampling stream: read its text with `for await`; leaving the loop early cancels it. */
+export class SampleStream implements AsyncIterable<string> {
+  /** Batched steps this stream has taken part in (prime and generation). */
+  steps = 0;
+  /** Produced and not yet read. */
+  private text = '';
+  private status: 'running' | 'done' | 'cancelled' | 'failed' = 'running';
+  private error: unknown = null;
+  private wake: (() => void) | null = null;
+  /** Prime characters fed so far; generation starts once all are in. */
+  private fed = 0;
+  /** Characters still to draw. */
+  private left: number;
+  /** Input of the next generation step: the character drawn last. */
+  private last = -1;
+  private readonly rng: Rng;
+  private readonly unlisten: () => void;
+
+  constructor(
+    private readonly opts: SampleOptions,
+    /** Prime ids (the start character for an empty prime). */
+    private readonly prime: number[],
+  ) {
+    this.rng = new Rng(opts.seed);
+    this.left = opts.length;
+    const onAbort = () => this.cancel();
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    this.unlisten = () => opts.signal?.removeEventListener('abort', onAbort);
+    if (opts.signal?.aborted || opts.length === 0) this.finish('done');
+  }
+
+  get running(): boolean {
+    return this.status === 'running';
+  }
+
+  /** Stop producing; the stream leaves the batch at the next step and its reader ends quietly. */
+  cancel(): void {
+    if (this.running) this.finish('cancelled');
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<string> {
+    try {
+      for (;;) {
+        if (this.text) {
+          const chunk = this.text;
+          this.text = '';
+          yield chunk;
+        } else if (this.status === 'failed') throw this.error;
+        else if (!this.running) return;
+        else await new Promise<void>((resolve) => (this.wake = resolve));
+      }
+    } finally {
+      this.cancel();
+    }
+  }
+
+  /** @internal The id this stream feeds into the next step. */
+  input(): number {
+    return this.fed < this.prime.length ? this.prime[this.fed] : this.last;
+  }
+
+  /**
+   * @internal After a step: draw from this row's logits once the prime is in (`chars` maps ids to
+   * text). True when that was the stream's first character.
+   */
+  advance(logits: Float32Array, chars: readonly string[]): boolean {
+    this.steps++;
+    if (this.fed < this.prime.length && ++this.fed < this.prime.length) return false;
+    const id = pick(logits, this.opts, this.rng);
+    this.text += chars[id];
+    this.last = id;
+    const first = this.left === this.opts.length;
+    if (--this.left === 0) this.finish('done');
+    else this.signal();
+    return first;
+  }
+
+  /** @internal */
+  fail(err: unknown): void {
+    if (!this.running) return;
+    this.error = err;
+    this.finish('failed');
+  }
+
+  private finish(status: 'done' | 'cancelled' | 'failed'): void {
+    this.status = status;
+    if (status === 'cancelled') this.text = '';
+    this.unlisten();
+    this.signal();
+  }
+
+  private signal(): void {
+    const wake = this.wake;
+    this.wake = null;
+    wake?.();
+  }
+}
+
+/** The checkpoint's tensors as the sampling step uses them (prepared once). */
+interface StepWeights {
+  net: CharRnn;
+  /** Layer-0 input rows with the bias folded in ([V, G·H]), when the input is one-hot. */
+  table0: tf.Tensor2D | null;
+  /** GRU recurrent kernels split into the gates' [H, 2H] and the candidate's [H, H] parts. */
+  gruSplit: [tf.Tensor2D, tf.Tensor2D][];
+}
+
+export class BatchSampler {
+  /** Batched steps run, and the stream rows they covered (sum of batch sizes). */
+  readonly stats = { steps: 0, rowSteps: 0 };
+  /** Row r of `state` belongs to rows[r]. */
+  private rows: SampleStream[] = [];
+  private joining: SampleStream[] = [];
+  private state: RnnState | null = null;
+  private running = false;
+  private disposed = false;
+
+  private constructor(
+    private readonly w: StepWeights,
+    readonly vocab: Vocab,
+    /** Training step of the checkpoint. */
+    readonly step: number,
+  ) {}
+
+  /** Load from checkpoint files (only model.json and weights.bin are read). */
+  static async load(files: Pick<CheckpointFiles, 'model.json' | 'weights.bin'>): Promise<BatchSampler> {
+    await initBackend();
+    const m = readModelFiles(files);
+    const net = new CharRnn(m.model, m.vocab.length, m.weights);
+    const H = net.config.hidden;
+    const w: StepWeights = {
+      net,
+      table0: net.embedding ? null : tf.keep(tf.add(net.layers[0].kernel, net.layers[0].bias) as tf.Tensor2D),
+      gruSplit: net.config.cell === 'gru' ? net.layers.map((l) => tf.split(l.recurrent, [2 * H, H], 1).map((t) => tf.keep(t)) as [tf.Tensor2D, tf.Tensor2D]) : [],
+    };
+    return new BatchSampler(w, new Vocab(m.vocab), m.step);
+  }
+
+  get model(): ModelConfig {
+    return { ...this.w.net.config };
+  }
+
+  /** Streams open (joining, priming or generating). */
+  get active(): number {
+    return this.rows.filter((s) => s.running).length + this.joining.filter((s) => s.running).length;
+  }
+
+  /**
+   * Start a stream: `length` characters after feeding `prime`, the same text as
+   * Sampler.generate(opts). Bad options throw EngineInputError here; aborting `opts.signal` ends it.
+   */
+  open(opts: SampleOptions): SampleStream {
+    if (this.disposed) throw new Error('BatchSampler is disposed');
+    const missing = this.vocab.missing(opts.prime);
+    if (missing.length) {
+      throw new EngineInputError(`prime has character(s) outside the model's vocabulary: ${formatChars(missing)}`, 'prime');
+    }
+    validateSampleOptions(opts);
+    const prime = opts.prime.length > 0 ? this.vocab.encode(opts.prime, 'prime') : [this.vocab.id(this.startChar())!];
+    const stream = new SampleStream(opts, Array.from(prime));
+    if (stream.running) {
+      this.joining.push(stream);
+      if (!this.running) {
+        this.running = true;
+        void this.run();
+      }
+    }
+    return stream;
+  }
+
+  /** Cancel every stream and free the weights (once the loop has stopped). */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    for (const s of [...this.rows, ...this.joining]) s.cancel();
+    if (!this.running) this.free();
+  }
+
+  /** While any stream is open: steps back to back for up to TURN_MS, then a turn for the event loop. */
+  private async run(): Promise<void> {
+    try {
+      await null; // return from open() first; streams opened in the same tick start together
+      for (;;) {
+        this.regroup();
+        if (this.rows.length === 0 || this.disposed) break;
+        const until = performance.now() + TURN_MS;
+        let firstChars = false;
+        do {
+          // A stream's first character goes out at once: end the turn early for it.
+          firstChars = this.stepOnce() || firstChars;
+          this.regroup();
+        } while (this.rows.length > 0 && !firstChars && performance.now() < until);
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+    } catch (err) {
+      for (const s of [...this.rows, ...this.joining]) s.fail(err);
+      this.rows = [];
+      this.joining = [];
+      this.setState(null);
+    } finally {
+      this.running = false;
+      if (this.disposed) this.free();
+    }
+  }
+
+  /** One batched step over all rows; true if a stream drew its first character. */
+  private stepOnce(): boolean {
+    const V = this.vocab.chars.length;
+    const ids = Int32Array.from(this.rows, (s) => s.input());
+    const out = stepRows(this.w, ids, this.state!);
+    this.setState(out.state);
+    const logits = out.logits.dataSync() as Float32Array;
+    out.logits.dispose();
+    this.stats.steps++;
+    this.stats.rowSteps += this.rows.length;
+    let firstChars = false;
+    this.rows.forEach((s, r) => {
+      firstChars = s.advance(logits.subarray(r * V, (r + 1) * V), this.vocab.chars) || firstChars;
+    });
+    return firstChars;
+  }
+
+  /** Drop the rows of streams that ended, append zero rows for streams that joined. */
+  private regroup(): void {
+    const keep = this.rows.flatMap((s, r) => (s.running ? [r] : []));
+    const joined = this.joining.filter((s) => s.running);
+    this.joining = [];
+    if (keep.length === this.rows.length && joined.length === 0) return;
+    const rows = [...keep.map((r) => this.rows[r]), ...joined];
+    if (rows.length === 0) {
+      this.rows = [];
+      this.setState(null);
+      return;
+    }
+    const old = this.state;
+    const H = this.w.net.config.hidden;
+    const regrouped = tf.tidy(() => {
+      const idx = tf.tensor1d(keep, 'int32');
+      const resize = (t: tf.Tensor2D) => {
+        const kept = keep.length === this.rows.length ? t : tf.gather(t, idx);
+        return joined.length ? tf.concat([kept, tf.zeros([joined.length, H])]) : kept;
+      };
+      return old && keep.length
+        ? old.map((s) => (s.c ? { h: resize(s.h), c: resize(s.c) } : { h: resize(s.h) }))
+        : this.w.net.zeroState(rows.length);
+    }) as RnnState;
+    this.rows = rows;
+    this.setState(regrouped);
+  }
+
+  /** Replace the state, disposing the old tensors (unless carried over unchanged). */
+  private setState(next: RnnState | null): void {
+    const keep = new Set(next?.flatMap((s) => [s.h, s.c]));
+    for (const s of this.state ?? []) for (const t of [s.h, s.c]) if (t && !keep.has(t)) t.dispose();
+    this.state = next;
+  }
+
+  /** What an empty prime starts from: a newline (or a space, or the first character), as in Sampler. */
+  private startChar(): string {
+    return ['\n', ' '].find((c) => this.vocab.has(c)) ?? this.vocab.chars[0];
+  }
+
+  private free(): void {
+    this.setState(null);
+    this.w.table0?.dispose();
+    tf.dispose(this.w.gruSplit.flat());
+    this.w.net.dispose();
+  }
+}
+
+/**
+ * One time step for n rows: ids [n] are each row's input character. Returns the new state and the
+ * logits [n, V]; the caller disposes the old state.
+ */
+export function stepRows(w: StepWeights, ids: Int32Array, state: RnnState): { state: RnnState; logits: tf.Tensor2D } {
+  const { hidden: H, cell } = w.net.config;
+  const n = ids.length;
+  return tf.tidy(() => {
+    const idT = tf.tensor1d(ids, 'int32');
+    let x: tf.Tensor2D;
+    const next: RnnState = [];
+    w.net.layers.forEach((layer, l) => {
+      let xp: tf.Tensor2D;
+      if (l === 0 && w.table0) xp = tf.gather(w.table0, idT);
+      else {
+        const input = l === 0 ? (tf.gather(w.net.embedding!, idT) as tf.Tensor2D) : x;
+        xp = tf.add(tf.matMul(input, layer.kernel), layer.bias);
+      }
+      const { h: hPrev, c: cPrev } = state[l];
+      if (cell === 'lstm') {
+        const z = tf.add(xp, tf.matMul(hPrev, layer.recurrent));
+        const sig = tf.sigmoid(tf.slice(z, [0, 0], [n, 3 * H]));
+        const g = tf.tanh(tf.slice(z, [0, 3 * H], [n, H]));
+        const [i, f, o] = tf.split(sig, 3, 1);
+        const c = tf.add(tf.mul(f, cPrev!), tf.mul(i, g)) as tf.Tensor2D;
+        next.push({ h: tf.mul(o, tf.tanh(c)), c });
+      } else {
+        const [Wzr, Whh] = w.gruSplit[l];
+        const zr = tf.sigmoid(tf.add(tf.slice(xp, [0, 0], [n, 2 * H]), tf.matMul(hPrev, Wzr)));
+        const [z, r] = tf.split(zr, 2, 1);
+        const hh = tf.tanh(tf.add(tf.slice(xp, [0, 2 * H], [n, H]), tf.matMul(tf.mul(r, hPrev), Whh)));
+        next.push({ h: tf.add(hh, tf.mul(z, tf.sub(hPrev, hh))) });
+      }
+      x = next[l].h;
+    });
+    const logits = tf.add(tf.matMul(x!, w.net.headKernel), w.net.headBias);
+    return { state: next, logits } as unknown as tf.TensorContainer;
+  }) as unknown as { state: RnnState; logits: tf.Tensor2D };
+}
