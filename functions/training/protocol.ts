@@ -12,6 +12,8 @@ export interface WorkerInput {
   checkpointSeconds: number;
   /** Minimum milliseconds between progress messages (evals always report). */
   progressMs: number;
+  /** Measure validation loss before the first step and report it as a progress point (retrain's "before"). */
+  evalFirst?: boolean;
 }
 
 export interface ProgressPoint {

@@ -28,6 +28,18 @@ export interface SliceDeps {
 
 type Events = { progress: [TrainProgress] };
 
+/** Hooks for callers other than POST /train (retrain). */
+export interface SliceOptions {
+  /** Loads the slice's inputs under the lease instead of the run's corpus and latest checkpoint;
+   * throwing releases the lease and fails start(). */
+  prepare?: (run: RunRecord) => Promise<{ text: string; checkpoint?: CheckpointFiles }>;
+  /** Measure validation loss before the first step (a progress point at the starting step). */
+  evalFirst?: boolean;
+  /** Commit checkpoints as latest only: best.json and run.bestValLoss are left to the caller. */
+  keepBest?: boolean;
+  onProgress?: (p: TrainProgress) => void;
+}
+
 /** The worker failed (bad checkpoint bytes, out of memory, a bug): the run is marked failed. */
 export class TrainingFailedError extends Error {
   constructor(message: string) {
@@ -43,7 +55,10 @@ export class TrainingSlice extends EventEmitter<Events> {
   private resolve!: (s: TrainSummary) => void;
   private reject!: (e: unknown) => void;
 
-  constructor(readonly runId: string) {
+  constructor(
+    readonly runId: string,
+    private readonly keepBest = false,
+  ) {
     super();
     this.done = new Promise<TrainSummary>((res, rej) => {
       this.resolve = res;
@@ -150,10 +165,10 @@ export class TrainingSlice extends EventEmitter<Events> {
             const points = pending.filter((p) => p.step <= step);
             pending = pending.filter((p) => p.step > step);
             enqueue(async () => {
-              await store.saveCheckpoint(run.id, step, files, { valLoss, epoch });
+              await store.saveCheckpoint(run.id, step, files, { valLoss, epoch, ...(this.keepBest ? { keepBest: true } : {}) });
               // One create-only object per flush (S3 cannot append); names sort in write order.
               if (points.length) await store.appendMetrics(run.id, newMetricsSegment(deps.now()), points.map(toMetricPoint));
-              if (valLoss !== null && (bestValLoss === null || valLoss < bestValLoss)) bestValLoss = valLoss;
+              if (!this.keepBest && valLoss !== null && (bestValLoss === null || valLoss < bestValLoss)) bestValLoss = valLoss;
               committed = { step, epoch };
               await store.updateRun(run.id, { step, epoch, latestValLoss, bestValLoss });
             });
@@ -246,7 +261,7 @@ export class TrainingManager {
   }
 
   /** Validate, take the lease, load inputs and start the worker. Throws (404/409/400) before anything runs. */
-  async start(runId: string, body: TrainBody): Promise<TrainingSlice> {
+  async start(runId: string, body: TrainBody, opts: SliceOptions = {}): Promise<TrainingSlice> {
     const { store, limits } = this.deps;
     if (this.closing) throw new HttpError(503, 'shutting_down', 'server is shutting down; retry on another instance');
     if (body.steps !== undefined && body.steps > limits.maxStepsPerSlice) {
@@ -256,7 +271,8 @@ export class TrainingManager {
     const seconds = Math.min(body.maxSeconds ?? (noBudget ? limits.defaultSliceSeconds : limits.maxSliceSeconds), limits.maxSliceSeconds);
     if (this.active.has(runId)) throw new HttpError(409, 'training_in_progress', `run "${runId}" is already training on this instance`);
 
-    const slice = new TrainingSlice(runId);
+    const slice = new TrainingSlice(runId, !!opts.keepBest);
+    if (opts.onProgress) slice.on('progress', opts.onProgress);
     this.active.set(runId, slice); // reserve before the first await: same-instance races lose here
     try {
       const run = await store.getRun(runId);
@@ -265,8 +281,9 @@ export class TrainingManager {
       const lease = await store.acquireLease(runId, holder, limits.leaseSeconds * 1000);
       let input: WorkerInput;
       try {
-        const text = await loadCorpusText(store, run.corpus);
-        const checkpoint = (await store.loadCheckpoint(runId, 'latest'))?.files as CheckpointFiles | undefined;
+        const { text, checkpoint } = opts.prepare
+          ? await opts.prepare(run)
+          : { text: await loadCorpusText(store, run.corpus), checkpoint: (await store.loadCheckpoint(runId, 'latest'))?.files as CheckpointFiles | undefined };
         input = {
           runId,
           text,
@@ -276,6 +293,7 @@ export class TrainingManager {
           limits: { ...(body.steps !== undefined ? { steps: body.steps } : {}), ...(body.epochs !== undefined ? { epochs: body.epochs } : {}), seconds },
           checkpointSeconds: body.checkpointSeconds ?? limits.defaultCheckpointSeconds,
           progressMs: PROGRESS_MS,
+          ...(opts.evalFirst ? { evalFirst: true } : {}),
         };
         await store.updateRun(runId, { status: 'training' });
       } catch (e) {

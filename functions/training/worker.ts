@@ -86,6 +86,12 @@ async function trainLoop(trainer: Trainer) {
     lastCheckpointStep = step;
   };
 
+  if (input.evalFirst) {
+    const r = await trainer.evaluate();
+    lastEval = { step: trainer.step, valLoss: r.valLoss, valBpc: r.valBpc };
+    progress({ step: trainer.step, epoch: trainer.epoch, valLoss: r.valLoss, valBpc: r.valBpc });
+  }
+
   for await (const ev of trainer.run({ steps, epochs, seconds, signal: abort.signal })) {
     if (ev.type === 'step') {
       if (Number.isFinite(ev.trainLoss)) {
