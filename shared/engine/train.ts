@@ -17,6 +17,7 @@ import {
   type TrainLimits,
 } from './types.ts';
 import { Vocab, formatChars, type Ids } from './vocab.ts';
+import { countParams } from './config.ts';
 
 const LOSS_TAIL = 200;
 /** Validation reads the split as this many contiguous streams (fewer if it is short), whatever the
@@ -62,6 +63,7 @@ export class Trainer {
     const backend = await initBackend();
     validateConfig(o.model, o.train);
     const vocab = Vocab.fromText(o.text);
+    checkMemory(backend, o.model, vocab.size, o.train);
     const ids = vocab.encode(o.text);
     const model = new CharRnn(o.model, vocab.size, undefined, o.train.seed);
     const opt = new Adam(model.variables(), { amsgrad: o.train.amsgrad });
@@ -104,6 +106,7 @@ export class Trainer {
     const train: TrainConfig = { ...s.train, ...stripUndefined(o.train ?? {}) };
     validateConfig(s.model, train);
     const vocab = new Vocab(s.vocab);
+    checkMemory(backend, s.model, vocab.size, train);
     const missing = vocab.missing(o.text);
     if (missing.length) {
       throw new EngineInputError(`corpus has characters the checkpoint's vocabulary lacks: ${formatChars(missing)}; resume with the run's original corpus`, 'corpus');
@@ -371,6 +374,33 @@ function disposeState(s: RnnState): void {
 
 function stripUndefined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/**
+ * Rough peak wasm heap of a training step: what BPTT keeps per layer (≈22 floats per hidden unit
+ * per character) and the head's [T·B, V] tensors, times 2.56 for the heap's growth policy and
+ * temporaries (calibrated here: 1×128 at B256 T500 fits in the 4 GiB heap, T560 does not), plus
+ * weights, gradients and Adam slots.
+ */
+export function estimateTrainHeapBytes(model: ModelConfig, vocabSize: number, train: Pick<TrainConfig, 'batchSize' | 'seqLen'>): number {
+  const chars = train.batchSize * train.seqLen;
+  const activations = 4 * chars * (22 * model.hidden * model.layers + 5 * vocabSize);
+  return 2.56 * activations + 6 * 4 * countParams(model, vocabSize);
+}
+
+const WASM_HEAP_LIMIT = 4 * 2 ** 30;
+
+/** wasm32 cannot grow past 4 GiB and aborts for good when it tries: refuse such configs up front. */
+function checkMemory(backend: string, model: ModelConfig, vocabSize: number, train: TrainConfig): void {
+  if (backend !== 'wasm') return;
+  const need = estimateTrainHeapBytes(model, vocabSize, train);
+  if (need > WASM_HEAP_LIMIT) {
+    throw new EngineInputError(
+      `training this model needs about ${(need / 2 ** 30).toFixed(1)} GiB of memory per step, more than the wasm ` +
+        `backend's 4 GiB; lower batchSize, seqLen, hidden or layers`,
+      'config.batchSize',
+    );
+  }
 }
 
 function validateConfig(model: ModelConfig, train: TrainConfig): void {

@@ -9,6 +9,7 @@ import {
 import { CharRnn, crossEntropy } from '../../shared/engine/model.ts';
 import { readCheckpoint } from '../../shared/engine/checkpoint.ts';
 import { TrainBatches } from '../../shared/engine/batches.ts';
+import { estimateTrainHeapBytes } from '../../shared/engine/train.ts';
 
 async function collect(gen: AsyncGenerator<TrainEvent>): Promise<TrainEvent[]> {
   const out: TrainEvent[] = [];
@@ -208,6 +209,13 @@ describe('Trainer', () => {
     t.dispose();
     const miss = await err(Trainer.resume({ text: names + '🦄', checkpoint: ck }));
     expect(miss.message).toContain('🦄');
+    // a step that cannot fit in wasm's 4 GiB heap is refused before anything is allocated
+    const huge = await err(trainer(names, { hidden: 2048, layers: 8, batchSize: 1024, seqLen: 1000 }));
+    expect(huge.field).toBe('config.batchSize');
+    expect(huge.message).toMatch(/needs about \d+\.\d GiB .* lower batchSize, seqLen, hidden or layers/);
+    expect((await err(trainer(names, { hidden: 128, batchSize: 256, seqLen: 560 }))).field).toBe('config.batchSize');
+    expect(estimateTrainHeapBytes({ cell: 'lstm', layers: 1, hidden: 128, dropout: 0, embedding: null }, 65, { batchSize: 256, seqLen: 500 })).toBeLessThan(4 * 2 ** 30);
+    expect(estimateTrainHeapBytes({ cell: 'lstm', layers: 2, hidden: 512, dropout: 0, embedding: null }, 65, { batchSize: 64, seqLen: 100 })).toBeLessThan(2 * 2 ** 30);
   });
 
   it('trains an embedding input on wasm', async () => {
