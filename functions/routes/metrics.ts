@@ -10,6 +10,7 @@ import { errors, RunParams, sseContent } from './common.ts';
 
 export const FOLLOW_POLL_MS = 500;
 const KEEPALIVE_MS = 15_000;
+const FULL_READ_MS = 5_000;
 
 const MetricsQuery = z.object({
   follow: z.enum(['0', '1', 'true', 'false']).optional().openapi({ description: '1: stream new points as SSE `point` events until the client disconnects' }),
@@ -52,13 +53,17 @@ export function metricsRoutes(s: Services) {
       let sentAtLast = new Set<string>();
       let lastWrite = Date.now();
       let seenVersion = '';
+      let lastRead = 0;
       while (open) {
         try {
           // Metrics are flushed with each checkpoint, which also rewrites run.json: read the small
           // run record every poll, the segments only when it changed.
+          // (Every few seconds read anyway: two run.json writes can share a timestamp.)
           const run = await s.store.getRun(id);
-          const version = run ? `${run.updatedAt}/${run.step}` : '';
-          const points = version !== seenVersion ? await s.store.readMetrics(id, { afterStep: last - 1 }) : [];
+          const version = run ? `${run.updatedAt}/${run.step}/${run.status}` : '';
+          const due = version !== seenVersion || Date.now() - lastRead >= FULL_READ_MS;
+          const points = due ? await s.store.readMetrics(id, { afterStep: last - 1 }) : [];
+          if (due) lastRead = Date.now();
           seenVersion = version;
           for (const p of points) {
             if (!open) break;
