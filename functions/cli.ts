@@ -201,6 +201,8 @@ async function train(opts: TrainOpts): Promise<void> {
 
 const fmt = (n: number | null | undefined, digits = 3) => (n === null || n === undefined ? '-' : n.toFixed(digits));
 
+let lastHumanLine = 0;
+
 function printProgress(p: TrainProgress, json: boolean) {
   if (json) {
     const line: Record<string, unknown> = { step: p.step, epoch: p.epoch };
@@ -210,6 +212,10 @@ function printProgress(p: TrainProgress, json: boolean) {
     process.stdout.write(JSON.stringify(line) + '\n');
     return;
   }
+  // A line per eval, and at most one a second in between: readable at any speed.
+  const now = Date.now();
+  if (p.valLoss === undefined && now - lastHumanLine < 1000) return;
+  lastHumanLine = now;
   const parts = [`step ${p.step}`, `epoch ${p.epoch.toFixed(2)}`, `loss ${fmt(p.trainLoss)}`];
   if (p.valLoss !== undefined) parts.push(`val ${fmt(p.valLoss)} (${fmt(p.valBpc)} bpc)`);
   if (p.charsPerSec !== undefined) parts.push(`${Math.round(p.charsPerSec)} chars/s`);
