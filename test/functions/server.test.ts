@@ -263,6 +263,27 @@ describe('divergence and limits', () => {
     expect((await sample.json()).step).toBe(summary.checkpointStep);
   });
 
+  it('applies the default budget when none is given, and caps maxSeconds and steps by the limits', async () => {
+    const limits = { ...server.app.services.limits, defaultSliceSeconds: 1, maxSliceSeconds: 1.5, maxStepsPerSlice: 1000 };
+    const limited = await startServer({ port: 0, storeUrl: store.url, token: '', log: () => {}, limits });
+    try {
+      await fetch(`${limited.url}/runs`, json({ corpus: 'names', id: 'budgets', config: TINY }));
+      // No body at all: the default slice budget.
+      const dflt = await (await fetch(`${limited.url}/runs/budgets/train`, { method: 'POST' })).json();
+      expect(dflt.stopReason).toBe('seconds');
+      expect(dflt.seconds).toBeGreaterThanOrEqual(0.9);
+      expect(dflt.seconds).toBeLessThan(1.5);
+      const capped = await (await fetch(`${limited.url}/runs/budgets/train`, json({ maxSeconds: 600 }))).json();
+      expect(capped.stopReason).toBe('seconds');
+      expect(capped.seconds).toBeLessThan(2.2);
+      const tooMany = await fetch(`${limited.url}/runs/budgets/train`, json({ steps: 1001 }));
+      expect(tooMany.status).toBe(400);
+      expect((await tooMany.json()).error.field).toBe('steps');
+    } finally {
+      await limited.close();
+    }
+  });
+
   it('answers 429 beyond the concurrent sample stream limit', async () => {
     const limited = await startServer({ port: 0, storeUrl: store.url, token: '', log: () => {}, limits: { ...server.app.services.limits, maxSampleStreams: 1 } });
     try {
