@@ -23,8 +23,8 @@ export interface AppProps {
   sliceSeconds?: number;
   saveDir?: string;
   initialRoute?: Route;
-  /** Called once after the app decided to quit (before Ink unmounts). */
-  onQuit?: () => void;
+  /** Called once when the app decides to quit (before Ink unmounts); says whether it was training. */
+  onQuit?: (wasTraining: boolean) => void;
 }
 
 export function App({ api, apiLabel, sessions: given, sliceSeconds, saveDir, initialRoute, onQuit }: AppProps) {
@@ -45,8 +45,8 @@ export function App({ api, apiLabel, sessions: given, sliceSeconds, saveDir, ini
   const quit = useCallback(() => {
     if (quitting.current) return;
     quitting.current = true;
+    onQuit?.(sessions.anyTraining());
     sessions.disposeAll();
-    onQuit?.();
     exit();
   }, [sessions, onQuit, exit]);
 

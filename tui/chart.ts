@@ -11,8 +11,9 @@ export interface LossSeries {
 
 /**
  * Resample train and validation loss onto at most `width` columns over the step axis (mean per
- * column). Validation is sparse, so a column without an evaluation repeats the last one (and
- * columns before the first evaluation repeat that first value): asciichart needs dense series.
+ * column). asciichart needs dense series, and validation is sparse: a column without an
+ * evaluation repeats the last one, and columns before the first evaluation take the train value
+ * there (plotLoss draws train over validation, so that stretch stays hidden).
  */
 export function lossSeries(points: readonly MetricPoint[], width: number): LossSeries {
   const withLoss = points.filter((p) => finite(p.trainLoss) || finite(p.valLoss));
@@ -36,16 +37,19 @@ export function lossSeries(points: readonly MetricPoint[], width: number): LossS
       sum[c] += v;
       count[c] += 1;
     }
-    return fillGaps(sum.map((s, i) => (count[i] ? s / count[i] : NaN)));
+    return sum.map((s, i) => (count[i] ? s / count[i] : NaN));
   };
-  return { train: bucket((p) => p.trainLoss), val: bucket((p) => p.valLoss), firstStep, lastStep };
+  const train = fillGaps(bucket((p) => p.trainLoss));
+  const val = fillGaps(bucket((p) => p.valLoss), train);
+  return { train, val, firstStep, lastStep };
 }
 
-function fillGaps(values: number[]): number[] {
+/** Carry values forward over empty columns; before the first value use `lead` (or that value). */
+function fillGaps(values: number[], lead: number[] = []): number[] {
   const first = values.findIndex((v) => !Number.isNaN(v));
   if (first < 0) return [];
   const out = values.slice();
-  for (let i = 0; i < first; i++) out[i] = values[first];
+  for (let i = 0; i < first; i++) out[i] = lead[i] ?? values[first];
   for (let i = first + 1; i < out.length; i++) if (Number.isNaN(out[i])) out[i] = out[i - 1];
   return out;
 }
@@ -56,7 +60,8 @@ function finite(v: number | undefined): v is number {
 
 /** The line chart's rows (asciichart), train in cyan and validation in yellow. */
 export function plotLoss(series: LossSeries, height: number, colors = true): string[] {
-  const data = [series.train, series.val].filter((s) => s.length > 0);
+  // Validation first so train is drawn over it where they coincide (before the first evaluation).
+  const data = [series.val, series.train].filter((s) => s.length > 0);
   if (data.length === 0) return [];
   const all = data.flat();
   const min = Math.min(...all);
@@ -68,7 +73,7 @@ export function plotLoss(series: LossSeries, height: number, colors = true): str
     // A flat line still needs a visible range.
     min: max - min < 1e-6 ? min - 0.05 : min,
     max: max - min < 1e-6 ? max + 0.05 : max,
-    colors: series.train.length ? palette : palette.slice(1),
+    colors: series.val.length ? [palette[1], palette[0]] : [palette[0]],
     format: (x: number) => x.toFixed(2).padStart(7),
   });
   return chart.split('\n');

@@ -87,16 +87,26 @@ async function main(): Promise<number> {
         signal: ctrl.signal,
       });
     }
+    let wasTraining = false;
     const app = render(
       <App
         api={api}
         apiLabel={apiLabel}
         sliceSeconds={flags.sliceSeconds}
         initialRoute={flags.run ? { name: 'run', runId: flags.run } : undefined}
+        onQuit={(training) => (wasTraining = training)}
       />,
+      // Ctrl+C is handled by the app so that it can stop streams first.
       { exitOnCtrlC: false, maxFps: 20 },
     );
     await app.waitUntilExit();
+    if (wasTraining) {
+      process.stdout.write(
+        stopServer
+          ? 'Stopping the embedded server: the training slice in progress checkpoints first…\n'
+          : 'The server finishes the training slice in progress and checkpoints it.\n',
+      );
+    }
     return 0;
   } finally {
     await stopServer?.();

@@ -23,10 +23,17 @@ describe('lossSeries', () => {
     for (let i = 1; i < s.train.length; i++) expect(s.train[i]).toBeLessThanOrEqual(s.train[i - 1]);
   });
 
-  it('holds sparse validation losses between evaluations and backfills before the first', () => {
+  it('holds sparse validation losses between evaluations and follows train before the first', () => {
     const s = lossSeries([pt(1, 4), pt(2, 3.5), pt(3, 3, 3.2), pt(4, 2.8), pt(5, 2.6, 2.9)], 80);
-    expect(s.val).toEqual([3.2, 3.2, 3.2, 3.2, 2.9]);
+    expect(s.val).toEqual([4, 3.5, 3.2, 3.2, 2.9]);
     expect(s.train).toEqual([4, 3.5, 3, 2.8, 2.6]);
+  });
+
+  it('plots validation alone when there is no train loss', () => {
+    const s = lossSeries([pt(10, undefined, 3), pt(20, undefined, 2.5)], 80);
+    expect(s.train).toEqual([]);
+    expect(s.val[0]).toBe(3);
+    expect(s.val.at(-1)).toBe(2.5);
   });
 
   it('ignores points without a finite loss', () => {

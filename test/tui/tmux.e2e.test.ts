@@ -110,6 +110,18 @@ describe('charrnn-tui in tmux', () => {
     screen = await waitForText('○ idle', 60_000);
     expect(stepOf(screen)).toBeGreaterThan(firstStep);
 
+    // A smaller terminal: the view re-lays out to fit (no wrapped or stale lines).
+    tmux('resize-window', '-t', SESSION, '-x', '90', '-y', '30');
+    screen = await waitFor(
+      (s) => s.split('\n').length <= 31 && s.startsWith('charrnn Run') && /\d\.\d\d [┤┼]/.test(s) && s.includes('Esc back'),
+      'a re-laid-out run view',
+    );
+    for (const line of screen.split('\n')) expect(line.length).toBeLessThanOrEqual(90);
+    expect(screen.split('\n').filter((l) => l.includes('charrnn Run'))).toHaveLength(1);
+    expect(screen).toMatch(/step \d+ · epoch .* backend \w+/);
+    tmux('resize-window', '-t', SESSION, '-x', '120', '-y', '40');
+    await waitFor((s) => s.split('\n').some((l) => l.length > 90), 'the wider layout');
+
     await keys('g');
     await waitForText('press Enter to generate');
     await tabTo('Length');

@@ -97,9 +97,9 @@ export function RunScreen({ runId }: { runId: string }) {
         <PhaseBadge state={state} />
       </Box>
       <Box height={1}>
-        <Text>
+        <Text wrap="truncate-end">
           <Text color="cyan">━ train</Text> <Text color="yellow">━ validation</Text>
-          <Text dimColor>  loss (nats/char)</Text>
+          <Text dimColor>  loss in nats/char (bits/char = nats ÷ ln 2)</Text>
         </Text>
       </Box>
       <Box flexDirection="column" height={chartHeight}>
@@ -120,10 +120,10 @@ export function RunScreen({ runId }: { runId: string }) {
       </Box>
       <Progress state={state} width={Math.min(40, Math.max(10, columns - 60))} />
       <Box height={1}>
-        <Text>
-          step <Text bold>{run.step}</Text> · epoch <Text bold>{run.epoch.toFixed(2)}</Text> · train {fmtLoss(lastTrain)} · val{' '}
-          {fmtLoss(run.latestValLoss)} · best <Text color="green">{fmtLoss(run.bestValLoss)}</Text> · {fmtRate(speed)} chars/s · backend{' '}
-          {state.backend ?? serverBackend ?? '—'}
+        <Text wrap="truncate-end">
+          step <Text bold>{run.step}</Text> · epoch <Text bold>{run.epoch.toFixed(2)}</Text> · {fmtRate(speed)} chars/s · backend{' '}
+          {state.backend ?? serverBackend ?? '—'} · train {fmtLoss(lastTrain)} · val {fmtLoss(run.latestValLoss)} · best{' '}
+          <Text color="green">{fmtLoss(run.bestValLoss)}</Text>
         </Text>
       </Box>
       <Box height={1}>
@@ -195,7 +195,7 @@ function Progress({ state, width }: { state: TrainState; width: number }) {
   const filled = Math.round(fraction * width);
   return (
     <Box height={1}>
-      <Text>
+      <Text wrap="truncate-end">
         <Text color="green">{'█'.repeat(filled)}</Text>
         <Text dimColor>{'░'.repeat(width - filled)}</Text> {label}
         {active ? (goal?.targetEpoch === null ? ` · until stopped · slice ETA ${fmtDuration(eta)}` : ` · ETA ${fmtDuration(eta)}`) : ''}
