@@ -39,7 +39,7 @@ export const DEFAULT_LIMITS: Limits = {
   defaultSliceSeconds: 60,
   defaultCheckpointSeconds: 30,
   maxSampleLength: 20_000,
-  maxSampleStreams: 8,
+  maxSampleStreams: 64,
   maxBodyBytes: 50 * 1024 * 1024,
   maxCorpusBytes: 50 * 1024 * 1024,
   samplerCacheSize: 4,

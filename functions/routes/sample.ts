@@ -1,5 +1,6 @@
 // POST /runs/:id/sample: generate text from a checkpoint, as JSON or streamed as SSE events whose
-// data is {"text": "<next chars>"}, then `done`. Generation stops when the client disconnects.
+// data is {"text": "<next chars>"}, then `done`. Concurrent samples of one checkpoint share one
+// BatchSampler (batched steps); a stream stops when its client disconnects or the server shuts down.
 import { randomInt } from 'node:crypto';
 import { createRoute } from '@hono/zod-openapi';
 import { streamSSE } from 'hono/streaming';
@@ -54,41 +55,41 @@ export function sampleRoutes(s: Services) {
         const opts = { length: body.length, temperature: body.temperature, topK: body.topK, topP: body.topP, prime: body.prime, seed };
 
         if (!wantsSse(c.req.header('accept'))) {
-          const abort = new AbortController();
-          c.req.raw.signal?.addEventListener('abort', () => abort.abort());
           let text = '';
-          for await (const chunk of lease.sampler.generate({ ...opts, signal: abort.signal })) text += chunk;
+          for await (const chunk of lease.sampler.open({ ...opts, signal: c.req.raw.signal })) text += chunk;
           return c.json({ text, ...meta }, 200);
         }
 
+        // Ends on client disconnect or shutdown. AbortSignal.any adds no listener to the shared
+        // closing signal (one per stream would trip MaxListenersExceededWarning past 10 streams).
+        const abort = new AbortController();
+        const signal = AbortSignal.any([abort.signal, s.closing.signal, ...(c.req.raw.signal ? [c.req.raw.signal] : [])]);
+        const chars = lease.sampler.open({ ...opts, signal });
         handedOff = true;
+        c.header('X-Accel-Buffering', 'no'); // proxies must pass events through as they come
         return streamSSE(c, async (stream) => {
-          const abort = new AbortController();
           stream.onAbort(() => abort.abort());
-          const onClosing = () => abort.abort();
-          s.closing.signal.addEventListener('abort', onClosing, { once: true });
-          c.req.raw.signal?.addEventListener('abort', () => abort.abort());
           try {
+            // The first chunk goes out at once; later ones gather for SAMPLE_FLUSH_MS.
             let buf = '';
-            let lastFlush = Date.now();
-            for await (const chunk of lease.sampler.generate({ ...opts, signal: abort.signal })) {
-              if (abort.signal.aborted) break;
+            let lastFlush = -Infinity;
+            for await (const chunk of chars) {
               buf += chunk;
-              if (Date.now() - lastFlush >= SAMPLE_FLUSH_MS) {
+              if (performance.now() - lastFlush >= SAMPLE_FLUSH_MS) {
                 await stream.writeSSE({ data: JSON.stringify({ text: buf }) });
                 buf = '';
-                lastFlush = Date.now();
+                lastFlush = performance.now();
               }
             }
-            if (buf && !abort.signal.aborted) await stream.writeSSE({ data: JSON.stringify({ text: buf }) });
-            if (!abort.signal.aborted) await stream.writeSSE({ event: 'done', data: JSON.stringify(meta) });
+            if (buf && !signal.aborted) await stream.writeSSE({ data: JSON.stringify({ text: buf }) });
+            if (!signal.aborted) await stream.writeSSE({ event: 'done', data: JSON.stringify(meta) });
           } catch (err) {
-            if (!abort.signal.aborted) {
+            if (!signal.aborted) {
               const e = toHttpError(err, s.log);
               await stream.writeSSE({ event: 'error', data: JSON.stringify(errorBody(e.code, e.message, e.field)) }).catch(() => {});
             }
           } finally {
-            s.closing.signal.removeEventListener('abort', onClosing);
+            chars.cancel();
             lease.release();
             s.sampling.active--;
           }

@@ -1,21 +1,22 @@
-// Loaded Samplers, kept in an LRU keyed by run and checkpoint step, so repeated samples skip the
-// store read and the weight upload. Generation keeps its state per call, so concurrent streams
-// share one sampler. An evicted sampler is disposed once its last user is done.
+// Loaded BatchSamplers, kept in an LRU keyed by run and checkpoint step, so repeated samples skip
+// the store read and the weight upload, and concurrent streams of one checkpoint are stepped
+// together (one batched cell step for all of them). An evicted sampler is disposed once its last
+// user is done.
 import { LRUCache } from 'lru-cache';
-import { Sampler } from '../../shared/engine/index.ts';
+import { BatchSampler } from '../../shared/engine/index.ts';
 import type { CheckpointFiles } from '../../shared/engine/types.ts';
 import type { RunStore } from '../../shared/store/index.ts';
 import type { CheckpointRef } from '../../shared/store/types.ts';
 import { HttpError } from '../errors.ts';
 
 interface Entry {
-  sampler: Promise<Sampler>;
+  sampler: Promise<BatchSampler>;
   users: number;
   evicted: boolean;
 }
 
 export interface SamplerLease {
-  sampler: Sampler;
+  sampler: BatchSampler;
   step: number;
   release(): void;
 }
@@ -59,7 +60,7 @@ export class SamplerCache {
           }
           files = loaded.files;
         }
-        return Sampler.load(files as CheckpointFiles);
+        return BatchSampler.load(files as CheckpointFiles);
       };
       entry = { sampler: load(), users: 0, evicted: false };
       entry.sampler.catch(() => this.lru.delete(key)); // failed loads are not cached
@@ -67,7 +68,7 @@ export class SamplerCache {
     }
     const e = entry;
     e.users++;
-    let sampler: Sampler;
+    let sampler: BatchSampler;
     try {
       sampler = await e.sampler;
     } catch (err) {
