@@ -40,6 +40,7 @@ export function metricsRoutes(s: Services) {
     if (follow !== '1' && follow !== 'true') {
       return c.json({ points: await s.store.readMetrics(id, afterStep !== undefined ? { afterStep } : {}) }, 200);
     }
+    c.header('X-Accel-Buffering', 'no'); // proxies must pass events through as they come
     return streamSSE(c, async (stream) => {
       let open = !s.closing.signal.aborted;
       const close = () => {

@@ -33,6 +33,7 @@ export function trainRoutes(s: Services) {
     const body = c.req.valid('json') ?? {};
     const slice = await s.trainings.start(id, body);
     if (!wantsSse(c.req.header('accept'))) return c.json(await slice.done, 200);
+    c.header('X-Accel-Buffering', 'no'); // proxies must pass events through as they come
     return streamSSE(c, (stream) => track(s.trainResponses, streamSlice(stream)));
 
     async function streamSlice(stream: SSEStreamingApi) {
