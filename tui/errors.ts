@@ -18,7 +18,7 @@ export function describeError(err: unknown): string {
       case 404:
         return `${capitalise(err.message)} — check the run id (it may have been deleted).`;
       case 409:
-        return `${capitalise(err.message)} — another client is using this run; wait for it or watch its metrics.`;
+        return conflict(err);
       case 413:
         return `${capitalise(err.message)} — the upload is too large for this server; use a smaller file.`;
       case 429:
@@ -30,6 +30,23 @@ export function describeError(err: unknown): string {
   }
   if (err instanceof Error) return capitalise(err.message.split('\n')[0]);
   return String(err);
+}
+
+/** 409 means several things; say the one that happened and what to do about it. */
+function conflict(err: ApiRequestError): string {
+  const msg = capitalise(err.message.replace(/ \(POST [^)]*\)$/, ''));
+  switch (err.code) {
+    case 'not_trained':
+      return `${msg} — press t in the run view to train it.`;
+    case 'training_in_progress':
+      return `${msg} — another client is training it; wait for its slice to end (or watch it in the run view).`;
+    case 'lease_lost':
+      return `${msg} — another trainer took the run over.`;
+    case 'run_exists':
+      return `${msg}.`;
+    default:
+      return `${msg} — retry in a moment.`;
+  }
 }
 
 /** "field: message", without doubling a field the server already put in front. */

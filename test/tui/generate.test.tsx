@@ -125,4 +125,13 @@ describe('generate screen', () => {
     expect(lineWith(frame, 'Prime')).toMatch(/✗ .*vocabulary/);
     expect(frame).toMatch(/✗ prime: .*fix it and try again/);
   });
+
+  it('says to train first when the run has no checkpoint yet', async () => {
+    await createTinyRun(t.api, 'untrained');
+    app = renderApp(t.api, { initialRoute: { name: 'generate', runId: 'untrained' } });
+    await waitForText(app, 'press Enter to generate');
+    await press(app, KEY.enter);
+    const frame = await waitForText(app, 'Output · #1 failed');
+    expect(lineWith(frame, '✗')).toMatch(/^✗ Run "untrained" has no checkpoint yet: train first — press t in the run view to train it\.$/);
+  });
 });

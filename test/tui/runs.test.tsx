@@ -37,8 +37,9 @@ describe('runs screen', () => {
     let frame = await waitForText(app, 'charlie');
     for (const h of ['NAME', 'CORPUS', 'SIZE', 'STATUS', 'STEP', 'EPOCH', 'VAL', 'BEST', 'LOSS TREND']) expect(frame).toContain(h);
     expect(lineWith(frame, 'alpha')).toMatch(/alpha\s+names\s+1×64\s+idle\s+0\s+0\.00\s+—\s+—/);
-    // Newest first: charlie is selected.
+    // Newest first: charlie is selected, and its details are shown under the table.
     expect(lineWith(frame, 'charlie')).toMatch(/^› /);
+    expect(frame).toMatch(/^charlie · lstm 1×64 · \d+k params · seqLen 16 · batch 8 · lr [\d.]+ · updated /m);
     await press(app, 'j');
     frame = await waitForFrame(app, (f) => lineWith(f, 'bravo').startsWith('› '));
     expect(lineWith(frame, 'charlie')).not.toMatch(/^› /);

@@ -5,7 +5,7 @@ import type { Run } from '../api.ts';
 import { useFooter, useUi } from '../context.ts';
 import { useKeys } from '../hooks/useKeys.ts';
 import { describeError } from '../errors.ts';
-import { fit, fmtLoss, fmtSize } from '../format.ts';
+import { fit, fmtLoss, fmtParams, fmtSize } from '../format.ts';
 import { sparkline } from '../chart.ts';
 
 const REFRESH_MS = 5000;
@@ -142,7 +142,8 @@ export function RunsScreen() {
   }
 
   const visible = fitColumns(columns);
-  const listRows = Math.max(1, bodyRows - (confirm ? 3 : 1));
+  // Header row, the rows, then a blank line and the selected run's details (or the confirmation).
+  const listRows = Math.max(1, bodyRows - 3);
   // Scroll just enough to keep the selection visible.
   const start = Math.max(0, sel - listRows + 1);
   const row = (cells: string[]) => cells.join(' ');
@@ -167,6 +168,11 @@ export function RunsScreen() {
           </Text>
         );
       })}
+      {!confirm && current ? (
+        <Box marginTop={1}>
+          <RunDetails run={current} />
+        </Box>
+      ) : null}
       {confirm ? (
         <Box marginTop={1}>
           <Text color="yellow" bold>
@@ -175,5 +181,24 @@ export function RunsScreen() {
         </Box>
       ) : null}
     </Box>
+  );
+}
+
+function RunDetails({ run }: { run: Run }) {
+  if (run.status === 'failed' && run.error) {
+    return (
+      <Text color="red" wrap="truncate-end">
+        {run.id} failed: {run.error}
+      </Text>
+    );
+  }
+  const updated = new Date(run.updatedAt);
+  return (
+    <Text dimColor wrap="truncate-end">
+      {run.id} · {run.model.cell} {fmtSize(run)}
+      {run.params ? ` · ${fmtParams(run.params)}` : ''} · seqLen {run.train.seqLen} · batch {run.train.batchSize} · lr {run.train.lr}
+      {' · updated '}
+      {Number.isNaN(updated.getTime()) ? run.updatedAt : updated.toLocaleString('en-GB', { dateStyle: 'medium', timeStyle: 'short' })}
+    </Text>
   );
 }
