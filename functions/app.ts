@@ -9,6 +9,7 @@ import { newRouter } from './router.ts';
 import { corporaRoutes } from './routes/corpora.ts';
 import { healthRoutes } from './routes/health.ts';
 import { metricsRoutes } from './routes/metrics.ts';
+import { retrainRoutes } from './routes/retrain.ts';
 import { runRoutes } from './routes/runs.ts';
 import { sampleRoutes } from './routes/sample.ts';
 import { trainRoutes } from './routes/train.ts';
@@ -56,6 +57,7 @@ export function createApp(deps: AppDeps) {
     .route('/', runRoutes(services))
     .route('/', corporaRoutes(services))
     .route('/', trainRoutes(services))
+    .route('/', retrainRoutes(services))
     .route('/', sampleRoutes(services))
     .route('/', metricsRoutes(services));
 
