@@ -65,6 +65,8 @@ describe('run view', () => {
     const run = await t.api.getRun('trainee');
     expect(run.status).toBe('idle');
     expect(run.step).toBe(shown);
+    // The last slice ended on its own time budget and checkpointed where the run now is.
+    expect(frame).toMatch(new RegExp(`Last slice: \\d+ steps in [\\d.]+s \\(seconds\\), checkpoint at step ${shown} · [2-9] slices this session`));
     expect(frame).toMatch(/t train/);
     // The chart's y axis spans the losses seen: the top label is above the bottom one.
     const labels = frame

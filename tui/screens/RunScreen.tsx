@@ -140,6 +140,11 @@ export function RunScreen({ runId }: { runId: string }) {
           <Text color="red" wrap="truncate-end">
             Run failed: {run.error}
           </Text>
+        ) : state.summary && state.phase === 'idle' ? (
+          <Text dimColor wrap="truncate-end">
+            Last slice: {state.summary.steps} steps in {state.summary.seconds.toFixed(1)}s ({state.summary.stopReason}), checkpoint at step{' '}
+            {state.summary.checkpointStep} · {state.slices} slice{state.slices === 1 ? '' : 's'} this session
+          </Text>
         ) : (
           <Text> </Text>
         )}
