@@ -5,7 +5,7 @@ import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { BUILTIN_CORPORA, type Run, type TrainProgress, type TrainSummary } from '../shared/api/schemas.ts';
+import { BUILTIN_CORPORA, type RetrainReport, type Run, type TrainProgress, type TrainSummary } from '../shared/api/schemas.ts';
 import { ApiRequestError, createClient, ensureOk, readSse, sseInit, type Client } from './client.ts';
 import { VERSION } from './version.ts';
 
@@ -234,6 +234,44 @@ function printSummary(s: TrainSummary, json: boolean) {
   );
 }
 
+// ---- retrain ----
+
+interface RetrainOpts {
+  run: string;
+  steps?: number;
+  epochs?: number;
+  seconds?: number;
+  idempotencyKey?: string;
+  json?: boolean;
+  store?: string;
+  api?: string;
+}
+
+/** One retrain tick (what a schedule calls); prints its report. A rejected tick exits 1 with the reason. */
+async function retrainCommand(opts: RetrainOpts): Promise<void> {
+  await withConnection(opts, async (client) => {
+    const json = {
+      ...(opts.steps !== undefined ? { steps: opts.steps } : {}),
+      ...(opts.epochs !== undefined ? { epochs: opts.epochs } : {}),
+      ...(opts.seconds !== undefined ? { maxSeconds: opts.seconds } : {}),
+    };
+    const res = await ensureOk(
+      await client.runs[':id'].retrain.$post({ param: { id: opts.run }, json, header: opts.idempotencyKey ? { 'idempotency-key': opts.idempotencyKey } : {} }),
+    );
+    const r = (await res.json()) as RetrainReport;
+    const replayed = res.headers.get('idempotent-replayed') === 'true';
+    if (opts.json) {
+      process.stdout.write(JSON.stringify({ ...r, replayed }) + '\n');
+      return;
+    }
+    const added = r.corpus.addedChars.length ? `, vocabulary +${r.corpus.addedChars.length}` : '';
+    process.stdout.write(
+      `${r.outcome}${replayed ? ' (repeat: first result)' : ''}: run ${r.runId} step ${r.step}, ${r.steps} steps, ` +
+        `val ${fmt(r.beforeValLoss)} -> ${fmt(r.afterValLoss)}${added}; ${r.reason} [report ${r.id}]\n`,
+    );
+  });
+}
+
 // ---- sample ----
 
 interface SampleOpts {
@@ -371,6 +409,19 @@ export function buildProgram(): Command {
     .addOption(storeOpt())
     .addOption(apiOpt())
     .action((opts: SampleOpts) => sample({ ...opts, run: slug(opts.run) }));
+
+  program
+    .command('retrain')
+    .description('one scheduled retrain tick: train from best on the current corpus, promote if validation improves')
+    .requiredOption('--run <id>', 'run to retrain')
+    .addOption(new Option('--steps <n>', 'steps to train').argParser(positiveInt).conflicts(['epochs', 'seconds']))
+    .addOption(new Option('--epochs <n>', 'epochs to train').argParser(positiveNumber).conflicts(['steps', 'seconds']))
+    .addOption(new Option('--seconds <n>', 'wall-time budget').argParser(positiveNumber).conflicts(['steps', 'epochs']))
+    .option('--idempotency-key <key>', 'repeats with the same key return the first result without training')
+    .option('--json', 'print the report as one JSON object')
+    .addOption(storeOpt())
+    .addOption(apiOpt())
+    .action((opts: RetrainOpts) => retrainCommand({ ...opts, run: slug(opts.run) }));
 
   program
     .command('runs')
