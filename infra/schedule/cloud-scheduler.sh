@@ -6,7 +6,9 @@
 #
 # Optional: SCHEDULE (cron, UTC; default "0 3 * * *"), SERVICE (default charrnn),
 # SERVICE_URL (default: looked up from the Cloud Run service), JOB (default charrnn-retrain-<RUN_ID>),
-# TOKEN_SECRET (Secret Manager secret holding CHARRNN_API_TOKEN; default charrnn-api-token).
+# TOKEN_SECRET (Secret Manager secret holding CHARRNN_API_TOKEN; default charrnn-api-token),
+# BODY (the tick's budget as JSON, e.g. '{"maxSeconds":1200}'; default '{}' = the server's default
+# slice, CHARRNN_DEFAULT_SLICE_SECONDS). Keep maxSeconds well under the 1800 s attempt deadline.
 #
 # Authorization: the service checks `Authorization: Bearer <CHARRNN_API_TOKEN>` itself (deployed with
 # --allow-unauthenticated), so the header carries the API token, read from Secret Manager now:
@@ -23,6 +25,7 @@ SCHEDULE="${SCHEDULE:-0 3 * * *}"
 SERVICE="${SERVICE:-charrnn}"
 JOB="${JOB:-charrnn-retrain-${RUN_ID}}"
 TOKEN_SECRET="${TOKEN_SECRET:-charrnn-api-token}"
+BODY="${BODY:-"{}"}"
 
 if [[ ! "$RUN_ID" =~ ^[a-z0-9_-][a-z0-9._-]{0,63}$ ]]; then
   echo "RUN_ID \"$RUN_ID\" is not a run id (lowercase letters, digits, '.', '_', '-'; at most 64)" >&2
@@ -42,7 +45,7 @@ COMMON=(
   --project "$PROJECT" --location "$REGION"
   --schedule "$SCHEDULE" --time-zone "Etc/UTC"
   --uri "$URI" --http-method POST
-  --message-body '{}'
+  --message-body "$BODY"
   # Cloud Scheduler's longest HTTP attempt; a slice still running then keeps going server-side and
   # the retry (same schedule time) is answered idempotently.
   --attempt-deadline 1800s

@@ -170,7 +170,7 @@ describe('portable bundle', () => {
     for (const name of names) expect(shipped.includes(name), `${name} not read by the bundle`).toBe(true);
   });
 
-  it('starts from an empty directory on S3, serves /healthz, trains and samples on wasm over a real socket', async () => {
+  it('starts from an empty directory on S3, serves /healthz, trains, samples and retrains on schedule over a real socket', async () => {
     s3 = await startS3Server({ bucket: 'charrnn-bundle' });
     const cwd = deploy(dist);
     expect(readdirSync(cwd)).toEqual(['dist']);
@@ -179,6 +179,8 @@ describe('portable bundle', () => {
       CHARRNN_STORE: s3.storeUrl('prod'),
       CHARRNN_API_TOKEN: TOKEN,
       CHARRNN_BACKEND: 'wasm',
+      // A scheduled retrain sends no budget: keep the default slice short here.
+      CHARRNN_DEFAULT_SLICE_SECONDS: '2',
     });
     servers.push(server);
     const auth = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };
@@ -229,6 +231,28 @@ describe('portable bundle', () => {
     const keys = (await store.list('runs/bundle-run/')).map((o) => o.key);
     expect(keys).toContain('runs/bundle-run/latest.json');
     expect(keys.some((k) => k.startsWith('runs/bundle-run/checkpoints/'))).toBe(true);
+
+    // The CronJob's own script retrains the run; a retry of the same scheduled run, and Cloud
+    // Scheduler's call for the same time (its X-CloudScheduler-ScheduleTime), replay that report.
+    const minutes = Date.UTC(2026, 10, 27, 3, 0, 0) / 60_000;
+    const cron = async () => {
+      const c = readYaml('infra/schedule/cronjob.yaml').spec.jobTemplate.spec.template.spec.containers[0];
+      const env = { PATH: process.env.PATH, CHARRNN_URL: server.url, RUN_ID: 'bundle-run', CHARRNN_API_TOKEN: TOKEN, JOB_NAME: `charrnn-retrain-${minutes}` };
+      const { stdout } = await run('/bin/sh', ['-c', c.args[0]], { env, timeout: 60_000 });
+      return JSON.parse(stdout.slice(stdout.indexOf('{'))) as { id: string; idempotencyKey: string; outcome: string };
+    };
+    const first = await cron();
+    expect(first.idempotencyKey).toBe('2026-11-27T03:00:00Z');
+    expect(['promoted', 'kept']).toContain(first.outcome);
+    expect((await cron()).id).toBe(first.id);
+    const scheduler = await fetch(`${server.url}/runs/bundle-run/retrain`, {
+      method: 'POST',
+      headers: { ...auth, 'x-cloudscheduler-scheduletime': '2026-11-27T03:00:00Z' },
+      body: '{}',
+    });
+    expect(scheduler.status).toBe(200);
+    expect(scheduler.headers.get('idempotent-replayed')).toBe('true');
+    expect((await scheduler.json()).id).toBe(first.id);
 
     expect(await stop(server)).toBe(0);
     expect(await healthcheck(port)).toBe(1);

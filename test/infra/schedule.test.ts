@@ -117,6 +117,7 @@ else if (cmd === 'scheduler jobs describe') process.exit(${jobExists ? 0 : 1});
     expect(flag(create, '--attempt-deadline')).toBe(job.attemptDeadline);
     expect(flag(create, '--max-retry-attempts')).toBe(String(job.retryConfig.retryCount));
     expect(flag(create, '--project')).toBe('p1');
+    expect(flag(create, '--message-body')).toBe(Buffer.from(job.httpTarget.body, 'base64').toString());
     expect(stdout).toContain('/runs/moby-small/retrain');
   });
 
@@ -125,9 +126,10 @@ else if (cmd === 'scheduler jobs describe') process.exit(${jobExists ? 0 : 1});
     temps.push(dir);
     const calls = fakeGcloud(dir, true);
     const env = { PATH: `${dir}:${process.env.PATH}`, PROJECT: 'p1', REGION: 'us-central1', SERVICE_URL: 'https://svc.example/' };
-    await run('bash', [rel('infra/schedule/cloud-scheduler.sh')], { env: { ...env, RUN_ID: 'r1' } });
+    await run('bash', [rel('infra/schedule/cloud-scheduler.sh')], { env: { ...env, RUN_ID: 'r1', BODY: '{"maxSeconds":1200}' } });
     const update = calls().find((a) => a.slice(0, 4).join(' ') === 'scheduler jobs update http')!;
     expect(flag(update, '--uri')).toBe('https://svc.example/runs/r1/retrain');
+    expect(flag(update, '--message-body')).toBe('{"maxSeconds":1200}');
     expect(flag(update, '--update-headers')).toContain('Authorization=Bearer tok-123');
     expect(calls().some((a) => a[0] === 'run')).toBe(false); // SERVICE_URL given: no look-up
 
