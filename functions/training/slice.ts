@@ -5,6 +5,7 @@
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
+import { createInterface } from 'node:readline';
 import { Worker } from 'node:worker_threads';
 import type { TrainBody, TrainProgress, TrainSummary } from '../../shared/api/schemas.ts';
 import { EngineInputError } from '../../shared/engine/types.ts';
@@ -85,6 +86,8 @@ export class TrainingSlice extends EventEmitter<Events> {
     let currentLease = lease;
     let leaseLost = false;
     let backend = 'unknown';
+    let resumedFrom = run.step;
+    const sliceTag = randomBytes(4).toString('hex');
     let committed = { step: run.step, epoch: run.epoch };
     let bestValLoss = run.bestValLoss;
     let latestValLoss = run.latestValLoss;
@@ -134,9 +137,19 @@ export class TrainingSlice extends EventEmitter<Events> {
 
     const url = workerUrl();
     // From source, the shim registers tsx itself; inherited flags (vitest's, tsx's) would only interfere.
-    const worker = new Worker(url, { workerData: input, stdout: true, ...(url.pathname.endsWith('worker-dev.mjs') ? { execArgv: [] } : {}) });
-    // Library chatter from the worker goes to stderr: stdout may carry a CLI's JSON lines.
-    worker.stdout.pipe(process.stderr, { end: false });
+    const worker = new Worker(url, {
+      workerData: input,
+      stdout: true,
+      stderr: true,
+      ...(url.pathname.endsWith('worker-dev.mjs') ? { execArgv: [] } : {}),
+    });
+    // Library chatter from the worker goes to the server's log, never to this process's stdout
+    // (a CLI's JSON lines) or straight to the terminal (a TUI's screen).
+    for (const stream of [worker.stdout, worker.stderr]) {
+      createInterface({ input: stream, crlfDelay: Infinity }).on('line', (line) => {
+        if (line.trim()) log(`worker ${run.id}: ${line}`);
+      });
+    }
     this.worker = worker;
     if (this.stopReason) this.stop(this.stopReason);
 
@@ -150,6 +163,7 @@ export class TrainingSlice extends EventEmitter<Events> {
         switch (m.type) {
           case 'ready':
             backend = m.backend;
+            resumedFrom = m.step;
             enqueue(() => store.updateRun(run.id, { vocabSize: m.vocabSize, params: m.params } as Partial<RunRecord>).then(() => {}));
             break;
           case 'progress': {
@@ -165,9 +179,12 @@ export class TrainingSlice extends EventEmitter<Events> {
             const points = pending.filter((p) => p.step <= step);
             pending = pending.filter((p) => p.step > step);
             enqueue(async () => {
-              await store.saveCheckpoint(run.id, step, files, { valLoss, epoch, ...(this.keepBest ? { keepBest: true } : {}) });
+              // Metrics first, then the checkpoint: a crash in between leaves points past `latest`,
+              // which readMetrics drops once the next slice re-trains those steps (the segment name
+              // says where this slice resumed from). The other order would lose them for good.
               // One create-only object per flush (S3 cannot append); names sort in write order.
-              if (points.length) await store.appendMetrics(run.id, newMetricsSegment(deps.now()), points.map(toMetricPoint));
+              if (points.length) await store.appendMetrics(run.id, newMetricsSegment(deps.now(), { baseStep: resumedFrom, slice: sliceTag }), points.map(toMetricPoint));
+              await store.saveCheckpoint(run.id, step, files, { valLoss, epoch, ...(this.keepBest ? { keepBest: true } : {}) });
               if (!this.keepBest && valLoss !== null && (bestValLoss === null || valLoss < bestValLoss)) bestValLoss = valLoss;
               committed = { step, epoch };
               await store.updateRun(run.id, { step, epoch, latestValLoss, bestValLoss });

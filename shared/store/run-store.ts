@@ -73,9 +73,48 @@ export function keepCheckpointsFromEnv(value = process.env.CHARRNN_KEEP_CHECKPOI
   return n;
 }
 
-/** A metrics segment name that sorts after every earlier one from this clock: t<ms, 15 digits>-<random>. */
-export function newMetricsSegment(now = Date.now()): string {
-  return `t${String(Math.floor(now)).padStart(15, '0')}-${randomBytes(4).toString('hex')}`;
+/**
+ * A metrics segment name that sorts after every earlier one from this clock: t<ms, 15 digits>-<random>.
+ * A training slice passes `from` (the checkpoint step it resumed from and its own random tag):
+ * t<ms>-b<step, 10 digits>-<slice>. readMetrics uses that to drop points a crashed slice wrote
+ * past its last checkpoint once a later slice has re-trained those steps (see supersededAfter).
+ */
+export function newMetricsSegment(now = Date.now(), from?: { baseStep: number; slice: string }): string {
+  const t = `t${String(Math.floor(now)).padStart(15, '0')}`;
+  if (!from) return `${t}-${randomBytes(4).toString('hex')}`;
+  if (!/^[0-9a-f]{1,16}$/.test(from.slice)) throw new InvalidKeyError(`slice tag must be 1-16 lowercase hex digits, got ${JSON.stringify(from.slice)}`);
+  return `${t}-b${stepDir(from.baseStep)}-${from.slice}`;
+}
+
+const TAGGED_SEGMENT = /\/t(\d{15})-b(\d{10})-([0-9a-f]{1,16})\.jsonl$/;
+
+/**
+ * Per metrics key, the step after which its points were superseded (Infinity: none were).
+ * A slice X that resumed from step bX writes its points before committing each checkpoint, so
+ * after a crash it may have points past its last checkpoint. A later slice Y (another tag, first
+ * written later) that resumed from bY >= bX re-trained every step after bY: X's points past bY
+ * are from a timeline that no checkpoint kept. Clock skew between instances only matters for
+ * two slices resuming from the same step, which can't overlap in time by more than a lease TTL.
+ */
+function supersededAfter(keys: readonly string[]): Map<string, number> {
+  const slices = new Map<string, { base: number; first: number }>();
+  const tagOf = new Map<string, string>();
+  for (const key of keys) {
+    const m = TAGGED_SEGMENT.exec(key);
+    if (!m) continue;
+    const [, time, base, slice] = m;
+    tagOf.set(key, slice);
+    const s = slices.get(slice);
+    if (!s) slices.set(slice, { base: Number(base), first: Number(time) });
+    else s.first = Math.min(s.first, Number(time));
+  }
+  const cut = new Map<string, number>();
+  for (const [slice, x] of slices) {
+    let c = Infinity;
+    for (const [other, y] of slices) if (other !== slice && y.first > x.first && y.base >= x.base) c = Math.min(c, y.base);
+    cut.set(slice, c);
+  }
+  return new Map(keys.map((key) => [key, tagOf.has(key) ? cut.get(tagOf.get(key)!)! : Infinity]));
 }
 
 function checkTtl(ttlMs: number): void {
@@ -384,16 +423,19 @@ export class RunStore {
     await this.objects.put(this.runKey(id, `metrics/${segment}.jsonl`), body, { ifNoneMatch: '*', contentType: 'application/x-ndjson' });
   }
 
-  /** All metric points of the run as one series ordered by step, then time; optionally only those after a step or time. */
+  /** All metric points of the run as one series ordered by step, then time (minus those a crashed slice wrote past its last checkpoint and a later slice re-trained); optionally only those after a step or time. */
   async readMetrics(id: string, opts: { afterStep?: number; afterTime?: number } = {}): Promise<MetricPoint[]> {
     const keys = (await this.keys(this.runKey(id, 'metrics/'))).filter((key) => key.endsWith('.jsonl'));
     const bodies = await mapLimit(keys, 16, async (key) => (await this.objects.get(key))?.body ?? null);
+    const superseded = supersededAfter(keys);
     const points: MetricPoint[] = [];
-    for (const body of bodies) {
+    for (const [i, body] of bodies.entries()) {
       if (!body) continue;
+      const cut = superseded.get(keys[i]) ?? Infinity;
       for (const line of decoder.decode(body).split('\n')) {
         if (line.trim() === '') continue;
         const p = JSON.parse(line) as MetricPoint;
+        if (p.step > cut) continue;
         if (opts.afterStep !== undefined && !(p.step > opts.afterStep)) continue;
         if (opts.afterTime !== undefined && !(p.time > opts.afterTime)) continue;
         points.push(p);
