@@ -68,11 +68,14 @@ async function trainLoop(trainer: Trainer) {
     post({ type: 'progress', point });
   };
 
+  let lastReported: { step: number; trainLoss: number | undefined } = { step: -1, trainLoss: undefined };
   const flushTrainLoss = (step: number, epoch: number, extra: Partial<ProgressPoint> = {}) => {
-    // Report the mean loss since the last report: smoother curves, fewer points.
-    const trainLoss = lossCount ? lossSum / lossCount : undefined;
+    // Report the mean loss since the last report: smoother curves, fewer points. An eval right
+    // after a report at the same step repeats that report's loss, so every point has one.
+    const trainLoss = lossCount ? lossSum / lossCount : step === lastReported.step ? lastReported.trainLoss : undefined;
     lossSum = 0;
     lossCount = 0;
+    lastReported = { step, trainLoss };
     progress({ step, epoch, ...(trainLoss !== undefined ? { trainLoss } : {}), ...(lastCharsPerSec !== null ? { charsPerSec: lastCharsPerSec } : {}), ...extra });
   };
 
