@@ -15,6 +15,7 @@
 // Layout of DIR:
 //   functions/main.mjs    server entry (node DIR/functions/main.mjs)
 //   functions/worker.mjs  training worker (beside main.mjs: main resolves it relative to itself)
+//   functions/train-replica.mjs  the engine's second training thread (beside worker.mjs)
 //   cli.mjs               the charrnn CLI
 //   *.wasm, functions/*.wasm   tfjs-backend-wasm binaries next to each bundle (portable only): the wasm
 //                         backend's default lookup is the bundle's own directory (__dirname)
@@ -34,6 +35,8 @@ const requireFromRoot = createRequire(join(root, 'package.json'));
 export const ENTRIES = {
   'functions/main': 'functions/main.ts',
   'functions/worker': 'functions/training/worker.ts',
+  // The engine's second training thread (shared/engine/replica.ts looks for it beside main/worker).
+  'functions/train-replica': 'shared/engine/replica-worker.ts',
   cli: 'functions/cli.ts',
 };
 

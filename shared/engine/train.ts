@@ -7,6 +7,8 @@ import { readCheckpoint, writeCheckpoint, CHECKPOINT_FORMAT, type TrainState } f
 import { splitCorpus } from './corpus.ts';
 import { CharRnn, crossEntropy, type RnnState } from './model.ts';
 import { Adam, globalNorm } from './optimizer.ts';
+import { chooseReplicas, TrainReplica } from './replica.ts';
+import { stepGrads, streamSlice } from './step-grads.ts';
 import { Rng } from './rng.ts';
 import {
   EngineInputError,
@@ -33,11 +35,23 @@ export interface EvalResult {
 
 type StepResult = { ok: true; loss: number } | { ok: false; reason: string };
 
+/** Options of Trainer.create/resume that are not part of the run's TrainConfig. */
+export interface TrainerOptions {
+  /**
+   * Training threads (data-parallel replicas): 1 or 2. Default: CHARRNN_TRAIN_THREADS, else 2 on
+   * wasm/cpu with a second core and a step big enough to gain, else 1. 2 needs an even batch size
+   * and a wasm/cpu backend; otherwise 1 is used.
+   */
+  threads?: number;
+}
+
 export class Trainer {
   private readonly batches: TrainBatches;
   private readonly valIds: Ids;
   private carry: RnnState;
   private evaluatedAt = -1;
+  /** The second replica's worker (2 training threads), or null (1). */
+  private replica: TrainReplica | null = null;
 
   private constructor(
     readonly vocab: Vocab,
@@ -59,7 +73,7 @@ export class Trainer {
   }
 
   /** A fresh run on `text`. */
-  static async create(o: { text: string; model: ModelConfig; train: TrainConfig }): Promise<Trainer> {
+  static async create(o: { text: string; model: ModelConfig; train: TrainConfig } & TrainerOptions): Promise<Trainer> {
     const backend = await initBackend();
     validateConfig(o.model, o.train);
     const vocab = Vocab.fromText(o.text);
@@ -89,17 +103,20 @@ export class Trainer {
       optimizer: { t: 0, amsgrad: o.train.amsgrad, slots: opt.slots().length / model.variables().length },
       carry: [],
     };
+    let t: Trainer;
     try {
-      return new Trainer(vocab, model, opt, { ...o.train }, state, ids, backend);
+      t = new Trainer(vocab, model, opt, { ...o.train }, state, ids, backend);
     } catch (e) {
       model.dispose();
       opt.dispose();
       throw e;
     }
+    await t.startReplicas(o.threads);
+    return t;
   }
 
   /** Continue a run from a checkpoint. `train` overrides optimisation settings (e.g. a lower lr). */
-  static async resume(o: { text: string; checkpoint: CheckpointFiles; train?: Partial<TrainConfig> }): Promise<Trainer> {
+  static async resume(o: { text: string; checkpoint: CheckpointFiles; train?: Partial<TrainConfig> } & TrainerOptions): Promise<Trainer> {
     const backend = await initBackend();
     const ck = readCheckpoint(o.checkpoint);
     const s = ck.state;
@@ -138,7 +155,28 @@ export class Trainer {
     }
     t.s.epoch = t.s.epochIndex + t.s.position / t.batches.windowsPerEpoch;
     t.evaluatedAt = s.valStep ?? -1;
+    await t.startReplicas(o.threads);
     return t;
+  }
+
+  /** Start the second replica if 2 threads are chosen (see TrainerOptions.threads). */
+  private async startReplicas(requested: number | undefined): Promise<void> {
+    let n: number;
+    try {
+      n = chooseReplicas({
+        backend: this.backend, batchSize: this.trainCfg.batchSize, requested,
+        flopsPerStep: this.trainCfg.batchSize * this.trainCfg.seqLen * 6 * this.model.paramCount,
+      });
+      if (n === 2) this.replica = await TrainReplica.start({ backend: this.backend, model: { ...this.s.model }, vocabSize: this.vocab.size });
+    } catch (e) {
+      this.dispose();
+      throw e;
+    }
+  }
+
+  /** Data-parallel replicas training this run: 1, or 2 with a worker thread. */
+  get threads(): number {
+    return this.replica ? 2 : 1;
   }
 
   get step(): number {
@@ -210,7 +248,7 @@ export class Trainer {
       if (done >= epochStepLimit) { reason = 'epochs'; break; }
       if (limits.seconds !== undefined && performance.now() - t0 >= limits.seconds * 1000) { reason = 'seconds'; break; }
       const ts = performance.now();
-      const r = this.trainStep();
+      const r = await this.trainStep();
       if (!r.ok) { reason = 'diverged'; divergedWhy = r.reason; break; }
       trainMs += performance.now() - ts;
       done++;
@@ -230,25 +268,17 @@ export class Trainer {
   private lastStepLr = 0;
 
   /** One optimisation step on the next window. Leaves every piece of state untouched if it diverges. */
-  private trainStep(): StepResult {
+  private async trainStep(): Promise<StepResult> {
     const { batchSize: B, seqLen: T, gradClip, divergenceFactor } = this.trainCfg;
     if (this.s.position === 0) this.setCarry(null); // new epoch: streams restart, state resets
     const win = this.batches.window(this.s.position);
     const rng = new Rng(this.s.rngState);
     const dropoutSeed = this.s.model.dropout > 0 ? rng.int() : undefined;
-    const vars = this.model.variables();
-    let nextCarry: RnnState = [];
-    const { loss, norm, grads } = tf.tidy(() => {
-      const x = tf.tensor1d(win.x, 'int32');
-      const y = tf.tensor1d(win.y, 'int32');
-      const { value, grads } = tf.variableGrads(() => {
-        const out = this.model.forward(x, this.carry, { T, B, training: true, dropoutSeed });
-        nextCarry = out.state.map((s) => (s.c ? { h: tf.keep(s.h), c: tf.keep(s.c) } : { h: tf.keep(s.h) }));
-        return crossEntropy(out.logits, y);
-      }, vars);
-      const g = vars.map((v) => grads[v.name]);
-      return { loss: value, norm: globalNorm(g), grads: g };
-    });
+    // Nothing below changes the trainer's state before the step is accepted (after the await, too).
+    const { loss, grads, carry: nextCarry } = this.replica
+      ? await this.parallelGrads(this.replica, win.x, win.y, T, B, dropoutSeed)
+      : stepGrads(this.model, win.x, win.y, this.carry, { T, B, dropoutSeed });
+    const norm = globalNorm(grads);
     const both = tf.stack([loss, norm]);
     const [lossV, normV] = both.dataSync() as Float32Array;
     const dispose = () => {
@@ -288,6 +318,62 @@ export class Trainer {
     this.lastStepLr = lr;
     s.lr = this.lr;
     return { ok: true, loss: lossV };
+  }
+
+  /**
+   * Loss and gradients of the window with its streams split between this thread (the first half)
+   * and the replica (the second): the means of the two halves' means, i.e. those of the whole batch.
+   */
+  private async parallelGrads(replica: TrainReplica, x: Int32Array, y: Int32Array, T: number, B: number, dropoutSeed: number | undefined): Promise<ReturnType<typeof stepGrads>> {
+    const half = B / 2;
+    const vars = this.model.variables();
+    const H = this.s.model.hidden;
+    const carryRows = (from: number) =>
+      tf.tidy(() => this.carry.flatMap((s) => (s.c ? [s.h, s.c] : [s.h])).map((t) => tf.slice(t, [from, 0], [half, H])));
+    const theirCarry = carryRows(half);
+    const pending = replica.step({
+      type: 'step',
+      weights: vars.map((v) => v.dataSync() as Float32Array),
+      x: streamSlice(x, T, B, half, half),
+      y: streamSlice(y, T, B, half, half),
+      T,
+      B: half,
+      carry: theirCarry.map((t) => t.dataSync() as Float32Array),
+      // Another mask stream for the other streams; deterministic, so resume stays exact.
+      dropoutSeed: dropoutSeed === undefined ? undefined : (dropoutSeed ^ 0x5bd1e995) & 0x7fffffff,
+    });
+    tf.dispose(theirCarry);
+    const ourCarryFlat = carryRows(0);
+    let k = 0;
+    const ourCarry: RnnState = this.carry.map((s) => (s.c ? { h: ourCarryFlat[k++] as tf.Tensor2D, c: ourCarryFlat[k++] as tf.Tensor2D } : { h: ourCarryFlat[k++] as tf.Tensor2D }));
+    let ours: ReturnType<typeof stepGrads>;
+    try {
+      ours = stepGrads(this.model, streamSlice(x, T, B, 0, half), streamSlice(y, T, B, 0, half), ourCarry, { T, B: half, dropoutSeed });
+    } finally {
+      tf.dispose(ourCarryFlat);
+    }
+    let theirs: Awaited<typeof pending>;
+    try {
+      theirs = await pending;
+    } catch (e) {
+      tf.dispose([ours.loss, ...ours.grads]);
+      disposeState(ours.carry);
+      throw e;
+    }
+    const out = tf.tidy(() => {
+      const loss = tf.mul(tf.add(ours.loss, theirs.loss), 0.5) as tf.Scalar;
+      const grads = ours.grads.map((g, i) => tf.mul(tf.add(g, tf.tensor(theirs.grads[i], g.shape, 'float32')), 0.5));
+      let j = 0;
+      const carry: RnnState = ours.carry.map((s) => {
+        const join = (t: tf.Tensor2D) => tf.concat([t, tf.tensor2d(theirs.carry[j++], [half, H])], 0) as tf.Tensor2D;
+        const h = join(s.h);
+        return s.c ? { h, c: join(s.c) } : { h };
+      });
+      return { loss, grads, carry };
+    });
+    tf.dispose([ours.loss, ...ours.grads]);
+    disposeState(ours.carry);
+    return out;
   }
 
   private async evalEvent(): Promise<TrainEvent> {
@@ -342,6 +428,8 @@ export class Trainer {
 
   /** Free the model, optimizer and state tensors. */
   dispose(): void {
+    this.replica?.dispose();
+    this.replica = null;
     this.model.dispose();
     this.opt.dispose();
     disposeState(this.carry);
