@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../functions/app.ts';
 import { readLimits, type Limits } from '../../functions/limits.ts';
+import { RetrainRecords } from '../../functions/retrain/records.ts';
 import type { RetrainReport } from '../../shared/api/schemas.ts';
 import { openRunStore, type RunStore } from '../../shared/store/index.ts';
 import { ENGLISH, ENGLISH_2, post, tempDir, TINY } from './helpers.ts';
@@ -58,6 +59,16 @@ describe('retrain ticks', () => {
     expect((await run(app, 'fresh')).bestValLoss).toBe(report.afterValLoss);
     // Stored and listed.
     expect(await reports(app, 'fresh')).toEqual([report]);
+  });
+
+  it('retrains runs on other corpora too (inline text: no feed version, never changed)', async () => {
+    const app = makeApp();
+    expect((await app.request('/runs', post({ corpus: { text: ENGLISH, name: 'eng.txt' }, id: 'inline', config: TINY }))).status).toBe(201);
+    const { res, body: report } = await tick(app, 'inline', { steps: 20 });
+    expect(res.status).toBe(200);
+    expect(report.corpus).toMatchObject({ version: null, etag: null, changed: false, addedChars: [] });
+    expect(report.corpus.ref).toMatch(/^sha256:/);
+    expect(report.outcome).toBe('promoted');
   });
 
   it('keeps best on a regression: a feed whose training text no longer resembles its validation text', async () => {
@@ -121,6 +132,20 @@ describe('retrain ticks', () => {
     expect(c.body.id).toBe(d.body.id);
     expect((await run(app, 'idem')).step).toBe(stepAfterFirst + 25);
     expect(await reports(app, 'idem')).toHaveLength(3);
+
+    // Still running on another instance (its key record says running and it holds the lease): 409.
+    const records = new RetrainRecords(store);
+    expect(await records.claimKey('idem', { key: 'elsewhere', state: 'running', startedAt: new Date().toISOString() })).toBe(true);
+    const lease = await store.acquireLease('idem', 'other-instance', 60_000);
+    const busy = await tick(app, 'idem', { steps: 5 }, { 'idempotency-key': 'elsewhere' });
+    expect(busy.res.status).toBe(409);
+    expect(busy.body.error!.code).toBe('retrain_in_progress');
+    // That instance died (its lease is gone, no report): the scheduler's retry runs the tick.
+    await store.releaseLease(lease);
+    const retried = await tick(app, 'idem', { steps: 5 }, { 'idempotency-key': 'elsewhere' });
+    expect(retried.res.status).toBe(200);
+    expect(retried.body.steps).toBe(5);
+    expect((await records.readKey('idem', 'elsewhere'))!.record).toMatchObject({ state: 'done', reportId: retried.body.id });
   });
 
   it('answers 409 while the run is training and changes nothing', async () => {
