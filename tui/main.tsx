@@ -97,7 +97,8 @@ async function main(): Promise<number> {
         onQuit={(training) => (wasTraining = training)}
       />,
       // Ctrl+C is handled by the app so that it can stop streams first.
-      { exitOnCtrlC: false, maxFps: 20 },
+      // Redraw at most 20 times a second, and only the lines that changed (less flicker).
+      { exitOnCtrlC: false, maxFps: 20, incrementalRendering: true },
     );
     await app.waitUntilExit();
     if (wasTraining) {

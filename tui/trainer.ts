@@ -34,7 +34,25 @@ export interface TrainSessionOptions {
   notifyMs?: number;
 }
 
-const FINAL_REASONS = new Set(['epochs', 'steps', 'diverged', 'shutdown', 'aborted']);
+// 'shutdown' is not final: the instance went away (scale-down, redeploy) and any other can run the next slice.
+const FINAL_REASONS = new Set(['epochs', 'steps', 'diverged', 'aborted']);
+/** Back-off before retrying a slice that failed for a reason that may pass (ms). */
+const RETRIES = [1000, 2000, 4000, 8000];
+
+function transient(err: unknown): boolean {
+  if (!(err instanceof ApiRequestError)) return false;
+  return (err.status === 0 && err.code === 'unreachable') || err.status >= 500 || err.status === 429 || err.code === 'lease_lost';
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => {
+      clearTimeout(timer);
+      resolve();
+    }, { once: true });
+  });
+}
 
 export class TrainSession {
   private state: TrainState = {
@@ -73,6 +91,10 @@ export class TrainSession {
     this.listeners.add(fn);
     return () => this.listeners.delete(fn);
   };
+
+  private get phase(): TrainPhase {
+    return this.state.phase;
+  }
 
   get busy(): boolean {
     return this.state.phase === 'training' || this.state.phase === 'stopping' || this.state.phase === 'following';
@@ -117,6 +139,8 @@ export class TrainSession {
     const goal: TrainGoal = { startEpoch: epoch, targetEpoch: epochs ? epoch + epochs : null, startedAt: Date.now() };
     this.set({ run, phase: 'training', goal, slices: 0, error: null, note: null, summary: null }, true);
 
+    let failures = 0;
+    let idleSlices = 0;
     for (;;) {
       if (this.stopRequested || this.disposed) break;
       const remaining = goal.targetEpoch === null ? null : goal.targetEpoch - epoch;
@@ -130,25 +154,47 @@ export class TrainSession {
         }
       } catch (err) {
         if (isAbort(err) || ctrl.signal.aborted) break;
-        if (err instanceof ApiRequestError && err.status === 409) {
+        if (err instanceof ApiRequestError && err.status === 409 && err.code !== 'lease_lost') {
           this.set({ phase: 'idle', goal: null }, true);
           void this.follow('Another client is training this run (409) — showing its live metrics instead.');
           return;
+        }
+        // A long run should survive a hiccup (server restarting, store briefly unavailable).
+        if (transient(err) && failures < RETRIES.length && !this.stopRequested) {
+          const wait = RETRIES[failures++];
+          this.set({ note: `${describeError(err)} Retrying in ${wait / 1000}s (${failures}/${RETRIES.length})…` }, true);
+          await sleep(wait, ctrl.signal);
+          if (this.phase === 'training') this.set({ note: null }, true);
+          continue;
         }
         this.set({ error: describeError(err) }, true);
         break;
       }
       if (!summary) {
-        if (!ctrl.signal.aborted) this.set({ error: 'The training stream ended without a summary — the server may have restarted; press t to continue.' }, true);
+        if (ctrl.signal.aborted) break;
+        if (failures < RETRIES.length && !this.stopRequested) {
+          const wait = RETRIES[failures++];
+          this.set({ note: `The training stream ended early; retrying in ${wait / 1000}s (${failures}/${RETRIES.length})…` }, true);
+          await sleep(wait, ctrl.signal);
+          continue;
+        }
+        this.set({ error: 'The training stream kept ending without a summary — check the server, then press t to continue.' }, true);
         break;
       }
+      failures = 0;
       epoch = summary.epoch;
       this.set({ summary, backend: summary.backend, slices: this.state.slices + 1 }, true);
       if (summary.stopReason === 'diverged') {
         this.set({ error: 'Training diverged (loss blew up) — lower lr or raise gradClip in a new run.' }, true);
         break;
       }
-      if (FINAL_REASONS.has(summary.stopReason) || summary.steps === 0) break;
+      if (FINAL_REASONS.has(summary.stopReason)) break;
+      // A slice can spend its whole budget starting up on a busy machine; give up only on a streak.
+      idleSlices = summary.steps === 0 ? idleSlices + 1 : 0;
+      if (idleSlices >= 3) {
+        this.set({ error: `Three slices in a row made no progress — the server is too busy for ${this.sliceSeconds}s slices; try --slice-seconds 60.` }, true);
+        break;
+      }
     }
     this.abort = null;
     if (this.disposed) return;

@@ -65,7 +65,9 @@ export function RunsScreen() {
         trendSteps.current[run.id] = run.step;
         api.metrics(run.id).then(
           (points) => {
-            const losses = points.map((p) => p.valLoss ?? p.trainLoss).filter((v): v is number => typeof v === 'number');
+            // One series, not interleaved: train loss (dense), else validation.
+            const train = points.map((p) => p.trainLoss).filter((v): v is number => typeof v === 'number');
+            const losses = train.length ? train : points.map((p) => p.valLoss).filter((v): v is number => typeof v === 'number');
             setTrends((t) => ({ ...t, [run.id]: sparkline(losses, SPARK_WIDTH) }));
           },
           () => {},
