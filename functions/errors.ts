@@ -66,7 +66,9 @@ export function toHttpError(err: unknown, log: (msg: string) => void = console.e
   if (err instanceof PreconditionFailedError) return new HttpError(409, 'conflict', 'the resource changed concurrently; retry');
   if (err instanceof StoreUnavailableError) {
     log(`store unavailable: ${err.message}`);
-    return new HttpError(503, 'store_unavailable', 'the run store is unavailable; retry later');
+    // Say why when the operator can act on it; paths and keys stay in the log.
+    const reason = STORE_ERRNO_REASONS[(err.cause as NodeJS.ErrnoException | undefined)?.code ?? ''];
+    return new HttpError(503, 'store_unavailable', reason ? `the run store is unavailable (${reason}); retry later` : 'the run store is unavailable; retry later');
   }
   if (err instanceof Error && err.name === 'TrainingFailedError') {
     log(err.message);
@@ -79,6 +81,14 @@ export function toHttpError(err: unknown, log: (msg: string) => void = console.e
 export function errorResponse(c: Context, err: HttpError): Response {
   return c.json(errorBody(err.code, err.message, err.field), err.status);
 }
+
+const STORE_ERRNO_REASONS: Record<string, string> = {
+  ENOSPC: 'no space left on its disk',
+  EDQUOT: 'disk quota exceeded',
+  EROFS: 'its file system is read-only',
+  EACCES: 'permission denied',
+  EPERM: 'permission denied',
+};
 
 function oneLine(s: string): string {
   return s.split('\n')[0].trim();
