@@ -242,6 +242,26 @@ describe('retrain ticks', () => {
     expect(gone.body.error!.message).toMatch(/no feed object at feeds\/bad.txt/);
   });
 
+  it('a tick whose training fails reports failed and leaves its key free for the retry', async () => {
+    const app = makeApp();
+    await createFeedRun(app, 'broken', 'feeds/broken.txt', ENGLISH);
+    await tick(app, 'broken', { steps: 5 });
+    // Damage the stored best checkpoint's weights: state.json still reads, the worker cannot load it.
+    const best = await store.readPointer('broken', 'best');
+    await store.objects.put(`runs/broken/${best!.files.find((f) => f.endsWith('weights.bin'))}`, new Uint8Array(7));
+
+    const first = await tick(app, 'broken', { steps: 5 }, { 'idempotency-key': 'k' });
+    expect(first.res.status).toBe(500);
+    expect(first.body.error!.code).toBe('training_failed');
+    const listed = await reports(app, 'broken');
+    expect(listed[0]).toMatchObject({ outcome: 'failed', promoted: false, steps: 0, idempotencyKey: 'k' });
+    expect(listed[0].reason).toMatch(/^training failed: /);
+    expect(await new RetrainRecords(store).readKey('broken', 'k')).toBeNull();
+    // Not an answer to replay: the retry runs (and fails) again.
+    expect((await tick(app, 'broken', { steps: 5 }, { 'idempotency-key': 'k' })).res.status).toBe(500);
+    expect(await reports(app, 'broken')).toHaveLength(3);
+  });
+
   it('validates feed keys at run creation so a run cannot read outside feeds/', async () => {
     const app = makeApp();
     for (const key of ['feeds/../runs/fresh/run.json', 'corpora/abc.txt', 'feeds/x.bin', '/feeds/x.txt', 'feeds/.hidden.txt', 'feeds//x.txt']) {
