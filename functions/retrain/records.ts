@@ -41,7 +41,10 @@ export class RetrainRecords {
   async getReport(runId: string, reportId: string): Promise<RetrainReport | null> {
     if (!REPORT_NAME.test(`${reportId}.json`)) return null;
     const got = await this.store.objects.get(`${this.base(runId)}${reportId}.json`);
-    return got && RetrainReport.parse(JSON.parse(decoder.decode(got.body)));
+    if (!got) return null;
+    // A report this version cannot read (written by hand, or by a later format) is skipped, not fatal.
+    const parsed = RetrainReport.safeParse(JSON.parse(decoder.decode(got.body)));
+    return parsed.success ? parsed.data : null;
   }
 
   /** The run's reports, newest first (at most `limit`). */
