@@ -43,7 +43,13 @@ export class RetrainRecords {
     const got = await this.store.objects.get(`${this.base(runId)}${reportId}.json`);
     if (!got) return null;
     // A report this version cannot read (written by hand, or by a later format) is skipped, not fatal.
-    const parsed = RetrainReport.safeParse(JSON.parse(decoder.decode(got.body)));
+    let value: unknown;
+    try {
+      value = JSON.parse(decoder.decode(got.body));
+    } catch {
+      return null;
+    }
+    const parsed = RetrainReport.safeParse(value);
     return parsed.success ? parsed.data : null;
   }
 
