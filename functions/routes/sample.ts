@@ -31,6 +31,11 @@ const sample = createRoute({
 });
 
 export function sampleRoutes(s: Services) {
+  // Shutdown ends every open stream through one listener on the shared closing signal: a listener
+  // (or an AbortSignal.any, which leaks on a long-lived source) per stream would pile up on it.
+  const open = new Set<AbortController>();
+  s.closing.signal.addEventListener('abort', () => open.forEach((a) => a.abort()), { once: true });
+
   return newRouter().openapi(sample, async (c) => {
     const { id } = c.req.valid('param');
     const body = SampleBody.parse(c.req.valid('json') ?? {}); // defaults also when no body was sent
@@ -60,11 +65,13 @@ export function sampleRoutes(s: Services) {
           return c.json({ text, ...meta }, 200);
         }
 
-        // Ends on client disconnect or shutdown. AbortSignal.any adds no listener to the shared
-        // closing signal (one per stream would trip MaxListenersExceededWarning past 10 streams).
+        // Ends on client disconnect or shutdown.
         const abort = new AbortController();
-        const signal = AbortSignal.any([abort.signal, s.closing.signal, ...(c.req.raw.signal ? [c.req.raw.signal] : [])]);
+        const { signal } = abort;
         const chars = lease.sampler.open({ ...opts, signal });
+        open.add(abort);
+        if (s.closing.signal.aborted) abort.abort();
+        c.req.raw.signal?.addEventListener('abort', () => abort.abort(), { once: true });
         handedOff = true;
         c.header('X-Accel-Buffering', 'no'); // proxies must pass events through as they come
         return streamSSE(c, async (stream) => {
@@ -89,6 +96,7 @@ export function sampleRoutes(s: Services) {
               await stream.writeSSE({ event: 'error', data: JSON.stringify(errorBody(e.code, e.message, e.field)) }).catch(() => {});
             }
           } finally {
+            open.delete(abort);
             chars.cancel();
             lease.release();
             s.sampling.active--;
