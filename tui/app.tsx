@@ -1,6 +1,6 @@
 // The app shell: header, the current screen, a status line and a footer of the keys that work,
 // the help overlay, and quitting cleanly (streams aborted, sessions stopped).
-import React, { useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { Box, Text, useApp } from 'ink';
 import type { Api, HealthInfo } from './api.ts';
 import { describeError } from './errors.ts';

@@ -1,7 +1,6 @@
 // charrnn-tui entry: parse flags, connect to an API (or start the functions in-process on the
 // local store and connect to that over HTTP), then draw the app, or print plain lines when
 // stdout is not a terminal. Quitting stops only a server this process started.
-import React from 'react';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';

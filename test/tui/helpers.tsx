@@ -1,6 +1,5 @@
 // Test support for the TUI: a real in-process functions server on a temp file store, the app
 // rendered with ink-testing-library, and helpers to type keys and wait for frames.
-import React from 'react';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

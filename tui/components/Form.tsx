@@ -1,6 +1,5 @@
 // A keyboard form: text fields (ink-text-input) and choice fields (←/→), one focused at a time,
 // each with an optional hint and an error shown next to it.
-import React from 'react';
 import { Box, Text } from 'ink';
 import TextInput from 'ink-text-input';
 

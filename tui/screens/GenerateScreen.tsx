@@ -1,6 +1,6 @@
 // Generate text from a run's checkpoint: sampling settings on top, the text streaming in below,
 // earlier generations kept above it (scrollable), and `w` saves them all to a file.
-import React, { useEffect, useMemo, useRef, useState } from 'react';
+import { useEffect, useMemo, useRef, useState } from 'react';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Box, Text } from 'ink';
@@ -214,7 +214,7 @@ export function GenerateScreen({ runId }: { runId: string }) {
         active={active}
         labelWidth={13}
       />
-      <Box flexDirection="column" height={outRows + 1} borderStyle={undefined}>
+      <Box flexDirection="column" height={outRows + 1}>
         <Text wrap="truncate-end">
           <Text dimColor={focus !== OUTPUT} color={focus === OUTPUT ? 'cyan' : undefined} bold={focus === OUTPUT}>
             {focus === OUTPUT ? '› ' : '  '}Output

@@ -1,6 +1,6 @@
 // Create a run: corpus (built-in or a local file to upload), size preset, and optionally every
 // hyperparameter. The API validates; its 400 `field` is shown next to the matching field.
-import React, { useMemo, useState } from 'react';
+import { useMemo, useState } from 'react';
 import { readFile } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import { Box, Text } from 'ink';

@@ -1,6 +1,6 @@
 // One run: a live loss chart (asciichart), progress, speed, ETA and backend; start a chain of
 // training slices for N epochs or until stopped; stop cleanly; or tail another client's run.
-import React, { useEffect, useMemo, useState, useSyncExternalStore } from 'react';
+import { useEffect, useMemo, useState, useSyncExternalStore } from 'react';
 import { Box, Text } from 'ink';
 import TextInput from 'ink-text-input';
 import { useFooter, useUi } from '../context.ts';

@@ -1,5 +1,5 @@
 // The run list: a table with status, progress, losses and a loss sparkline per run.
-import React, { useCallback, useEffect, useRef, useState } from 'react';
+import { useCallback, useEffect, useRef, useState } from 'react';
 import { Box, Text } from 'ink';
 import type { Run } from '../api.ts';
 import { useFooter, useUi } from '../context.ts';
