@@ -5,6 +5,7 @@ import { readLimits, type Limits } from './limits.ts';
 import { bearerAuth } from './middleware/auth.ts';
 import { bodyLimit } from './middleware/body-limit.ts';
 import { notFound, onError } from './middleware/errors.ts';
+import { strictUtf8Json } from './middleware/utf8.ts';
 import { newRouter } from './router.ts';
 import { corporaRoutes } from './routes/corpora.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -52,6 +53,7 @@ export function createApp(deps: AppDeps) {
   const root = newRouter();
   root.use('*', bearerAuth(deps.token));
   root.use('*', (c, next) => (c.req.path === '/corpora' ? corpusLimit(c, next) : generalLimit(c, next)));
+  root.use('*', strictUtf8Json());
   const app = root
     .route('/', healthRoutes(services))
     .route('/', runRoutes(services))
