@@ -70,6 +70,16 @@ const ROWS: Row[] = [
   { name: 'unknown corpus ref', path: '/runs', body: { corpus: `sha256:${'0'.repeat(64)}` }, status: 422, says: /not in the store/ },
   { name: 'corpus too short for the batch', path: '/runs', body: { corpus: { text: 'abcdefgh' }, config: TINY }, status: 422, says: /corpus/i },
   { name: 'oversized body', path: '/runs', body: { corpus: { text: big(80 * 1024) } }, status: 413, says: /exceeds 64 KB/, socket: true },
+  {
+    name: 'non-UTF-8 bytes inside a JSON body',
+    path: '/runs',
+    body: Buffer.concat([Buffer.from('{"corpus":{"text":"'), Buffer.from('abcdefgh '.repeat(200)), Buffer.from([0xff, 0xfe]), Buffer.from('"}}')]),
+    type: 'application/json',
+    status: 400,
+    says: /not valid UTF-8/,
+    socket: true,
+  },
+  { name: 'a truncated UTF-8 sequence in a prime', path: '/runs/good/sample', body: Buffer.from([...Buffer.from('{"prime":"'), 0xc3, ...Buffer.from('"}')]), type: 'application/json', status: 400, says: /not valid UTF-8/ },
   // POST /corpora
   { name: 'non-UTF-8 corpus', path: '/corpora', body: new Uint8Array([0x61, 0xff, 0xfe, 0x62]), type: 'text/plain', status: 422, says: /utf-8/i, socket: true },
   { name: 'empty corpus upload', path: '/corpora', body: '', type: 'text/plain', status: 422, says: /empty|corpus/i },
