@@ -77,14 +77,15 @@ export function lstmPlain(Xp: tf.Tensor, Wh: tf.Tensor, h0: tf.Tensor, c0: tf.Te
 /** LSTM over a window as one op with hand-written BPTT (training path). */
 export function lstmFused(Xp: tf.Tensor, Wh: tf.Tensor, h0: tf.Tensor, c0: tf.Tensor, T: number): SeqOut {
   let last: { h: tf.Tensor; c: tf.Tensor } | null = null;
-  const op = customOp(([xp, wh], save) => {
+  const keep = backwardKeeper();
+  const op = customOp(([xp, wh]) => {
     const tr = lstmSteps(xp, wh, h0, c0, T);
     // The final state leaves the op's internal tidy through keep(); the caller owns it.
     last = { h: tf.keep(tr.hs[T - 1].clone()), c: tf.keep(tr.c[T - 1].clone()) };
-    save([wh, ...tr.hs, ...tr.sig, ...tr.g, ...tr.c, ...tr.tc, ...tr.ifo.flat()]);
+    const saved = keep.hold([wh, ...tr.hs, ...tr.sig, ...tr.g, ...tr.c, ...tr.tc, ...tr.ifo.flat()]);
     return {
       value: tf.concat(tr.hs, 0),
-      gradFunc: (dHs, saved) => lstmBackward(dHs, saved, h0, c0, T),
+      gradFunc: (dHs) => keep.release(lstmBackward(dHs, saved, h0, c0, T)),
     };
   });
   const Hs = op(Xp, Wh);
@@ -164,13 +165,14 @@ export function gruPlain(Xp: tf.Tensor, Wh: tf.Tensor, h0: tf.Tensor, T: number)
 
 export function gruFused(Xp: tf.Tensor, Wh: tf.Tensor, h0: tf.Tensor, T: number): SeqOut {
   let last: tf.Tensor | null = null;
-  const op = customOp(([xp, wh], save) => {
+  const keep = backwardKeeper();
+  const op = customOp(([xp, wh]) => {
     const tr = gruSteps(xp, wh, h0, T);
     last = tf.keep(tr.hs[T - 1].clone());
-    save([wh, ...tr.hs, ...tr.zr, ...tr.hh, ...tr.rh]);
+    const saved = keep.hold([wh, ...tr.hs, ...tr.zr, ...tr.hh, ...tr.rh]);
     return {
       value: tf.concat(tr.hs, 0),
-      gradFunc: (dHs, saved) => gruBackward(dHs, saved, h0, T),
+      gradFunc: (dHs) => keep.release(gruBackward(dHs, saved, h0, T)),
     };
   });
   const Hs = op(Xp, Wh);
@@ -225,6 +227,29 @@ export function customOp(f: (inputs: tf.Tensor[], save: Saver) => { value: tf.Te
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
   }) as any);
   return (...inputs) => op(...inputs) as tf.Tensor;
+}
+
+/**
+ * What a fused op's backward pass reads, kept alive past the forward pass's tidy without copies.
+ * (customGrad's save() clones every saved tensor: 8 copies per LSTM time step.) Only while
+ * gradients are being recorded, as save() does; the backward pass releases them once used.
+ */
+function backwardKeeper(): { hold: (ts: tf.Tensor[]) => tf.Tensor[]; release: (grads: tf.Tensor[]) => tf.Tensor[] } {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const recording = (tf.engine() as any).state.gradientDepth > 0;
+  let held: tf.Tensor[] = [];
+  return {
+    hold: (ts) => {
+      // ts[0] is the op's input Wh: not ours to keep or dispose.
+      if (recording) held = ts.slice(1).map((t) => tf.keep(t));
+      return ts;
+    },
+    release: (grads) => {
+      for (const t of held) t.dispose();
+      held = [];
+      return grads;
+    },
+  };
 }
 
 /** Undo tf.keep: let the current tidy scope own (and dispose) this tensor like any other. */

@@ -167,8 +167,16 @@ export class Trainer {
         backend: this.backend, batchSize: this.trainCfg.batchSize, requested,
         flopsPerStep: this.trainCfg.batchSize * this.trainCfg.seqLen * 6 * this.model.paramCount,
       });
-      if (n === 2) this.replica = await TrainReplica.start({ backend: this.backend, model: { ...this.s.model }, vocabSize: this.vocab.size });
     } catch (e) {
+      this.dispose();
+      throw e;
+    }
+    if (n !== 2) return;
+    try {
+      this.replica = await TrainReplica.start({ backend: this.backend, model: { ...this.s.model }, vocabSize: this.vocab.size });
+    } catch (e) {
+      // Chosen automatically: one thread still trains. Asked for explicitly: say why it cannot.
+      if (requested === undefined && !process.env.CHARRNN_TRAIN_THREADS?.trim()) return;
       this.dispose();
       throw e;
     }

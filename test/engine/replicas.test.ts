@@ -102,6 +102,20 @@ describe('two training replicas', () => {
     await expect(replica.step({ type: 'step', weights: [], x: new Int32Array(), y: new Int32Array(), T: 1, B: 1, carry: [] })).rejects.toThrow(/disposed/);
   });
 
+  it('a training step leaves no tensor behind, on one thread or two', async () => {
+    const text = names.slice(0, 5000);
+    for (const threads of [1, 2]) {
+      for (const model of [{ cell: 'lstm' as const, layers: 2 }, { cell: 'gru' as const, layers: 1 }]) {
+        const t = await Trainer.create({ text, ...resolveConfig({ ...model, hidden: 16, batchSize: 4, seqLen: 8, evalEvery: 1000 }), threads });
+        await collect(t.run({ steps: 1 }));
+        const before = tf.memory().numTensors;
+        await collect(t.run({ steps: 3 }));
+        expect(tf.memory().numTensors).toBe(before);
+        t.dispose();
+      }
+    }
+  });
+
   it('chooses 2 threads only where they can help, and honours the override', () => {
     delete process.env.CHARRNN_TRAIN_THREADS;
     const big = { backend: 'wasm', batchSize: 64, flopsPerStep: 13e9 };
