@@ -184,19 +184,34 @@ describe('bad input over a socket', () => {
   });
 
   it('a client that disconnects mid-stream stops its generation; the server keeps serving', async () => {
-    const abort = new AbortController();
-    const res = await fetch(`${server.url}/runs/good/sample`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
-      body: JSON.stringify({ length: 2000 }),
-      signal: abort.signal,
-    });
-    const events = readSse(res)[Symbol.asyncIterator]();
-    expect((await events.next()).done).toBe(false);
-    expect(server.app.services.sampling.active).toBe(1);
-    abort.abort();
-    await waitFor('the stream to be dropped', () => server.app.services.sampling.active === 0, 5000, 10);
-    expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+    // Its own server with a huge length cap: 1,000,000 characters would take minutes to generate.
+    const big = await startServer({ port: 0, store: openRunStore(dir.url), limits: readLimits({}, { maxSampleLength: 1_000_000 }), token: '', log: () => {} });
+    try {
+      const abort = new AbortController();
+      const res = await fetch(`${big.url}/runs/good/sample`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
+        body: JSON.stringify({ length: 1_000_000 }),
+        signal: abort.signal,
+      });
+      const events = readSse(res)[Symbol.asyncIterator]();
+      expect((await events.next()).done).toBe(false);
+      expect(big.app.services.sampling.active).toBe(1);
+      // The sampler behind the stream counts its batched steps: they must stop growing.
+      const lease = await big.app.services.samplers.acquire('good', 'latest');
+      const stats = lease.sampler.stats;
+      lease.release();
+      abort.abort();
+      await waitFor('the stream to be dropped', () => big.app.services.sampling.active === 0, 5000, 10);
+      const stoppedAt = stats.steps;
+      await new Promise((r) => setTimeout(r, 500));
+      expect(stats.steps).toBe(stoppedAt);
+      expect(stoppedAt).toBeGreaterThan(0); // the same sampler the stream used
+      expect(stoppedAt).toBeLessThan(1_000_000);
+      expect((await fetch(`${big.url}/healthz`)).status).toBe(200);
+    } finally {
+      await big.close();
+    }
     const ok = await fetch(`${server.url}/runs/good/sample`, json({ length: 20, seed: 1 }));
     expect(ok.status).toBe(200);
     expect([...(await ok.json()).text]).toHaveLength(20);
