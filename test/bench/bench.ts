@@ -158,9 +158,10 @@ async function measureTrain(ctx: Ctx, st: ConfigState): Promise<void> {
     figures: {
       corpus: ctx.corpus.name, steps, seconds: round(trainS, 2), chars_per_sec: round(cps), steady_chars_per_sec: round(steady),
       first_step_ms: round(firstStepMs), val_loss: valLoss === null ? null : round(valLoss, 4), val_chars: VAL_CHARS, params: trainer.params,
+      threads: trainer.threads,
     },
     text:
-      `${fmtInt(steady)} chars/s steady (${fmtInt(cps)} overall), ${steps} steps in ${trainS.toFixed(1)} s, first step ${fmtMs(firstStepMs)}, ` +
+      `${fmtInt(steady)} chars/s steady (${fmtInt(cps)} overall, ${trainer.threads} thread${trainer.threads > 1 ? 's' : ''}), ${steps} steps in ${trainS.toFixed(1)} s, first step ${fmtMs(firstStepMs)}, ` +
       `val ${valLoss?.toFixed(3) ?? '-'} nats/char`,
   });
 }
