@@ -118,7 +118,7 @@ export class SampleStream implements AsyncIterable<string> {
 }
 
 /** The checkpoint's tensors as the sampling step uses them (prepared once). */
-interface StepWeights {
+export interface StepWeights {
   net: CharRnn;
   /** Layer-0 input rows with the bias folded in ([V, G·H]), when the input is one-hot. */
   table0: tf.Tensor2D | null;
