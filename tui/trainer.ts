@@ -32,6 +32,8 @@ export interface TrainSessionOptions {
   sliceSeconds?: number;
   /** Minimum ms between change notifications (bounds the UI's re-render rate). */
   notifyMs?: number;
+  /** How often to re-read the run while tailing another client's training. */
+  followPollMs?: number;
 }
 
 // 'shutdown' is not final: the instance went away (scale-down, redeploy) and any other can run the next slice.
@@ -75,6 +77,7 @@ export class TrainSession {
   private disposed = false;
   private readonly sliceSeconds: number;
   private readonly notifyMs: number;
+  private readonly followPollMs: number;
 
   constructor(
     private readonly api: Api,
@@ -83,6 +86,7 @@ export class TrainSession {
   ) {
     this.sliceSeconds = opts.sliceSeconds ?? 30;
     this.notifyMs = opts.notifyMs ?? 100;
+    this.followPollMs = opts.followPollMs ?? 3000;
   }
 
   getState = (): TrainState => this.state;
@@ -221,7 +225,19 @@ export class TrainSession {
     const ctrl = new AbortController();
     this.abort = ctrl;
     this.set({ phase: 'following', note, error: null }, true);
-    const poll = setInterval(() => void this.refreshRun(), 3000);
+    // Stop tailing once the other trainer is done: idle on two polls in a row (a chain of
+    // slices is idle only for a moment between them).
+    let idlePolls = 0;
+    let finished = false;
+    const poll = setInterval(() => {
+      void this.refreshRun().then(() => {
+        idlePolls = this.state.run?.status === 'training' ? 0 : idlePolls + 1;
+        if (idlePolls >= 2 && !ctrl.signal.aborted) {
+          finished = true;
+          ctrl.abort();
+        }
+      });
+    }, this.followPollMs);
     try {
       const after = this.state.points.reduce((m, p) => Math.max(m, p.step), -1);
       for await (const point of this.api.followMetrics(this.runId, ctrl.signal, after >= 0 ? after : undefined)) this.onPoint(point);
@@ -232,7 +248,7 @@ export class TrainSession {
     }
     this.abort = null;
     if (this.disposed) return;
-    this.set({ phase: 'idle', note: null }, true);
+    this.set({ phase: 'idle', note: finished ? 'The other client’s training ended — press t to train this run.' : null }, true);
     await this.refreshRun();
   }
 

@@ -125,5 +125,9 @@ describe('run view', () => {
     await press(app, KEY.esc);
     await waitForText(app, 'Run › busy');
     expect((await other).status).toBe(200);
+    // Once the other client is done, the view stops tailing by itself and says so.
+    const done = await waitForText(app, 'The other client’s training ended — press t to train this run.', 30_000);
+    expect(done).toMatch(/○ idle/);
+    expect(done).toMatch(/t train/);
   });
 });
