@@ -5,7 +5,7 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
 import { render } from 'ink';
-import { Api } from './api.ts';
+import { Api, isAbort } from './api.ts';
 import { App } from './app.tsx';
 import { describeError } from './errors.ts';
 import { runPlain } from './plain.ts';
@@ -76,15 +76,21 @@ async function main(): Promise<number> {
     if (!interactive) {
       const ctrl = new AbortController();
       process.once('SIGINT', () => ctrl.abort());
-      return await runPlain(api, {
-        run: flags.run,
-        trainSeconds: flags.trainSeconds,
-        sample: flags.sample,
-        sliceSeconds: flags.sliceSeconds,
-        out: (line) => process.stdout.write(line + '\n'),
-        write: (text) => process.stdout.write(text),
-        signal: ctrl.signal,
-      });
+      try {
+        return await runPlain(api, {
+          run: flags.run,
+          trainSeconds: flags.trainSeconds,
+          sample: flags.sample,
+          sliceSeconds: flags.sliceSeconds,
+          out: (line) => process.stdout.write(line + '\n'),
+          write: (text) => process.stdout.write(text),
+          signal: ctrl.signal,
+        });
+      } catch (err) {
+        // Ctrl+C: the usual exit status, no message.
+        if (ctrl.signal.aborted && isAbort(err)) return 130;
+        throw err;
+      }
     }
     let wasTraining = false;
     const app = render(

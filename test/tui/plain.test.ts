@@ -17,11 +17,18 @@ afterAll(async () => {
 });
 
 function runTui(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return runTuiWith({}, ...args);
+}
+
+function runTuiWith(opts: { interruptAfterOutput?: boolean }, ...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((done) => {
     const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CHARRNN_API_URL: '' } });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
+    child.stdout.on('data', (d) => {
+      if (opts.interruptAfterOutput && !stdout) child.kill('SIGINT');
+      stdout += d;
+    });
     child.stderr.on('data', (d) => (stderr += d));
     child.on('close', (code) => done({ code, stdout, stderr }));
   });
@@ -64,5 +71,13 @@ describe('non-TTY mode', () => {
     const missing = await runTui('--api', t.url, '--run', 'nope');
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/nope.*check the run id/);
+  });
+
+  it('stops a sample on Ctrl+C with exit status 130 and no message', async () => {
+    const r = await runTuiWith({ interruptAfterOutput: true }, '--api', t.url, '--run', 'piped', '--sample', '20000');
+    expect(r.code).toBe(130);
+    expect(r.stderr).toBe('');
+    expect(r.stdout.length).toBeGreaterThan(0);
+    expect(r.stdout.length).toBeLessThan(20000);
   });
 });
