@@ -45,7 +45,7 @@ describe('non-TTY mode', () => {
   });
 
   it('trains for N seconds in slices, printing progress lines, then samples', async () => {
-    const r = await runTui('--api', t.url, '--run', 'piped', '--train-seconds', '6', '--slice-seconds', '2');
+    const r = await runTui('--api', t.url, '--run', 'piped', '--train-seconds', '8', '--slice-seconds', '2');
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^step \d+ epoch \d\.\d{3} train \d\.\d{3} .* chars\/s eta .* backend \w+$/m);
