@@ -102,8 +102,9 @@ async function main(): Promise<number> {
         onQuit={(training) => (wasTraining = training)}
       />,
       // Ctrl+C is handled by the app so that it can stop streams first.
-      // Redraw at most 20 times a second, and only the lines that changed (less flicker).
-      { exitOnCtrlC: false, maxFps: 20, incrementalRendering: true },
+      // Redraw at most 20 times a second. Not incrementalRendering: in Ink 6.8 it leaves the first
+      // frame's header and footer on screen (seen in tmux).
+      { exitOnCtrlC: false, maxFps: 20, incrementalRendering: false },
     );
     await app.waitUntilExit();
     if (wasTraining) {

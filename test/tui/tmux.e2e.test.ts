@@ -80,9 +80,15 @@ describe('charrnn-tui in tmux', () => {
     expect(screen).toMatch(/charrnn Runs/);
     expect(screen).toMatch(/embedded .*\.charrnn/);
     expect(screen).toMatch(/n new run\s+r refresh\s+\? help\s+q quit/);
+    // One frame on screen: no header or footer left over from an earlier frame.
+    const once = (s: string, re: RegExp) => expect(s.split('\n').filter((l) => re.test(l))).toHaveLength(1);
+    once(screen, /^charrnn /);
+    once(screen, /\? help\s+q quit/);
 
     await keys('n');
-    await waitForText('Corpus');
+    screen = await waitForText('Corpus');
+    once(screen, /^charrnn /);
+    once(screen, /\? help\s+q quit/);
     await keys('Right'); // moby-dick → names
     await waitFor((s) => /Corpus\s+◂  moby-dick \[names\]/.test(s), 'names selected');
     await tabTo('Run id');
