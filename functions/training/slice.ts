@@ -95,7 +95,10 @@ export class TrainingSlice extends EventEmitter<Events> {
     let storeError: unknown = null;
     let queue: Promise<void> = Promise.resolve();
     const enqueue = (fn: () => Promise<void>) => {
-      queue = queue.then(fn).catch((e: unknown) => {
+      // After a store failure or a lost lease, commits still queued are dropped: against a hung
+      // store each would take the SDK's full retry budget, so the slice would only end after
+      // (checkpoints queued) × (retry budget), not within a bounded time.
+      queue = queue.then(() => (storeError || leaseLost ? undefined : fn())).catch((e: unknown) => {
         storeError ??= e;
         this.stop('aborted');
       });
