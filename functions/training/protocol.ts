@@ -1,5 +1,5 @@
 // Messages between the server thread (store, HTTP) and a training worker (tfjs only).
-import type { CheckpointFiles, ModelConfig, TrainConfig } from '../../shared/engine/types.ts';
+import type { CheckpointFiles, MetricPoint, ModelConfig, TrainConfig } from '../../shared/engine/types.ts';
 
 export interface WorkerInput {
   runId: string;
@@ -16,15 +16,7 @@ export interface WorkerInput {
   evalFirst?: boolean;
 }
 
-export interface ProgressPoint {
-  step: number;
-  epoch: number;
-  trainLoss?: number;
-  valLoss?: number;
-  valBpc?: number;
-  lr?: number;
-  charsPerSec?: number;
-  time: number;
+export interface ProgressPoint extends MetricPoint {
   etaSeconds: number | null;
 }
 
