@@ -12,6 +12,8 @@ import { drainSse, expectCommittedLatest, expectLinearValPoints, json, sse, TINY
 
 /** The SDK gives up after 3 attempts with small backoffs, or 3 × 5 s of socket silence. */
 const BOUND_MS = 20_000;
+/** A store that accepts connections and never answers: three operations' budgets, plus slack. */
+const HUNG_BOUND_MS = 60_000;
 const PREFIX = 'outage';
 let s3: S3TestServer;
 let proxy: FaultProxy;
@@ -99,6 +101,27 @@ describe('S3 faults', () => {
     expect(await res.json()).toMatchObject({ step: target, steps: target - latest });
     expect(await expectCommittedLatest(store, 'o')).toBe(target);
     await expectLinearValPoints(store, 'o', target);
+  });
+
+  it('storage that stops answering mid-slice: the slice still ends, with a clear error, in bounded time', async () => {
+    const stream = drainSse(await fetch(`${server.url}/runs/o/train`, sse({ maxSeconds: 120, checkpointSeconds: 0.3 })));
+    const before = (await store.readPointer('o', 'latest'))!.step;
+    await waitFor('a new checkpoint', async () => ((await store.readPointer('o', 'latest'))?.step ?? 0) > before, 60_000);
+    proxy.set({ mode: 'delay', ms: 10 * 60_000 }); // accepted, never answered
+    const t0 = Date.now();
+    try {
+      await stream.done;
+      // One operation's retry budget (3 × 5 s of silence) for the failing commit, then the run
+      // status update and the lease release get the same: commits still queued are dropped.
+      expect(Date.now() - t0).toBeLessThan(HUNG_BOUND_MS);
+      const last = stream.events.at(-1)!;
+      expect(last.event).toBe('error');
+      expect(JSON.parse(last.data).error.code).toBe('store_unavailable');
+      expect((await get('/healthz')).status).toBe(200);
+    } finally {
+      proxy.set({ mode: 'pass' });
+    }
+    await expectCommittedLatest(store, 'o');
   });
 
   it('storage refusing connections: 503 within a bounded time, then back to normal', async () => {
