@@ -12,6 +12,10 @@ import { startServer, type RunningServer } from '../../functions/server.ts';
 import { openRunStore, type RunStore } from '../../shared/store/index.ts';
 import { expectCommittedLatest, expectLinearValPoints, json, TINY } from './helpers.ts';
 
+const asRoot = (cmd: string, args: string[]) =>
+  process.getuid?.() === 0 ? execFileSync(cmd, args, { stdio: 'pipe' }) : execFileSync('sudo', ['-n', cmd, ...args], { stdio: 'pipe' });
+const mount = (args: string[]) => asRoot('mount', args);
+
 let mnt: string;
 let store: RunStore;
 let server: RunningServer;
@@ -19,9 +23,10 @@ const filler = () => path.join(mnt, 'filler.bin');
 
 beforeAll(async () => {
   mnt = await mkdtemp(path.join(tmpdir(), 'charrnn-tmpfs-'));
-  // Needs CAP_SYS_ADMIN (root in this sandbox and in the CI container). Without it this test
+  // Needs CAP_SYS_ADMIN: root here, passwordless sudo on a CI runner. Without either this test
   // fails loudly here rather than silently testing something weaker.
-  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=3m', 'tmpfs', mnt]);
+  const owner = process.getuid?.() === 0 ? '' : `,uid=${process.getuid?.()},gid=${process.getgid?.()}`; // writable without root
+  mount(['-t', 'tmpfs', '-o', `size=3m${owner}`, 'tmpfs', mnt]);
   const url = pathToFileURL(path.join(mnt, 'store')).href;
   store = openRunStore(url);
   server = await startServer({ port: 0, store: openRunStore(url), token: '', log: () => {} });
@@ -32,7 +37,7 @@ afterAll(async () => {
   await server?.close();
   if (mnt) {
     try {
-      execFileSync('umount', [mnt]);
+      asRoot('umount', [mnt]);
     } catch {
       /* not mounted */
     }
@@ -82,14 +87,14 @@ describe('local store out of space or read-only', () => {
 
   it('read-only store: training is refused clearly, reads still work, nothing changes', async () => {
     const latest = await store.readPointer('d', 'latest');
-    execFileSync('mount', ['-o', 'remount,ro', mnt]);
+    mount(['-o', 'remount,ro', mnt]);
     try {
       await expectCleanFailure(await fetch(`${server.url}/runs/d/train`, json({ steps: 10 })), /read-only/);
       await expectCleanFailure(await fetch(`${server.url}/runs`, json({ corpus: 'names', id: 'ro', config: TINY })), /read-only/);
       expect((await fetch(`${server.url}/runs/d`)).status).toBe(200);
       expect(await store.readPointer('d', 'latest')).toEqual(latest);
     } finally {
-      execFileSync('mount', ['-o', 'remount,rw', mnt]);
+      mount(['-o', 'remount,rw', mnt]);
     }
   });
 });
