@@ -26,7 +26,8 @@ afterAll(async () => {
 });
 
 interface Outcome {
-  trainLosses: Array<[number, number]>;
+  /** Each slice's summary train loss (the metrics series samples train loss by wall time, so it is not compared). */
+  sliceLosses: number[];
   valLosses: Array<[number, number]>;
   weights: Uint8Array;
   optimizer: Uint8Array;
@@ -39,8 +40,10 @@ async function trainTwoSlices(kind: 'file' | 's3'): Promise<Outcome> {
   servers.push(server);
   const url = (p: string) => `${server.url}${p}`;
   expect((await fetch(url('/runs'), json({ corpus: 'names', id: 'parity', config: { ...TINY, seed: 7 } }))).status).toBe(201);
-  expect(await (await fetch(url('/runs/parity/train'), json({ steps: 12 }))).json()).toMatchObject({ step: 12 });
-  expect(await (await fetch(url('/runs/parity/train'), json({ steps: 8 }))).json()).toMatchObject({ step: 20 });
+  const first = await (await fetch(url('/runs/parity/train'), json({ steps: 12 }))).json();
+  expect(first).toMatchObject({ step: 12 });
+  const second = await (await fetch(url('/runs/parity/train'), json({ steps: 8 }))).json();
+  expect(second).toMatchObject({ step: 20 });
 
   const { points } = (await (await fetch(url('/runs/parity/metrics'))).json()) as {
     points: Array<{ step: number; trainLoss?: number; valLoss?: number }>;
@@ -49,7 +52,7 @@ async function trainTwoSlices(kind: 'file' | 's3'): Promise<Outcome> {
   expect(ckpt?.step).toBe(20);
   const sample = await (await fetch(url('/runs/parity/sample'), json({ length: 80, seed: 3 }))).json();
   return {
-    trainLosses: points.filter((p) => p.trainLoss !== undefined).map((p) => [p.step, p.trainLoss!]),
+    sliceLosses: [first.trainLoss, second.trainLoss],
     valLosses: points.filter((p) => p.valLoss !== undefined).map((p) => [p.step, p.valLoss!]),
     weights: ckpt!.files['weights.bin'],
     optimizer: ckpt!.files['optimizer.bin'],
@@ -62,10 +65,10 @@ describe('file store and S3 store', () => {
     const onFile = await trainTwoSlices('file');
     const onS3 = await trainTwoSlices('s3');
 
-    // The curve spans both slices, so the second slice really resumed from the stored checkpoint.
-    expect(onFile.trainLosses.map(([step]) => step)).toContain(20);
-    expect(onFile.valLosses.length).toBeGreaterThan(0);
-    expect(onS3.trainLosses).toEqual(onFile.trainLosses);
+    // Validation is measured every 10 steps: both slices contribute, so the second really resumed.
+    expect(onFile.valLosses.map(([step]) => step)).toEqual(expect.arrayContaining([10, 20]));
+    expect(onFile.sliceLosses.every((l) => Number.isFinite(l))).toBe(true);
+    expect(onS3.sliceLosses).toEqual(onFile.sliceLosses);
     expect(onS3.valLosses).toEqual(onFile.valLosses);
     expect(Buffer.from(onS3.weights).equals(Buffer.from(onFile.weights))).toBe(true);
     expect(Buffer.from(onS3.optimizer).equals(Buffer.from(onFile.optimizer))).toBe(true);
