@@ -40,7 +40,7 @@ export function createApp(deps: AppDeps) {
     version: VERSION,
     backend: deps.backend ?? (() => null),
     trainings: new TrainingManager({ store: deps.store, limits, log, now }),
-    samplers: new SamplerCache(deps.store, limits.samplerCacheSize),
+    samplers: new SamplerCache(deps.store, limits.samplerCacheSize, limits.sampleThreads, log),
     sampling: { active: 0 },
     trainResponses: new Set(),
     closing: new AbortController(),

@@ -1,5 +1,6 @@
 // Per-instance limits, all from the environment (CHARRNN_*), with defaults. One place so the
 // operator can see every knob; handlers receive a Limits object and never read env themselves.
+import { availableParallelism } from 'node:os';
 
 export interface Limits {
   /** Largest model a run may be created with. */
@@ -23,6 +24,8 @@ export interface Limits {
   maxCorpusBytes: number;
   /** Loaded samplers kept in memory. */
   samplerCacheSize: number;
+  /** Threads that run sampling steps off the event loop; 0 = on it. */
+  sampleThreads: number;
   /** How long a shutdown waits for slices to checkpoint. */
   shutdownGraceSeconds: number;
   /** Lifetime of a training lease; renewed every third of it while the slice runs. A crashed
@@ -43,6 +46,7 @@ export const DEFAULT_LIMITS: Limits = {
   maxBodyBytes: 50 * 1024 * 1024,
   maxCorpusBytes: 50 * 1024 * 1024,
   samplerCacheSize: 4,
+  sampleThreads: Math.min(2, availableParallelism()),
   shutdownGraceSeconds: 10,
   leaseSeconds: 60,
 };
@@ -60,6 +64,7 @@ const ENV_NAMES: Record<keyof Limits, string> = {
   maxBodyBytes: 'CHARRNN_MAX_BODY_BYTES',
   maxCorpusBytes: 'CHARRNN_MAX_CORPUS_BYTES',
   samplerCacheSize: 'CHARRNN_SAMPLER_CACHE',
+  sampleThreads: 'CHARRNN_SAMPLE_THREADS',
   shutdownGraceSeconds: 'CHARRNN_SHUTDOWN_GRACE_SECONDS',
   leaseSeconds: 'CHARRNN_LEASE_SECONDS',
 };
@@ -71,7 +76,9 @@ export function readLimits(env: Record<string, string | undefined> = process.env
     const raw = env[ENV_NAMES[key]];
     if (raw === undefined || raw === '') continue;
     const n = Number(raw);
-    if (!Number.isFinite(n) || n <= 0) throw new Error(`${ENV_NAMES[key]} must be a positive number, got "${raw}"`);
+    if (key === 'sampleThreads') {
+      if (!Number.isInteger(n) || n < 0) throw new Error(`${ENV_NAMES[key]} must be a whole number (0 = sample on the main thread), got "${raw}"`);
+    } else if (!Number.isFinite(n) || n <= 0) throw new Error(`${ENV_NAMES[key]} must be a positive number, got "${raw}"`);
     out[key] = n;
   }
   // An unset corpus limit follows the body limit.

@@ -16,6 +16,7 @@
 //   functions/main.mjs    server entry (node DIR/functions/main.mjs)
 //   functions/worker.mjs  training worker (beside main.mjs: main resolves it relative to itself)
 //   functions/train-replica.mjs  the engine's second training thread (beside worker.mjs)
+//   functions/sample-worker.mjs  a sampling thread (beside main.mjs)
 //   cli.mjs               the charrnn CLI
 //   *.wasm, functions/*.wasm   tfjs-backend-wasm binaries next to each bundle (portable only): the wasm
 //                         backend's default lookup is the bundle's own directory (__dirname)
@@ -37,6 +38,8 @@ export const ENTRIES = {
   'functions/worker': 'functions/training/worker.ts',
   // The engine's second training thread (shared/engine/replica.ts looks for it beside main/worker).
   'functions/train-replica': 'shared/engine/replica-worker.ts',
+  // Sampling threads (functions/sampling/pool.ts looks for it beside main.mjs).
+  'functions/sample-worker': 'functions/sampling/worker.ts',
   cli: 'functions/cli.ts',
 };
 

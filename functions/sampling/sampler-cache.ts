@@ -1,33 +1,40 @@
 // Loaded BatchSamplers, kept in an LRU keyed by run and checkpoint step, so repeated samples skip
 // the store read and the weight upload, and concurrent streams of one checkpoint are stepped
 // together (one batched cell step for all of them). An evicted sampler is disposed once its last
-// user is done.
+// user is done. With sampling threads (CHARRNN_SAMPLE_THREADS > 0) the samplers live in a
+// SamplingPool; with 0 they run here on the event loop.
 import { LRUCache } from 'lru-cache';
 import { BatchSampler } from '../../shared/engine/index.ts';
 import type { CheckpointFiles } from '../../shared/engine/types.ts';
 import type { RunStore } from '../../shared/store/index.ts';
 import type { CheckpointRef } from '../../shared/store/types.ts';
 import { HttpError } from '../errors.ts';
+import { SamplingPool, type LoadedSampler } from './pool.ts';
 
 interface Entry {
-  sampler: Promise<BatchSampler>;
+  sampler: Promise<LoadedSampler>;
   users: number;
   evicted: boolean;
 }
 
 export interface SamplerLease {
-  sampler: BatchSampler;
+  sampler: LoadedSampler;
   step: number;
   release(): void;
 }
 
 export class SamplerCache {
   private readonly lru: LRUCache<string, Entry>;
+  private readonly pool: SamplingPool | null;
 
   constructor(
     private readonly store: RunStore,
     max: number,
+    /** Sampling threads; 0 samples on this thread. */
+    threads = 0,
+    log?: (msg: string) => void,
   ) {
+    this.pool = threads > 0 ? new SamplingPool(threads, log) : null;
     this.lru = new LRUCache<string, Entry>({
       max,
       dispose: (entry) => {
@@ -60,7 +67,7 @@ export class SamplerCache {
           }
           files = loaded.files;
         }
-        return BatchSampler.load(files as CheckpointFiles);
+        return this.pool ? this.pool.load(key, files as CheckpointFiles) : BatchSampler.load(files as CheckpointFiles);
       };
       entry = { sampler: load(), users: 0, evicted: false };
       entry.sampler.catch(() => this.lru.delete(key)); // failed loads are not cached
@@ -68,7 +75,7 @@ export class SamplerCache {
     }
     const e = entry;
     e.users++;
-    let sampler: BatchSampler;
+    let sampler: LoadedSampler;
     try {
       sampler = await e.sampler;
     } catch (err) {
@@ -93,8 +100,10 @@ export class SamplerCache {
     for (const key of [...this.lru.keys()]) if (key.startsWith(`${runId}@`)) this.lru.delete(key);
   }
 
+  /** Drop every sampler and stop the sampling threads (they start again on demand). */
   clear(): void {
     this.lru.clear();
+    this.pool?.close();
   }
 }
 

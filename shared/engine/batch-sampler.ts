@@ -54,6 +54,18 @@ export class SampleStream implements AsyncIterable<string> {
     return this.status === 'running';
   }
 
+  /** 'running', or how the stream ended (and the error when it failed). */
+  get outcome(): { status: 'running' | 'done' | 'cancelled' | 'failed'; error: unknown } {
+    return { status: this.status, error: this.error };
+  }
+
+  /** Take the text produced and not yet read, without waiting (for a reader outside this thread). */
+  take(): string {
+    const chunk = this.text;
+    this.text = '';
+    return chunk;
+  }
+
   /** Stop producing; the stream leaves the batch at the next step and its reader ends quietly. */
   cancel(): void {
     if (this.running) this.finish('cancelled');
@@ -135,6 +147,8 @@ export class BatchSampler {
   private state: RnnState | null = null;
   private running = false;
   private disposed = false;
+  /** Called after every turn of steps (and when the loop stops): streams' new text is ready to take. */
+  onTurn: (() => void) | null = null;
 
   private constructor(
     private readonly w: StepWeights,
@@ -211,6 +225,7 @@ export class BatchSampler {
           firstChars = this.stepOnce() || firstChars;
           this.regroup();
         } while (this.rows.length > 0 && !firstChars && performance.now() < until);
+        this.onTurn?.();
         await new Promise<void>((resolve) => setImmediate(resolve));
       }
     } catch (err) {
@@ -220,6 +235,7 @@ export class BatchSampler {
       this.setState(null);
     } finally {
       this.running = false;
+      this.onTurn?.();
       if (this.disposed) this.free();
     }
   }
