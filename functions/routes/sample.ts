@@ -1,6 +1,7 @@
 // POST /runs/:id/sample: generate text from a checkpoint, as JSON or streamed as SSE events whose
-// data is {"text": "<next chars>"}, then `done`. Concurrent samples of one checkpoint share one
-// BatchSampler (batched steps); a stream stops when its client disconnects or the server shuts down.
+// data is {"text": "<next chars>"}, then `done`. Concurrent samples of one checkpoint share batched
+// steps (a BatchSampler per sampling thread, see sampling/pool.ts); a stream stops when its client
+// disconnects or the server shuts down.
 import { randomInt } from 'node:crypto';
 import { createRoute } from '@hono/zod-openapi';
 import { streamSSE } from 'hono/streaming';

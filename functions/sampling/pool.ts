@@ -51,6 +51,8 @@ export class SamplingPool {
   /** Loaded samplers by key, with their bytes for a replacement thread. */
   private readonly live = new Map<string, { files: Files; sampler: PooledSampler }>();
   private nextId = 1;
+  /** Bumped by close(): a replacement scheduled before it is not started. */
+  private generation = 0;
 
   constructor(
     readonly size: number,
@@ -79,6 +81,7 @@ export class SamplingPool {
   close(): void {
     const threads = this.threads;
     this.threads = [];
+    this.generation++;
     this.live.clear();
     for (const t of threads) this.drop(t, new HttpError(503, 'shutting_down', 'the server is shutting down; retry on another instance'));
     for (const t of threads) void t.worker.terminate();
@@ -86,6 +89,7 @@ export class SamplingPool {
 
   /** @internal */
   open(key: string, opts: SampleOptions, streams: Set<RemoteStream>): RemoteStream {
+    if (this.threads.length === 0) throw new HttpError(503, 'sampling_unavailable', 'no sampling thread is running; retry shortly');
     const t = this.threads.reduce((a, b) => (b.streams.size < a.streams.size ? b : a));
     const id = this.nextId++;
     const { signal, ...wireOpts } = opts;
@@ -133,14 +137,22 @@ export class SamplingPool {
     worker.on('message', (m: FromWorker) => this.receive(t, m));
     let crash = '';
     worker.on('error', (err) => (crash = err.message));
+    const startedAt = Date.now();
     worker.on('exit', (code) => {
       const i = this.threads.indexOf(t);
       if (i < 0) return; // closed on purpose
-      this.log(`sampling thread exited (code ${code}${crash ? `: ${crash}` : ''}); starting a new one`);
+      this.threads.splice(i, 1);
       this.drop(t, new HttpError(500, 'sampling_failed', 'the sampling thread stopped unexpectedly; retry the request'));
-      const next = this.spawn();
-      this.threads[i] = next;
-      for (const [key, { files }] of this.live) this.post(next, { type: 'load', key, files });
+      // One that dies at once (a broken install) is retried once a second, not in a tight loop.
+      const delay = Date.now() - startedAt < 5000 ? 1000 : 0;
+      this.log(`sampling thread exited (code ${code}${crash ? `: ${crash}` : ''}); starting a new one${delay ? ' in 1 s' : ''}`);
+      const generation = this.generation;
+      setTimeout(() => {
+        if (generation !== this.generation) return; // the pool was closed meanwhile
+        const next = this.spawn();
+        this.threads.push(next);
+        for (const [key, { files }] of this.live) this.post(next, { type: 'load', key, files });
+      }, delay).unref();
     });
     worker.unref();
     return t;

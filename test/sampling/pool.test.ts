@@ -109,7 +109,7 @@ describe('SamplingPool', () => {
     expect([failed.status, failed.code]).toEqual([500, 'sampling_failed']);
     streams.forEach((s) => s.cancel());
     await Promise.all(results);
-    await until(() => sampler.active === 0);
+    await until(() => sampler.active === 0 && threadsOf(pool).length === 2);
     expect(threadsOf(pool)).not.toContainEqual(expect.objectContaining({ worker: dead }));
     expect(logged.join('\n')).toMatch(/sampling thread exited/);
     // The replacement reloaded the checkpoint: two streams (one per thread) give Sampler's texts again.

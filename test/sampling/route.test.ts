@@ -84,7 +84,8 @@ describe('batched sampling over HTTP', () => {
     const steps = sampler.stats.steps - before.steps;
     const rowSteps = sampler.stats.rowSteps - before.rowSteps;
     expect(rowSteps).toBe(bodies.reduce((n, b) => n + Math.max(1, b.prime.length) + b.length - 1, 0));
-    expect(rowSteps / steps).toBeGreaterThan(3); // streams shared steps
+    // Streams shared steps (each sampling thread batches its share; 1 would be no sharing at all).
+    expect(rowSteps / steps).toBeGreaterThan(1.5);
     expect(server.app.services.sampling.active).toBe(0);
     expect(warnings).not.toContain('MaxListenersExceededWarning');
   });
