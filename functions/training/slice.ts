@@ -85,6 +85,7 @@ export class TrainingSlice extends EventEmitter<Events> {
     const leaseMs = deps.limits.leaseSeconds * 1000;
     let currentLease = lease;
     let leaseLost = false;
+    let leaseTakenOver = false;
     let backend = 'unknown';
     let resumedFrom = run.step;
     const sliceTag = randomBytes(4).toString('hex');
@@ -115,10 +116,13 @@ export class TrainingSlice extends EventEmitter<Events> {
         const renewed = await store.renewLease(currentLease, leaseMs);
         currentLease = renewed;
       } catch (e) {
-        const lost = e instanceof PreconditionFailedError || currentLease.expiresAt <= deps.now();
-        if (lost && renewing) {
+        const takenOver = e instanceof PreconditionFailedError;
+        if ((takenOver || currentLease.expiresAt <= deps.now()) && renewing) {
           log(`lease of ${run.id} lost (${e instanceof Error ? e.message : String(e)}); stopping the slice without a checkpoint`);
           leaseLost = true;
+          // A lease that lapsed because the store kept failing is a store outage, not a takeover.
+          if (!takenOver) storeError ??= e;
+          leaseTakenOver = takenOver;
           this.stop('lease_lost');
           return;
         }
@@ -221,7 +225,7 @@ export class TrainingSlice extends EventEmitter<Events> {
     const finalEnd = end as Extract<WorkerMessage, { type: 'end' }> | null;
     if (!failure && !finalEnd) failure = new TrainingFailedError('the training worker exited before finishing');
     const error = failure ?? storeError;
-    if (leaseLost) {
+    if (leaseTakenOver) {
       // The new holder owns run.json and the lease now.
       this.reject(new HttpError(409, 'lease_lost', `run "${run.id}" was taken over by another trainer during this slice; its last checkpoint is step ${committed.step}`));
       return;
