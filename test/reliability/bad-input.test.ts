@@ -203,6 +203,12 @@ describe('bad input over a socket', () => {
       lease.release();
       abort.abort();
       await waitFor('the stream to be dropped', () => big.app.services.sampling.active === 0, 5000, 10);
+      // The sampling thread hears of the cancel a few steps later: wait until its count settles.
+      await waitFor('the sampler to stop stepping', async () => {
+        const seen = stats.steps;
+        await new Promise((r) => setTimeout(r, 300));
+        return stats.steps === seen;
+      }, 5000, 10);
       const stoppedAt = stats.steps;
       await new Promise((r) => setTimeout(r, 500));
       expect(stats.steps).toBe(stoppedAt);
