@@ -11,6 +11,7 @@ import { readModelFiles } from '../../shared/engine/checkpoint.ts';
 import { validateSampleOptions } from '../../shared/engine/sample.ts';
 import { EngineInputError, type SampleOptions } from '../../shared/engine/types.ts';
 import { Vocab, formatChars } from '../../shared/engine/vocab.ts';
+import { TextChannel, type ChannelStatus } from '../../shared/engine/text-channel.ts';
 import { HttpError } from '../errors.ts';
 import type { FromWorker, ToWorker, WireError } from './protocol.ts';
 
@@ -228,62 +229,27 @@ class PooledSampler implements LoadedSampler {
 }
 
 /** The server-side end of a stream running in a thread: text arrives by message, read with `for await`. */
-class RemoteStream implements TextStream {
-  private text = '';
-  private status: 'running' | 'done' | 'cancelled' | 'failed' = 'running';
-  private error: Error | null = null;
-  private wake: (() => void) | null = null;
-
+class RemoteStream extends TextChannel implements TextStream {
   constructor(
     private readonly sendCancel: () => void,
     /** The thread is done with it (ended there, or the thread is gone). */
     private readonly settled: () => void,
-  ) {}
-
-  cancel(): void {
-    if (this.status !== 'running') return;
-    this.status = 'cancelled';
-    this.text = '';
-    this.sendCancel();
-    this.signal();
+  ) {
+    super();
   }
 
   /** @internal */
   push(text: string): void {
-    if (this.status !== 'running') return;
-    this.text += text;
-    this.signal();
+    this.append(text);
   }
 
   /** @internal Ended in its thread: `err` when it failed. */
   end(err: Error | null): void {
-    if (this.status === 'running') {
-      this.status = err ? 'failed' : 'done';
-      this.error = err;
-    }
+    this.close(err ? 'failed' : 'done', err);
     this.settled();
-    this.signal();
   }
 
-  async *[Symbol.asyncIterator](): AsyncGenerator<string> {
-    try {
-      for (;;) {
-        if (this.text) {
-          const chunk = this.text;
-          this.text = '';
-          yield chunk;
-        } else if (this.status === 'failed') throw this.error;
-        else if (this.status !== 'running') return;
-        else await new Promise<void>((resolve) => (this.wake = resolve));
-      }
-    } finally {
-      this.cancel();
-    }
-  }
-
-  private signal(): void {
-    const wake = this.wake;
-    this.wake = null;
-    wake?.();
+  protected override onClose(status: ChannelStatus): void {
+    if (status === 'cancelled') this.sendCancel();
   }
 }

@@ -12,6 +12,7 @@ import { initBackend } from './backend.ts';
 import { readModelFiles } from './checkpoint.ts';
 import { CharRnn, type RnnState } from './model.ts';
 import { Rng } from './rng.ts';
+import { TextChannel } from './text-channel.ts';
 import { pick, validateSampleOptions } from './sample.ts';
 import { EngineInputError, type CheckpointFiles, type ModelConfig, type SampleOptions } from './types.ts';
 import { Vocab, formatChars } from './vocab.ts';
@@ -20,14 +21,9 @@ import { Vocab, formatChars } from './vocab.ts';
 const TURN_MS = 10;
 
 /** One sampling stream: read its text with `for await`; leaving the loop early cancels it. */
-export class SampleStream implements AsyncIterable<string> {
+export class SampleStream extends TextChannel {
   /** Batched steps this stream has taken part in (prime and generation). */
   steps = 0;
-  /** Produced and not yet read. */
-  private text = '';
-  private status: 'running' | 'done' | 'cancelled' | 'failed' = 'running';
-  private error: unknown = null;
-  private wake: (() => void) | null = null;
   /** Prime characters fed so far; generation starts once all are in. */
   private fed = 0;
   /** Characters still to draw. */
@@ -42,49 +38,13 @@ export class SampleStream implements AsyncIterable<string> {
     /** Prime ids (the start character for an empty prime). */
     private readonly prime: number[],
   ) {
+    super();
     this.rng = new Rng(opts.seed);
     this.left = opts.length;
     const onAbort = () => this.cancel();
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     this.unlisten = () => opts.signal?.removeEventListener('abort', onAbort);
-    if (opts.signal?.aborted || opts.length === 0) this.finish('done');
-  }
-
-  get running(): boolean {
-    return this.status === 'running';
-  }
-
-  /** 'running', or how the stream ended (and the error when it failed). */
-  get outcome(): { status: 'running' | 'done' | 'cancelled' | 'failed'; error: unknown } {
-    return { status: this.status, error: this.error };
-  }
-
-  /** Take the text produced and not yet read, without waiting (for a reader outside this thread). */
-  take(): string {
-    const chunk = this.text;
-    this.text = '';
-    return chunk;
-  }
-
-  /** Stop producing; the stream leaves the batch at the next step and its reader ends quietly. */
-  cancel(): void {
-    if (this.running) this.finish('cancelled');
-  }
-
-  async *[Symbol.asyncIterator](): AsyncGenerator<string> {
-    try {
-      for (;;) {
-        if (this.text) {
-          const chunk = this.text;
-          this.text = '';
-          yield chunk;
-        } else if (this.status === 'failed') throw this.error;
-        else if (!this.running) return;
-        else await new Promise<void>((resolve) => (this.wake = resolve));
-      }
-    } finally {
-      this.cancel();
-    }
+    if (opts.signal?.aborted || opts.length === 0) this.close('done');
   }
 
   /** @internal The id this stream feeds into the next step. */
@@ -100,32 +60,20 @@ export class SampleStream implements AsyncIterable<string> {
     this.steps++;
     if (this.fed < this.prime.length && ++this.fed < this.prime.length) return false;
     const id = pick(logits, this.opts, this.rng);
-    this.text += chars[id];
+    this.append(chars[id]);
     this.last = id;
     const first = this.left === this.opts.length;
-    if (--this.left === 0) this.finish('done');
-    else this.signal();
+    if (--this.left === 0) this.close('done');
     return first;
   }
 
   /** @internal */
   fail(err: unknown): void {
-    if (!this.running) return;
-    this.error = err;
-    this.finish('failed');
+    this.close('failed', err);
   }
 
-  private finish(status: 'done' | 'cancelled' | 'failed'): void {
-    this.status = status;
-    if (status === 'cancelled') this.text = '';
+  protected override onClose(): void {
     this.unlisten();
-    this.signal();
-  }
-
-  private signal(): void {
-    const wake = this.wake;
-    this.wake = null;
-    wake?.();
   }
 }
 
