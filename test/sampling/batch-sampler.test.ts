@@ -8,6 +8,7 @@ import {
   type CheckpointFiles, type SampleOptions, type SampleStream,
 } from '../../shared/engine/index.ts';
 import type { RunConfigInput } from '../../shared/api/schemas.ts';
+import { read, until } from './helpers.ts';
 
 const names = loadBuiltinCorpus('names');
 
@@ -39,19 +40,7 @@ async function alone(s: Sampler, o: SampleOptions): Promise<string> {
   return out;
 }
 
-async function read(stream: SampleStream): Promise<string> {
-  let out = '';
-  for await (const c of stream) out += c;
-  return out;
-}
 
-const until = async (cond: () => boolean, ms = 10_000) => {
-  const t0 = Date.now();
-  while (!cond()) {
-    if (Date.now() - t0 > ms) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 2));
-  }
-};
 
 beforeAll(async () => {
   expect(await initBackend('wasm')).toBe('wasm');

@@ -8,6 +8,7 @@ import { SamplingPool, type LoadedSampler, type TextStream } from '../../functio
 import {
   EngineInputError, initBackend, loadBuiltinCorpus, resolveConfig, Sampler, Trainer, type CheckpointFiles, type SampleOptions,
 } from '../../shared/engine/index.ts';
+import { read, until } from './helpers.ts';
 
 const options = (o: Partial<SampleOptions>): SampleOptions => ({ length: 150, temperature: 1, topK: 0, topP: 1, prime: '', seed: 1, ...o });
 const VARIED = [
@@ -19,19 +20,7 @@ const VARIED = [
   options({ seed: 6, temperature: 0.5, prime: 'Elizabeth\nJo', length: 60 }),
 ];
 
-async function read(stream: TextStream): Promise<string> {
-  let out = '';
-  for await (const c of stream) out += c;
-  return out;
-}
 
-const until = async (cond: () => boolean, ms = 10_000) => {
-  const t0 = Date.now();
-  while (!cond()) {
-    if (Date.now() - t0 > ms) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 2));
-  }
-};
 
 /** The pool's live worker threads (private: reached here to count use and to kill one). */
 const threadsOf = (pool: SamplingPool) => (pool as unknown as { threads: { worker: Worker; stats: Map<string, unknown> }[] }).threads;

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readSse } from '../../functions/client.ts';
 import { startServer, type RunningServer } from '../../functions/server.ts';
 import { json, sse, tempStore, TINY } from '../functions/helpers.ts';
+import { until } from './helpers.ts';
 
 let server: RunningServer;
 let store: Awaited<ReturnType<typeof tempStore>>;
@@ -51,14 +52,6 @@ async function cachedSampler() {
   lease.release();
   return lease.sampler;
 }
-
-const until = async (cond: () => boolean, ms = 10_000) => {
-  const t0 = Date.now();
-  while (!cond()) {
-    if (Date.now() - t0 > ms) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-};
 
 describe('batched sampling over HTTP', () => {
   it('16 concurrent SSE streams give the texts each seed gives alone as JSON, in shared steps', async () => {
