@@ -6,6 +6,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
+import { type Blas, loadBlas } from './native/blas.ts';
 
 let chosen: Promise<string> | null = null;
 
@@ -113,6 +114,7 @@ export function installWasmKernelFixes(): void {
   if (fixesInstalled) return;
   const be = 'wasm';
   const transposeK = tf.getKernel('Transpose', be)!;
+  const blas = loadBlas();
   for (const name of ['BatchMatMul', '_FusedMatMul']) {
     const stock = tf.getKernel(name, be);
     if (!stock) continue;
@@ -122,6 +124,8 @@ export function installWasmKernelFixes(): void {
       kernelName: name,
       backendName: be,
       kernelFunc: ((args: KernelArgs) => {
+        const native = blas && blasMatMul(blas, args);
+        if (native) return native;
         const { inputs, backend, attrs } = args;
         if (!attrs.transposeA && !attrs.transposeB) return (stock.kernelFunc as any)(args);
         const temps: tf.TensorInfo[] = [];
@@ -265,6 +269,56 @@ export function installWasmKernelFixes(): void {
     });
   }
   fixesInstalled = true;
+}
+
+/** Matmuls smaller than this stay on XNNPACK: below it the call costs more than the vector width saves. */
+const BLAS_MIN_MACS = 1 << 15;
+
+/**
+ * BatchMatMul/_FusedMatMul through the system BLAS, straight on the wasm heap; null when the case
+ * is not one it handles (non-float32, an activation, a bias that is not one row, uneven batches, a
+ * matrix-vector product), and the caller takes the wasm path.
+ */
+function blasMatMul(blas: Blas, { inputs, backend, attrs }: KernelArgs): tf.TensorInfo | null {
+  const { a, b, bias, preluActivationWeights } = inputs;
+  if (a.dtype !== 'float32' || b.dtype !== 'float32' || preluActivationWeights) return null;
+  if (attrs.activation && attrs.activation !== 'linear') return null;
+  const ra = a.shape.length;
+  const rb = b.shape.length;
+  if (ra < 2 || rb < 2) return null;
+  const ta = !!attrs.transposeA;
+  const tb = !!attrs.transposeB;
+  const m = ta ? a.shape[ra - 1] : a.shape[ra - 2];
+  const k = ta ? a.shape[ra - 2] : a.shape[ra - 1];
+  const n = tb ? b.shape[rb - 2] : b.shape[rb - 1];
+  if ((tb ? b.shape[rb - 1] : b.shape[rb - 2]) !== k) return null; // let the stock kernel word the error
+  if (m < 2 || m * n * k < BLAS_MIN_MACS) return null;
+  const batchA = tf.util.sizeFromShape(a.shape.slice(0, -2));
+  const batchB = tf.util.sizeFromShape(b.shape.slice(0, -2));
+  if (batchA !== batchB && batchA !== 1 && batchB !== 1) return null;
+  if (bias && (bias.dtype !== 'float32' || tf.util.sizeFromShape(bias.shape) !== n)) return null;
+  const batchShape = tf.broadcast_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2));
+  const batch = tf.util.sizeFromShape(batchShape);
+  if (batch !== Math.max(batchA, batchB)) return null;
+
+  const out = backend.makeOutput([...batchShape, m, n], 'float32') as tf.TensorInfo;
+  // Views after makeOutput: it may grow the heap, which detaches older views.
+  const av = backend.typedArrayFromHeap(a) as Float32Array;
+  const bv = backend.typedArrayFromHeap(b) as Float32Array;
+  const ov = backend.typedArrayFromHeap(out) as Float32Array;
+  if (bias) {
+    const biasv = backend.typedArrayFromHeap(bias) as Float32Array;
+    for (let r = 0; r < batch * m; r++) ov.set(biasv, r * n);
+  }
+  const sa = m * k;
+  const sb = k * n;
+  const so = m * n;
+  for (let i = 0; i < batch; i++) {
+    const ai = batchA === 1 ? 0 : i;
+    const bi = batchB === 1 ? 0 : i;
+    blas.sgemm(ta, tb, m, n, k, av.subarray(ai * sa, ai * sa + sa), bv.subarray(bi * sb, bi * sb + sb), ov.subarray(i * so, i * so + so), bias ? 1 : 0);
+  }
+  return out;
 }
 
 /** Restore the stock wasm kernels (tests compare fixed against stock results). */

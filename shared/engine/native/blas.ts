@@ -1,0 +1,28 @@
+// Loads the optional OpenBLAS binding (built by `npm install` when the system has OpenBLAS; see
+// build.mjs). Absent, switched off (CHARRNN_BLAS=off) or unloadable: null, and matmuls stay on wasm.
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+export interface Blas {
+  /** c[m×n] = op(a)·op(b) + beta·c, row-major; a, b, c may be views of the wasm heap. */
+  sgemm(transA: boolean, transB: boolean, m: number, n: number, k: number, a: Float32Array, b: Float32Array, c: Float32Array, beta: number): void;
+}
+
+export const BLAS_ADDON = fileURLToPath(new URL('./build/Release/charrnn_blas.node', import.meta.url));
+
+let loaded: Blas | null | undefined;
+
+export function loadBlas(): Blas | null {
+  if (loaded !== undefined) return loaded;
+  loaded = null;
+  const mode = (process.env.CHARRNN_BLAS ?? '').trim().toLowerCase();
+  if (mode === 'off' || mode === '0' || mode === 'false') return loaded;
+  if (!existsSync(BLAS_ADDON)) return loaded;
+  try {
+    loaded = createRequire(import.meta.url)(BLAS_ADDON) as Blas;
+  } catch {
+    loaded = null; // e.g. libopenblas removed after the build
+  }
+  return loaded;
+}

@@ -1,0 +1,96 @@
+// The OpenBLAS matmul path: built wherever OpenBLAS's headers are (CI installs them), taken for
+// every matmul big enough, and numerically the same as the cpu backend.
+import { existsSync } from 'node:fs';
+import * as tf from '@tensorflow/tfjs';
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { initBackend } from '../../shared/engine/backend.ts';
+import { BLAS_ADDON, loadBlas, type Blas } from '../../shared/engine/native/blas.ts';
+
+const headers = ['/usr/include', '/usr/local/include', '/usr/include/x86_64-linux-gnu'].some((d) => existsSync(`${d}/cblas.h`));
+const rnd = (shape: number[], seed: number) => tf.randomUniform(shape, -1, 1, 'float32', seed);
+
+/** `f` on wasm (BLAS path) and on cpu; the largest difference relative to the largest value. */
+function wasmVsCpu(f: () => tf.Tensor): { diff: number; shape: number[] } {
+  const run = () => tf.tidy(() => {
+    const t = f();
+    return { vals: Float32Array.from(t.dataSync()), shape: t.shape };
+  });
+  const w = run();
+  tf.setBackend('cpu');
+  const c = run();
+  tf.setBackend('wasm');
+  expect(w.shape).toEqual(c.shape);
+  let d = 0;
+  let m = 0;
+  for (let i = 0; i < c.vals.length; i++) {
+    d = Math.max(d, Math.abs(w.vals[i] - c.vals[i]));
+    m = Math.max(m, Math.abs(c.vals[i]));
+  }
+  return { diff: d / (m || 1), shape: w.shape };
+}
+
+describe('OpenBLAS matmuls', () => {
+  let blas: Blas;
+  beforeAll(async () => {
+    expect(await initBackend('wasm')).toBe('wasm');
+    // CI installs libopenblas-dev before `npm ci`, whose postinstall builds the binding.
+    expect(headers, 'OpenBLAS headers (apt-get install libopenblas-dev)').toBe(true);
+    expect(existsSync(BLAS_ADDON), `${BLAS_ADDON} (npm run postinstall)`).toBe(true);
+    blas = loadBlas()!;
+    expect(blas).not.toBeNull();
+  });
+  afterEach(() => vi.restoreAllMocks());
+
+  it('takes every transpose combination through sgemm and matches cpu', () => {
+    const spy = vi.spyOn(blas, 'sgemm');
+    for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+      const r = wasmVsCpu(() => tf.matMul(rnd(ta ? [96, 64] : [64, 96], 1), rnd(tb ? [80, 96] : [96, 80], 2), ta, tb));
+      expect(r.shape).toEqual([64, 80]);
+      expect(r.diff).toBeLessThan(1e-5);
+    }
+    expect(spy).toHaveBeenCalledTimes(4);
+  });
+
+  it('handles batches, broadcast batches and a fused bias', () => {
+    const spy = vi.spyOn(blas, 'sgemm');
+    const batched = wasmVsCpu(() => tf.matMul(rnd([3, 64, 48], 3), rnd([1, 80, 48], 4), false, true));
+    expect(batched.shape).toEqual([3, 64, 80]);
+    expect(batched.diff).toBeLessThan(1e-5);
+    expect(spy).toHaveBeenCalledTimes(3);
+    const fused = wasmVsCpu(() => tf.fused.matMul({ a: rnd([64, 128], 5), b: rnd([128, 96], 6), bias: rnd([96], 7) }));
+    expect(fused.shape).toEqual([64, 96]);
+    expect(fused.diff).toBeLessThan(1e-5);
+    expect(spy).toHaveBeenCalledTimes(4);
+    // gradients of a fused matmul with bias (what the model's output layer trains through)
+    const grads = wasmVsCpu(() => {
+      const f = (a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => tf.fused.matMul({ a: a as tf.Tensor2D, b: b as tf.Tensor2D, bias: c }).square().sum();
+      const [ga, gb, gc] = tf.grads(f)([rnd([64, 128], 8), rnd([128, 96], 9), rnd([96], 10)]);
+      return tf.concat([ga.flatten(), gb.flatten(), gc.flatten()]);
+    });
+    expect(grads.diff).toBeLessThan(1e-5);
+  });
+
+  it('leaves the cases it does not handle to the wasm kernels, with the same results', () => {
+    const spy = vi.spyOn(blas, 'sgemm');
+    const relu = wasmVsCpu(() => tf.fused.matMul({ a: rnd([64, 128], 11), b: rnd([128, 96], 12), bias: rnd([96], 13), activation: 'relu' }));
+    expect(relu.diff).toBeLessThan(1e-5);
+    const vector = wasmVsCpu(() => tf.matMul(rnd([1, 321], 14), rnd([321, 1024], 15))); // batch-1 sampling: XNNPACK is faster
+    expect(vector.diff).toBeLessThan(1e-5);
+    const tiny = wasmVsCpu(() => tf.matMul(rnd([8, 8], 16), rnd([8, 8], 17)));
+    expect(tiny.diff).toBeLessThan(1e-5);
+    expect(spy).not.toHaveBeenCalled();
+    expect(() => tf.matMul(rnd([64, 96], 18), rnd([95, 80], 19))).toThrow(/inner/i);
+  });
+
+  it('rejects operands that do not hold the sizes it is told, instead of reading past them', () => {
+    const a = new Float32Array(6);
+    const b = new Float32Array(6);
+    expect(() => blas.sgemm(false, false, 2, 3, 3, a, b, new Float32Array(6), 0)).toThrow(RangeError);
+    expect(() => blas.sgemm(false, false, 2, 2, 3, a, b, new Float32Array(3), 0)).toThrow(RangeError);
+    expect(() => blas.sgemm(false, false, 2, 2, 3, a, new Float64Array(6) as never, new Float32Array(4), 0)).toThrow(TypeError);
+    expect(() => blas.sgemm(false, false, -1, 2, 3, a, b, new Float32Array(4), 0)).toThrow(RangeError);
+    const c = new Float32Array(4);
+    blas.sgemm(false, false, 2, 2, 3, Float32Array.of(1, 2, 3, 4, 5, 6), Float32Array.of(1, 0, 0, 1, 1, 1), c, 0);
+    expect([...c]).toEqual([4, 5, 10, 11]);
+  });
+});
