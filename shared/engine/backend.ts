@@ -274,10 +274,29 @@ export function installWasmKernelFixes(): void {
 /** Matmuls smaller than this stay on XNNPACK: below it the call costs more than the vector width saves. */
 const BLAS_MIN_MACS = 1 << 15;
 
+let rowwiseDepth = 0;
+
+/**
+ * Run `f` with every matmul computed one output row at a time, so that a row's bits never depend on
+ * how many rows share the product. Sampling needs it: a stream's text must not change with the
+ * streams batched beside it (same seed, same text). OpenBLAS's sgemm gives different bits for
+ * different row counts, its sgemv does not (nor does it care where a row sits in memory), and
+ * without BLAS the wasm kernels already compute each row alike. For matrix-vector products sgemv is
+ * also 3× faster than XNNPACK.
+ */
+export function rowInvariantMatMuls<T>(f: () => T): T {
+  rowwiseDepth++;
+  try {
+    return f();
+  } finally {
+    rowwiseDepth--;
+  }
+}
+
 /**
  * BatchMatMul/_FusedMatMul through the system BLAS, straight on the wasm heap; null when the case
  * is not one it handles (non-float32, an activation, a bias that is not one row, uneven batches, a
- * matrix-vector product), and the caller takes the wasm path.
+ * matrix-vector product outside rowInvariantMatMuls), and the caller takes the wasm path.
  */
 function blasMatMul(blas: Blas, { inputs, backend, attrs }: KernelArgs): tf.TensorInfo | null {
   const { a, b, bias, preluActivationWeights } = inputs;
@@ -292,7 +311,9 @@ function blasMatMul(blas: Blas, { inputs, backend, attrs }: KernelArgs): tf.Tens
   const k = ta ? a.shape[ra - 2] : a.shape[ra - 1];
   const n = tb ? b.shape[rb - 2] : b.shape[rb - 1];
   if ((tb ? b.shape[rb - 1] : b.shape[rb - 2]) !== k) return null; // let the stock kernel word the error
-  if (m < 2 || m * n * k < BLAS_MIN_MACS) return null;
+  const rowwise = rowwiseDepth > 0;
+  // Row by row, the choice must not depend on m (the number of rows).
+  if (rowwise ? ta || tb : m < 2 || m * n * k < BLAS_MIN_MACS) return null;
   const batchA = tf.util.sizeFromShape(a.shape.slice(0, -2));
   const batchB = tf.util.sizeFromShape(b.shape.slice(0, -2));
   if (batchA !== batchB && batchA !== 1 && batchB !== 1) return null;
@@ -310,13 +331,23 @@ function blasMatMul(blas: Blas, { inputs, backend, attrs }: KernelArgs): tf.Tens
     const biasv = backend.typedArrayFromHeap(bias) as Float32Array;
     for (let r = 0; r < batch * m; r++) ov.set(biasv, r * n);
   }
+  const beta = bias ? 1 : 0;
   const sa = m * k;
   const sb = k * n;
   const so = m * n;
   for (let i = 0; i < batch; i++) {
     const ai = batchA === 1 ? 0 : i;
     const bi = batchB === 1 ? 0 : i;
-    blas.sgemm(ta, tb, m, n, k, av.subarray(ai * sa, ai * sa + sa), bv.subarray(bi * sb, bi * sb + sb), ov.subarray(i * so, i * so + so), bias ? 1 : 0);
+    const bMat = bv.subarray(bi * sb, bi * sb + sb);
+    if (rowwise) {
+      for (let r = 0; r < m; r++) {
+        const x = ai * sa + r * k;
+        const y = i * so + r * n;
+        blas.sgemv(k, n, bMat, av.subarray(x, x + k), ov.subarray(y, y + n), beta);
+      }
+    } else {
+      blas.sgemm(ta, tb, m, n, k, av.subarray(ai * sa, ai * sa + sa), bMat, ov.subarray(i * so, i * so + so), beta);
+    }
   }
   return out;
 }

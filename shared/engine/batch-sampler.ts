@@ -2,9 +2,8 @@
 // every active stream (state rows [n, H]), one read-back of the [n, V] logits, then each stream draws
 // its next character with its own seeded RNG and temperature / top-k / top-p.
 //
-// A stream's text is exactly what Sampler.generate gives for the same options: the step uses the
-// same ops as Sampler's, and row r of a batched matmul equals the batch-1 result bit for bit (wasm
-// XNNPACK and cpu compute each output row in the same order whatever the row count). Streams join
+// A stream's text is exactly what Sampler.generate gives for the same options: both run stepRows
+// (step.ts), whose matmuls compute every row alike whatever the row count. Streams join
 // with zero state and feed their prime one character per batched step, alongside the others; a
 // stream that is done, cancelled or whose consumer stopped leaves at the next step.
 import * as tf from '@tensorflow/tfjs';
@@ -14,6 +13,7 @@ import { CharRnn, type RnnState } from './model.ts';
 import { Rng } from './rng.ts';
 import { TextChannel } from './text-channel.ts';
 import { pick, validateSampleOptions } from './sample.ts';
+import { disposeStepWeights, prepareStepWeights, stepRows, type StepWeights } from './step.ts';
 import { EngineInputError, type CheckpointFiles, type ModelConfig, type SampleOptions } from './types.ts';
 import { Vocab, formatChars } from './vocab.ts';
 
@@ -77,15 +77,6 @@ export class SampleStream extends TextChannel {
   }
 }
 
-/** The checkpoint's tensors as the sampling step uses them (prepared once). */
-export interface StepWeights {
-  net: CharRnn;
-  /** Layer-0 input rows with the bias folded in ([V, G·H]), when the input is one-hot. */
-  table0: tf.Tensor2D | null;
-  /** GRU recurrent kernels split into the gates' [H, 2H] and the candidate's [H, H] parts. */
-  gruSplit: [tf.Tensor2D, tf.Tensor2D][];
-}
-
 export class BatchSampler {
   /** Batched steps run, and the stream rows they covered (sum of batch sizes). */
   readonly stats = { steps: 0, rowSteps: 0 };
@@ -109,13 +100,7 @@ export class BatchSampler {
   static async load(files: Pick<CheckpointFiles, 'model.json' | 'weights.bin'>): Promise<BatchSampler> {
     await initBackend();
     const m = readModelFiles(files);
-    const net = new CharRnn(m.model, m.vocab.length, m.weights);
-    const H = net.config.hidden;
-    const w: StepWeights = {
-      net,
-      table0: net.embedding ? null : tf.keep(tf.add(net.layers[0].kernel, net.layers[0].bias) as tf.Tensor2D),
-      gruSplit: net.config.cell === 'gru' ? net.layers.map((l) => tf.split(l.recurrent, [2 * H, H], 1).map((t) => tf.keep(t)) as [tf.Tensor2D, tf.Tensor2D]) : [],
-    };
+    const w = prepareStepWeights(new CharRnn(m.model, m.vocab.length, m.weights));
     return new BatchSampler(w, new Vocab(m.vocab), m.step);
   }
 
@@ -247,48 +232,6 @@ export class BatchSampler {
 
   private free(): void {
     this.setState(null);
-    this.w.table0?.dispose();
-    tf.dispose(this.w.gruSplit.flat());
-    this.w.net.dispose();
+    disposeStepWeights(this.w);
   }
-}
-
-/**
- * One time step for n rows: ids [n] are each row's input character. Returns the new state and the
- * logits [n, V]; the caller disposes the old state.
- */
-export function stepRows(w: StepWeights, ids: Int32Array, state: RnnState): { state: RnnState; logits: tf.Tensor2D } {
-  const { hidden: H, cell } = w.net.config;
-  const n = ids.length;
-  return tf.tidy(() => {
-    const idT = tf.tensor1d(ids, 'int32');
-    let x: tf.Tensor2D;
-    const next: RnnState = [];
-    w.net.layers.forEach((layer, l) => {
-      let xp: tf.Tensor2D;
-      if (l === 0 && w.table0) xp = tf.gather(w.table0, idT);
-      else {
-        const input = l === 0 ? (tf.gather(w.net.embedding!, idT) as tf.Tensor2D) : x;
-        xp = tf.add(tf.matMul(input, layer.kernel), layer.bias);
-      }
-      const { h: hPrev, c: cPrev } = state[l];
-      if (cell === 'lstm') {
-        const z = tf.add(xp, tf.matMul(hPrev, layer.recurrent));
-        const sig = tf.sigmoid(tf.slice(z, [0, 0], [n, 3 * H]));
-        const g = tf.tanh(tf.slice(z, [0, 3 * H], [n, H]));
-        const [i, f, o] = tf.split(sig, 3, 1);
-        const c = tf.add(tf.mul(f, cPrev!), tf.mul(i, g)) as tf.Tensor2D;
-        next.push({ h: tf.mul(o, tf.tanh(c)), c });
-      } else {
-        const [Wzr, Whh] = w.gruSplit[l];
-        const zr = tf.sigmoid(tf.add(tf.slice(xp, [0, 0], [n, 2 * H]), tf.matMul(hPrev, Wzr)));
-        const [z, r] = tf.split(zr, 2, 1);
-        const hh = tf.tanh(tf.add(tf.slice(xp, [0, 2 * H], [n, H]), tf.matMul(tf.mul(r, hPrev), Whh)));
-        next.push({ h: tf.add(hh, tf.mul(z, tf.sub(hPrev, hh))) });
-      }
-      x = next[l].h;
-    });
-    const logits = tf.add(tf.matMul(x!, w.net.headKernel), w.net.headBias);
-    return { state: next, logits } as unknown as tf.TensorContainer;
-  }) as unknown as { state: RnnState; logits: tf.Tensor2D };
 }

@@ -1,34 +1,24 @@
 // Text generation from a checkpoint: one recurrent step per character with the state carried (the
-// prime is fed once, never re-run), small matmuls per step, and only the logits read back.
-import * as tf from '@tensorflow/tfjs';
+// prime is fed once, never re-run), the step BatchSampler runs with one row, and only the logits
+// read back.
 import { initBackend } from './backend.ts';
 import { readModelFiles } from './checkpoint.ts';
-import { CharRnn } from './model.ts';
+import { CharRnn, type RnnState } from './model.ts';
 import { Rng } from './rng.ts';
+import { disposeStepWeights, prepareStepWeights, stepRows, type StepWeights } from './step.ts';
 import { EngineInputError, type CheckpointFiles, type ModelConfig, type SampleOptions } from './types.ts';
 import { Vocab, formatChars } from './vocab.ts';
 
-interface CellState {
-  h: tf.Tensor2D;
-  c?: tf.Tensor2D;
-}
-
 export class Sampler {
-  /** Layer-0 input rows with the bias folded in ([V, G·H]), when the input is one-hot. */
-  private readonly table0: tf.Tensor2D | null;
-  /** GRU recurrent kernels split into the gates' [H, 2H] and the candidate's [H, H] parts. */
-  private readonly gruSplit: [tf.Tensor2D, tf.Tensor2D][];
+  private readonly w: StepWeights;
 
   private constructor(
-    private readonly net: CharRnn,
+    net: CharRnn,
     readonly vocab: Vocab,
     /** Training step of the checkpoint. */
     readonly step: number,
   ) {
-    this.table0 = net.embedding ? null : tf.keep(tf.add(net.layers[0].kernel, net.layers[0].bias) as tf.Tensor2D);
-    const H = net.config.hidden;
-    this.gruSplit =
-      net.config.cell === 'gru' ? net.layers.map((l) => tf.split(l.recurrent, [2 * H, H], 1).map((t) => tf.keep(t)) as [tf.Tensor2D, tf.Tensor2D]) : [];
+    this.w = prepareStepWeights(net);
   }
 
   /** Load from checkpoint files (only model.json and weights.bin are read). */
@@ -39,7 +29,7 @@ export class Sampler {
   }
 
   get model(): ModelConfig {
-    return { ...this.net.config };
+    return { ...this.w.net.config };
   }
 
   /**
@@ -106,59 +96,24 @@ export class Sampler {
   }
 
   dispose(): void {
-    this.table0?.dispose();
-    tf.dispose(this.gruSplit.flat());
-    this.net.dispose();
+    disposeStepWeights(this.w);
   }
 
-  private zeroState(): CellState[] {
-    return this.net.zeroState(1);
+  private zeroState(): RnnState {
+    return this.w.net.zeroState(1);
   }
 
   /** One time step for one character; disposes the old state. Reads logits back only when asked. */
-  private cellStep(id: number, state: CellState[], wantLogits: boolean): { state: CellState[]; logits: Float32Array | null } {
-    const { hidden: H, cell } = this.net.config;
-    const out = tf.tidy(() => {
-      let x: tf.Tensor2D;
-      const next: CellState[] = [];
-      this.net.layers.forEach((layer, l) => {
-        let xp: tf.Tensor2D;
-        if (l === 0 && this.table0) xp = tf.slice(this.table0, [id, 0], [1, -1]);
-        else {
-          const input = l === 0 ? tf.slice(this.net.embedding!, [id, 0], [1, -1]) : x;
-          xp = tf.add(tf.matMul(input as tf.Tensor2D, layer.kernel), layer.bias);
-        }
-        const { h: hPrev, c: cPrev } = state[l];
-        if (cell === 'lstm') {
-          const z = tf.add(xp, tf.matMul(hPrev, layer.recurrent));
-          const sig = tf.sigmoid(tf.slice(z, [0, 0], [1, 3 * H]));
-          const g = tf.tanh(tf.slice(z, [0, 3 * H], [1, H]));
-          const [i, f, o] = tf.split(sig, 3, 1);
-          const c = tf.add(tf.mul(f, cPrev!), tf.mul(i, g)) as tf.Tensor2D;
-          next.push({ h: tf.mul(o, tf.tanh(c)), c });
-        } else {
-          const [Wzr, Whh] = this.gruSplit[l];
-          const zr = tf.sigmoid(tf.add(tf.slice(xp, [0, 0], [1, 2 * H]), tf.matMul(hPrev, Wzr)));
-          const [z, r] = tf.split(zr, 2, 1);
-          const hh = tf.tanh(tf.add(tf.slice(xp, [0, 2 * H], [1, H]), tf.matMul(tf.mul(r, hPrev), Whh)));
-          next.push({ h: tf.add(hh, tf.mul(z, tf.sub(hPrev, hh))) });
-        }
-        x = next[l].h;
-      });
-      const logits = wantLogits ? tf.add(tf.matMul(x!, this.net.headKernel), this.net.headBias) : null;
-      return { next, logits } as unknown as tf.TensorContainer;
-    }) as unknown as { next: CellState[]; logits: tf.Tensor | null };
+  private cellStep(id: number, state: RnnState, wantLogits: boolean): { state: RnnState; logits: Float32Array | null } {
+    const out = stepRows(this.w, Int32Array.of(id), state);
     disposeCell(state);
-    let logits: Float32Array | null = null;
-    if (out.logits) {
-      logits = out.logits.dataSync() as Float32Array;
-      out.logits.dispose();
-    }
-    return { state: out.next, logits };
+    const logits = wantLogits ? (out.logits.dataSync() as Float32Array) : null;
+    out.logits.dispose();
+    return { state: out.state, logits };
   }
 }
 
-function disposeCell(state: CellState[]): void {
+function disposeCell(state: RnnState): void {
   for (const s of state) {
     s.h.dispose();
     s.c?.dispose();

@@ -1,9 +1,10 @@
 // The OpenBLAS matmul path: built wherever OpenBLAS's headers are (CI installs them), taken for
-// every matmul big enough, and numerically the same as the cpu backend.
+// every matmul big enough, row by row where sampling needs it, and numerically the same as the cpu
+// backend.
 import { existsSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { initBackend } from '../../shared/engine/backend.ts';
+import { initBackend, rowInvariantMatMuls } from '../../shared/engine/backend.ts';
 import { BLAS_ADDON, loadBlas, type Blas } from '../../shared/engine/native/blas.ts';
 
 const headers = ['/usr/include', '/usr/local/include', '/usr/include/x86_64-linux-gnu'].some((d) => existsSync(`${d}/cblas.h`));
@@ -82,6 +83,26 @@ describe('OpenBLAS matmuls', () => {
     expect(() => tf.matMul(rnd([64, 96], 18), rnd([95, 80], 19))).toThrow(/inner/i);
   });
 
+  it('inside rowInvariantMatMuls, each row has the bits it has alone (sampling streams batched together)', () => {
+    const gemv = vi.spyOn(blas, 'sgemv');
+    const gemm = vi.spyOn(blas, 'sgemm');
+    const W = rnd([256, 1024], 20);
+    const bias = rnd([1024], 21);
+    const X = rnd([16, 256], 22);
+    const rows = (x: tf.Tensor2D) => rowInvariantMatMuls(() => tf.tidy(() => tf.add(tf.matMul(x, W), bias).dataSync() as Float32Array));
+    const batched = rows(X);
+    for (let r = 0; r < 16; r++) {
+      const alone = rows(tf.slice(X, [r, 0], [1, 256]));
+      expect(Array.from(batched.subarray(r * 1024, (r + 1) * 1024))).toEqual(Array.from(alone));
+    }
+    expect(gemm).not.toHaveBeenCalled();
+    expect(gemv).toHaveBeenCalledTimes(16 + 16);
+    // and the same numbers as cpu
+    const r = wasmVsCpu(() => rowInvariantMatMuls(() => tf.fused.matMul({ a: X as tf.Tensor2D, b: W as tf.Tensor2D, bias })));
+    expect(r.diff).toBeLessThan(1e-5);
+    tf.dispose([W, bias, X]);
+  });
+
   it('rejects operands that do not hold the sizes it is told, instead of reading past them', () => {
     const a = new Float32Array(6);
     const b = new Float32Array(6);
@@ -89,8 +110,13 @@ describe('OpenBLAS matmuls', () => {
     expect(() => blas.sgemm(false, false, 2, 2, 3, a, b, new Float32Array(3), 0)).toThrow(RangeError);
     expect(() => blas.sgemm(false, false, 2, 2, 3, a, new Float64Array(6) as never, new Float32Array(4), 0)).toThrow(TypeError);
     expect(() => blas.sgemm(false, false, -1, 2, 3, a, b, new Float32Array(4), 0)).toThrow(RangeError);
+    expect(() => blas.sgemv(3, 2, a, new Float32Array(2), new Float32Array(2), 0)).toThrow(RangeError);
+    expect(() => blas.sgemv(3, 3, a, new Float32Array(3), new Float32Array(3), 0)).toThrow(RangeError);
     const c = new Float32Array(4);
     blas.sgemm(false, false, 2, 2, 3, Float32Array.of(1, 2, 3, 4, 5, 6), Float32Array.of(1, 0, 0, 1, 1, 1), c, 0);
     expect([...c]).toEqual([4, 5, 10, 11]);
+    const y = Float32Array.of(1, 1);
+    blas.sgemv(3, 2, Float32Array.of(1, 0, 0, 1, 1, 1), Float32Array.of(1, 2, 3), y, 1);
+    expect([...y]).toEqual([5, 6]);
   });
 });

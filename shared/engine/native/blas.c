@@ -66,11 +66,43 @@ static napi_value Sgemm(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// sgemv(m, n, a, x, y, beta): y[n] = x[m]·a[m×n] + beta·y (a row-major): one row of a batch, always
+// computed the same way, however many rows the batch has.
+static napi_value Sgemv(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 6) {
+    napi_throw_error(env, NULL, "charrnn_blas.sgemv: 6 arguments expected");
+    return NULL;
+  }
+  int32_t m, n;
+  double beta;
+  CHECK(napi_get_value_int32(env, argv[0], &m));
+  CHECK(napi_get_value_int32(env, argv[1], &n));
+  CHECK(napi_get_value_double(env, argv[5], &beta));
+  if (m < 0 || n < 0) {
+    napi_throw_range_error(env, NULL, "charrnn_blas.sgemv: negative size");
+    return NULL;
+  }
+  float *a = f32(env, argv[2], (size_t)m * n, "charrnn_blas.sgemv: a is not a Float32Array of m*n");
+  if (!a) return NULL;
+  float *x = f32(env, argv[3], (size_t)m, "charrnn_blas.sgemv: x is not a Float32Array of m");
+  if (!x) return NULL;
+  float *y = f32(env, argv[4], (size_t)n, "charrnn_blas.sgemv: y is not a Float32Array of n");
+  if (!y) return NULL;
+  if (n == 0) return NULL;
+  cblas_sgemv(CblasRowMajor, CblasTrans, m, n, 1.0f, a, n, x, 1, (float)beta, y, 1);
+  return NULL;
+}
+
 NAPI_MODULE_INIT() {
   // One BLAS thread per caller: the engine already runs one training replica per core.
   openblas_set_num_threads(1);
   napi_value fn;
   if (napi_create_function(env, "sgemm", NAPI_AUTO_LENGTH, Sgemm, NULL, &fn) != napi_ok) return NULL;
   if (napi_set_named_property(env, exports, "sgemm", fn) != napi_ok) return NULL;
+  if (napi_create_function(env, "sgemv", NAPI_AUTO_LENGTH, Sgemv, NULL, &fn) != napi_ok) return NULL;
+  if (napi_set_named_property(env, exports, "sgemv", fn) != napi_ok) return NULL;
   return exports;
 }
