@@ -89,7 +89,7 @@ describe('OpenBLAS matmuls', () => {
     const W = rnd([256, 1024], 20);
     const bias = rnd([1024], 21);
     const X = rnd([16, 256], 22);
-    const rows = (x: tf.Tensor2D) => rowInvariantMatMuls(() => tf.tidy(() => tf.add(tf.matMul(x, W), bias).dataSync() as Float32Array));
+    const rows = (x: tf.Tensor) => rowInvariantMatMuls(() => tf.tidy(() => tf.add(tf.matMul(x as tf.Tensor2D, W), bias).dataSync() as Float32Array));
     const batched = rows(X);
     for (let r = 0; r < 16; r++) {
       const alone = rows(tf.slice(X, [r, 0], [1, 256]));
