@@ -22,8 +22,19 @@ export interface S3TestServer {
   bucket: string;
   region: string;
   credentials: { accessKeyId: string; secretAccessKey: string };
-  /** S3ClientConfig overrides for S3ObjectStore's `clientConfig` option. */
-  clientConfig: { endpoint: string; region: string; credentials: { accessKeyId: string; secretAccessKey: string }; forcePathStyle: true };
+  /**
+   * S3ClientConfig overrides for S3ObjectStore's `clientConfig` option, for the tests' own stores.
+   * Those wait up to 30 s for a silent socket (the store's default is 5 s). On a loaded 2-core CI
+   * machine the test process can stall for seconds, and its reads must not fail for that. The
+   * servers under test keep the store's own bound: they are configured through `env`.
+   */
+  clientConfig: {
+    endpoint: string;
+    region: string;
+    credentials: { accessKeyId: string; secretAccessKey: string };
+    forcePathStyle: true;
+    requestHandler: { connectionTimeout: number; socketTimeout: number };
+  };
   /** Environment for processes that configure S3 the standard way. */
   env: Record<string, string>;
   /** s3://<bucket>/<prefix> */
@@ -82,7 +93,7 @@ export async function startS3Server(opts: { bucket?: string; startTimeoutMs?: nu
     bucket,
     region,
     credentials,
-    clientConfig: { endpoint, region, credentials, forcePathStyle: true },
+    clientConfig: { endpoint, region, credentials, forcePathStyle: true, requestHandler: { connectionTimeout: 5_000, socketTimeout: 30_000 } },
     env: {
       AWS_ENDPOINT_URL_S3: endpoint,
       AWS_REGION: region,
