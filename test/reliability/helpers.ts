@@ -2,7 +2,7 @@
 // the commit protocol's invariants, and polling.
 import { expect } from 'vitest';
 import { readSse, type SseEvent } from '../../functions/client.ts';
-import type { RunStore } from '../../shared/store/index.ts';
+import { StoreUnavailableError, type RunStore } from '../../shared/store/index.ts';
 
 export { json, sse, TINY } from '../functions/helpers.ts';
 
@@ -30,6 +30,23 @@ export function drainSse(res: Response): { events: SseEvent[]; done: Promise<voi
     }
   })();
   return { events, done };
+}
+
+/**
+ * The step `latest` points at (0 when none), read while a slice may be committing. s3rver, unlike
+ * S3, overwrites an object in place, so a read racing the commit of the same pointer can come back
+ * cut short ("aborted", or a socket left waiting). Retry such a read a few times; the server's own
+ * behaviour is what the tests judge.
+ */
+export async function latestStep(store: RunStore, id: string): Promise<number> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return (await store.readPointer(id, 'latest'))?.step ?? 0;
+    } catch (e) {
+      if (!(e instanceof StoreUnavailableError) || attempt >= 5) throw e;
+      await sleep(100);
+    }
+  }
 }
 
 /**

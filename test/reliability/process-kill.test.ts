@@ -7,7 +7,7 @@ import { S3ObjectStore } from '../../shared/store/s3-store.ts';
 import { startFaultProxy, type FaultProxy, type ProxyRequest } from '../support/fault-proxy.ts';
 import { startS3Server, type S3TestServer } from '../support/s3server.ts';
 import { spawnServerProcess, type ServerProcess } from '../support/server-process.ts';
-import { drainSse, expectCommittedLatest, expectLinearValPoints, json, sse, sleep, TINY, waitFor } from './helpers.ts';
+import { drainSse, expectCommittedLatest, expectLinearValPoints, json, latestStep, sse, sleep, TINY, waitFor } from './helpers.ts';
 
 const LEASE_SECONDS = 3;
 const PREFIX = 'kill';
@@ -43,7 +43,7 @@ async function killDuringCommit(id: string, minStep: number, hold: (r: ProxyRequ
   const res = await fetch(`${server!.url}/runs/${id}/train`, sse({ maxSeconds: 120, checkpointSeconds: 1 }));
   expect(res.status).toBe(200);
   const stream = drainSse(res);
-  await waitFor(`a checkpoint past step ${minStep}`, async () => ((await store.readPointer(id, 'latest'))?.step ?? 0) > minStep, 60_000);
+  await waitFor(`a checkpoint past step ${minStep}`, async () => (await latestStep(store, id)) > minStep, 60_000);
   const seen = proxy.log.length;
   proxy.set({ mode: 'delay', ms: 120_000, match: hold, times: 1 });
   await waitFor('the held PUT', () => proxy.log.slice(seen).some((r) => r.action === 'delay'), 30_000, 5).catch((e) => { console.log(JSON.stringify(proxy.log.slice(-15)), server!.stderr().slice(-3000)); throw e; });

@@ -8,7 +8,7 @@ import { S3ObjectStore } from '../../shared/store/s3-store.ts';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.ts';
 import { startS3Server, type S3TestServer } from '../support/s3server.ts';
 import { spawnServerProcess, type ServerProcess } from '../support/server-process.ts';
-import { drainSse, expectCommittedLatest, expectLinearValPoints, json, sse, TINY, waitFor } from './helpers.ts';
+import { drainSse, expectCommittedLatest, expectLinearValPoints, json, latestStep, sse, TINY, waitFor } from './helpers.ts';
 
 /** The SDK gives up after 3 attempts with small backoffs, or 3 × 5 s of socket silence. */
 const BOUND_MS = 20_000;
@@ -62,7 +62,7 @@ describe('S3 faults', () => {
 
   it('an outage during a slice: a clear error within a bounded time, latest intact, /healthz up', async () => {
     const stream = drainSse(await fetch(`${server.url}/runs/o/train`, sse({ maxSeconds: 120, checkpointSeconds: 0.5 })));
-    await waitFor('a checkpoint past 10', async () => ((await store.readPointer('o', 'latest'))?.step ?? 0) > 10, 60_000);
+    await waitFor('a checkpoint past 10', async () => (await latestStep(store, 'o')) > 10, 60_000);
     const seen = proxy.log.length;
     await waitFor('a checkpoint write on the wire', () => proxy.log.slice(seen).some((r) => r.method === 'PUT' && r.url.includes('/checkpoints/')), 30_000, 2);
     proxy.set({ mode: 'status', status: 503 });
@@ -105,8 +105,8 @@ describe('S3 faults', () => {
 
   it('storage that stops answering mid-slice: the slice still ends, with a clear error, in bounded time', async () => {
     const stream = drainSse(await fetch(`${server.url}/runs/o/train`, sse({ maxSeconds: 120, checkpointSeconds: 0.3 })));
-    const before = (await store.readPointer('o', 'latest'))!.step;
-    await waitFor('a new checkpoint', async () => ((await store.readPointer('o', 'latest'))?.step ?? 0) > before, 60_000);
+    const before = await latestStep(store, 'o');
+    await waitFor('a new checkpoint', async () => (await latestStep(store, 'o')) > before, 60_000);
     proxy.set({ mode: 'delay', ms: 10 * 60_000 }); // accepted, never answered
     const t0 = Date.now();
     try {

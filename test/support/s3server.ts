@@ -22,19 +22,8 @@ export interface S3TestServer {
   bucket: string;
   region: string;
   credentials: { accessKeyId: string; secretAccessKey: string };
-  /**
-   * S3ClientConfig overrides for S3ObjectStore's `clientConfig` option, for the tests' own stores.
-   * Those wait up to 30 s for a silent socket (the store's default is 5 s). On a loaded 2-core CI
-   * machine the test process can stall for seconds, and its reads must not fail for that. The
-   * servers under test keep the store's own bound: they are configured through `env`.
-   */
-  clientConfig: {
-    endpoint: string;
-    region: string;
-    credentials: { accessKeyId: string; secretAccessKey: string };
-    forcePathStyle: true;
-    requestHandler: { connectionTimeout: number; socketTimeout: number };
-  };
+  /** S3ClientConfig overrides for S3ObjectStore's `clientConfig` option. */
+  clientConfig: { endpoint: string; region: string; credentials: { accessKeyId: string; secretAccessKey: string }; forcePathStyle: true };
   /** Environment for processes that configure S3 the standard way. */
   env: Record<string, string>;
   /** s3://<bucket>/<prefix> */
@@ -80,6 +69,10 @@ export async function startS3Server(opts: { bucket?: string; startTimeoutMs?: nu
     child.once('exit', (code) => fail(new Error(`s3rver exited with code ${code} before listening`)));
   });
   child.removeAllListeners('exit');
+  // A server that dies under a test would otherwise show only as connection errors.
+  child.once('exit', (code, signal) => {
+    if (!stopped) console.error(`s3rver exited unexpectedly (code ${code}, signal ${signal})${stderr ? `:\n${stderr}` : ''}`);
+  });
   // If the test process dies without calling stop(), take the server with it.
   const killOnExit = () => child.kill('SIGKILL');
   process.once('exit', killOnExit);
@@ -93,7 +86,7 @@ export async function startS3Server(opts: { bucket?: string; startTimeoutMs?: nu
     bucket,
     region,
     credentials,
-    clientConfig: { endpoint, region, credentials, forcePathStyle: true, requestHandler: { connectionTimeout: 5_000, socketTimeout: 30_000 } },
+    clientConfig: { endpoint, region, credentials, forcePathStyle: true },
     env: {
       AWS_ENDPOINT_URL_S3: endpoint,
       AWS_REGION: region,
