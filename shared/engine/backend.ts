@@ -277,12 +277,12 @@ const BLAS_MIN_MACS = 1 << 15;
 let rowwiseDepth = 0;
 
 /**
- * Run `f` with every matmul computed one output row at a time, so that a row's bits never depend on
- * how many rows share the product. Sampling needs it: a stream's text must not change with the
- * streams batched beside it (same seed, same text). OpenBLAS's sgemm gives different bits for
- * different row counts, its sgemv does not (nor does it care where a row sits in memory), and
- * without BLAS the wasm kernels already compute each row alike. For matrix-vector products sgemv is
- * also 3× faster than XNNPACK.
+ * Run `f` with every matmul computed so that a row's bits never depend on how many rows share the
+ * product. Sampling needs it: a stream's text must not change with the streams batched beside it
+ * (same seed, same text). OpenBLAS's sgemm gives different bits for different row counts (61 of 63
+ * counts differ here); the binding's rowGemm computes each element as one FMA chain over k in
+ * order, in every path (native/rows.c). Without BLAS the wasm kernels already compute each row
+ * alike.
  */
 export function rowInvariantMatMuls<T>(f: () => T): T {
   rowwiseDepth++;
@@ -340,11 +340,7 @@ function blasMatMul(blas: Blas, { inputs, backend, attrs }: KernelArgs): tf.Tens
     const bi = batchB === 1 ? 0 : i;
     const bMat = bv.subarray(bi * sb, bi * sb + sb);
     if (rowwise) {
-      for (let r = 0; r < m; r++) {
-        const x = ai * sa + r * k;
-        const y = i * so + r * n;
-        blas.sgemv(k, n, bMat, av.subarray(x, x + k), ov.subarray(y, y + n), beta);
-      }
+      blas.rowGemm(m, n, k, av.subarray(ai * sa, ai * sa + sa), bMat, ov.subarray(i * so, i * so + so), beta === 1);
     } else {
       blas.sgemm(ta, tb, m, n, k, av.subarray(ai * sa, ai * sa + sa), bMat, ov.subarray(i * so, i * so + so), beta);
     }

@@ -84,23 +84,27 @@ describe('OpenBLAS matmuls', () => {
   });
 
   it('inside rowInvariantMatMuls, each row has the bits it has alone (sampling streams batched together)', () => {
-    const gemv = vi.spyOn(blas, 'sgemv');
+    const rowGemm = vi.spyOn(blas, 'rowGemm');
     const gemm = vi.spyOn(blas, 'sgemm');
-    const W = rnd([256, 1024], 20);
-    const bias = rnd([1024], 21);
-    const X = rnd([16, 256], 22);
-    const rows = (x: tf.Tensor) => rowInvariantMatMuls(() => tf.tidy(() => tf.add(tf.matMul(x as tf.Tensor2D, W), bias).dataSync() as Float32Array));
-    const batched = rows(X);
-    for (let r = 0; r < 16; r++) {
-      const alone = rows(tf.slice(X, [r, 0], [1, 256]));
-      expect(Array.from(batched.subarray(r * 1024, (r + 1) * 1024))).toEqual(Array.from(alone));
+    // 16 rows: blocks of four; 7 rows × 1000 columns: a block, three single rows and ragged columns
+    for (const [m, k, n] of [[16, 256, 1024], [7, 100, 1000]]) {
+      rowGemm.mockClear();
+      const W = rnd([k, n], 20);
+      const bias = rnd([n], 21);
+      const X = rnd([m, k], 22);
+      const rows = (x: tf.Tensor) => rowInvariantMatMuls(() => tf.tidy(() => tf.add(tf.matMul(x as tf.Tensor2D, W), bias).dataSync() as Float32Array));
+      const batched = rows(X);
+      for (let r = 0; r < m; r++) {
+        const alone = rows(tf.slice(X, [r, 0], [1, k]));
+        expect(Array.from(batched.subarray(r * n, (r + 1) * n))).toEqual(Array.from(alone));
+      }
+      expect(rowGemm).toHaveBeenCalledTimes(1 + m);
+      // and the same numbers as cpu
+      const r = wasmVsCpu(() => rowInvariantMatMuls(() => tf.fused.matMul({ a: X as tf.Tensor2D, b: W as tf.Tensor2D, bias })));
+      expect(r.diff).toBeLessThan(1e-5);
+      tf.dispose([W, bias, X]);
     }
     expect(gemm).not.toHaveBeenCalled();
-    expect(gemv).toHaveBeenCalledTimes(16 + 16);
-    // and the same numbers as cpu
-    const r = wasmVsCpu(() => rowInvariantMatMuls(() => tf.fused.matMul({ a: X as tf.Tensor2D, b: W as tf.Tensor2D, bias })));
-    expect(r.diff).toBeLessThan(1e-5);
-    tf.dispose([W, bias, X]);
   });
 
   it('rejects operands that do not hold the sizes it is told, instead of reading past them', () => {
@@ -110,13 +114,14 @@ describe('OpenBLAS matmuls', () => {
     expect(() => blas.sgemm(false, false, 2, 2, 3, a, b, new Float32Array(3), 0)).toThrow(RangeError);
     expect(() => blas.sgemm(false, false, 2, 2, 3, a, new Float64Array(6) as never, new Float32Array(4), 0)).toThrow(TypeError);
     expect(() => blas.sgemm(false, false, -1, 2, 3, a, b, new Float32Array(4), 0)).toThrow(RangeError);
-    expect(() => blas.sgemv(3, 2, a, new Float32Array(2), new Float32Array(2), 0)).toThrow(RangeError);
-    expect(() => blas.sgemv(3, 3, a, new Float32Array(3), new Float32Array(3), 0)).toThrow(RangeError);
+    expect(() => blas.rowGemm(2, 3, 3, a, b, new Float32Array(6), false)).toThrow(RangeError);
+    expect(() => blas.rowGemm(2, 2, 3, a, b, new Float32Array(3), false)).toThrow(RangeError);
+    expect(() => blas.rowGemm(2, -2, 3, a, b, new Float32Array(4), false)).toThrow(RangeError);
     const c = new Float32Array(4);
     blas.sgemm(false, false, 2, 2, 3, Float32Array.of(1, 2, 3, 4, 5, 6), Float32Array.of(1, 0, 0, 1, 1, 1), c, 0);
     expect([...c]).toEqual([4, 5, 10, 11]);
-    const y = Float32Array.of(1, 1);
-    blas.sgemv(3, 2, Float32Array.of(1, 0, 0, 1, 1, 1), Float32Array.of(1, 2, 3), y, 1);
-    expect([...y]).toEqual([5, 6]);
+    const y = Float32Array.of(1, 1, 1, 1);
+    blas.rowGemm(2, 2, 3, Float32Array.of(1, 2, 3, 4, 5, 6), Float32Array.of(1, 0, 0, 1, 1, 1), y, true);
+    expect([...y]).toEqual([5, 6, 11, 12]);
   });
 });

@@ -2,9 +2,9 @@
   "targets": [
     {
       "target_name": "charrnn_blas",
-      "sources": ["blas.c"],
-      "libraries": ["-lopenblas"],
-      "cflags": ["-O2"]
+      "sources": ["blas.c", "rows.c"],
+      "libraries": ["-lopenblas", "-lm"],
+      "cflags": ["-O2", "-march=native", "-ffp-contract=off"]
     }
   ]
 }

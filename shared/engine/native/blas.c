@@ -1,10 +1,13 @@
-// A Node-API binding to the system's CBLAS sgemm (OpenBLAS): the wasm backend's matmuls run on
-// XNNPACK's 128-bit wasm SIMD, about half of what the CPU's own vector units reach. The operands
-// are Float32Array views of the wasm heap, so nothing is copied.
+// A Node-API binding to the system's CBLAS sgemm (OpenBLAS), plus a row-invariant product for
+// sampling (rows.c): the wasm backend's matmuls run on XNNPACK's 128-bit wasm SIMD, well below
+// what the CPU's own vector units reach. The operands are Float32Array views of the wasm heap, so
+// nothing is copied.
 #include <cblas.h>
 #include <node_api.h>
 #include <stdbool.h>
 #include <stddef.h>
+
+#include "rows.h"
 
 void openblas_set_num_threads(int);
 
@@ -32,28 +35,38 @@ static float *f32(napi_env env, napi_value v, size_t need, const char *name) {
   return (float *)data;
 }
 
+// The arguments of a call, or a thrown error (false) when there are fewer than `want`.
+static bool args(napi_env env, napi_callback_info info, size_t want, napi_value *argv, const char *what) {
+  size_t argc = want;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < want) {
+    napi_throw_error(env, NULL, what);
+    return false;
+  }
+  return true;
+}
+
+static bool sizes(napi_env env, napi_value *argv, int count, int32_t *out, const char *what) {
+  for (int i = 0; i < count; i++) {
+    if (napi_get_value_int32(env, argv[i], &out[i]) != napi_ok || out[i] < 0) {
+      napi_throw_range_error(env, NULL, what);
+      return false;
+    }
+  }
+  return true;
+}
+
 // sgemm(transA, transB, m, n, k, a, b, c, beta): c[m×n] = op(a)·op(b) + beta·c, row-major.
 static napi_value Sgemm(napi_env env, napi_callback_info info) {
-  size_t argc = 9;
   napi_value argv[9];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 9) {
-    napi_throw_error(env, NULL, "charrnn_blas.sgemm: 9 arguments expected");
-    return NULL;
-  }
+  if (!args(env, info, 9, argv, "charrnn_blas.sgemm: 9 arguments expected")) return NULL;
   bool ta, tb;
-  int32_t m, n, k;
+  int32_t mnk[3];
   double beta;
   CHECK(napi_get_value_bool(env, argv[0], &ta));
   CHECK(napi_get_value_bool(env, argv[1], &tb));
-  CHECK(napi_get_value_int32(env, argv[2], &m));
-  CHECK(napi_get_value_int32(env, argv[3], &n));
-  CHECK(napi_get_value_int32(env, argv[4], &k));
   CHECK(napi_get_value_double(env, argv[8], &beta));
-  if (m < 0 || n < 0 || k < 0) {
-    napi_throw_range_error(env, NULL, "charrnn_blas.sgemm: negative size");
-    return NULL;
-  }
+  if (!sizes(env, argv + 2, 3, mnk, "charrnn_blas.sgemm: m, n, k must be non-negative integers")) return NULL;
+  const int32_t m = mnk[0], n = mnk[1], k = mnk[2];
   float *a = f32(env, argv[5], (size_t)m * k, "charrnn_blas.sgemm: a is not a Float32Array of m*k");
   if (!a) return NULL;
   float *b = f32(env, argv[6], (size_t)k * n, "charrnn_blas.sgemm: b is not a Float32Array of k*n");
@@ -66,33 +79,23 @@ static napi_value Sgemm(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-// sgemv(m, n, a, x, y, beta): y[n] = x[m]·a[m×n] + beta·y (a row-major): one row of a batch, always
-// computed the same way, however many rows the batch has.
-static napi_value Sgemv(napi_env env, napi_callback_info info) {
-  size_t argc = 6;
-  napi_value argv[6];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 6) {
-    napi_throw_error(env, NULL, "charrnn_blas.sgemv: 6 arguments expected");
-    return NULL;
-  }
-  int32_t m, n;
-  double beta;
-  CHECK(napi_get_value_int32(env, argv[0], &m));
-  CHECK(napi_get_value_int32(env, argv[1], &n));
-  CHECK(napi_get_value_double(env, argv[5], &beta));
-  if (m < 0 || n < 0) {
-    napi_throw_range_error(env, NULL, "charrnn_blas.sgemv: negative size");
-    return NULL;
-  }
-  float *a = f32(env, argv[2], (size_t)m * n, "charrnn_blas.sgemv: a is not a Float32Array of m*n");
+// rowGemm(m, n, k, a, b, c, accumulate): c[m×n] = a·b (+ c), row-major, each row's bits
+// independent of m (rows.c).
+static napi_value RowGemm(napi_env env, napi_callback_info info) {
+  napi_value argv[7];
+  if (!args(env, info, 7, argv, "charrnn_blas.rowGemm: 7 arguments expected")) return NULL;
+  int32_t mnk[3];
+  bool accumulate;
+  if (!sizes(env, argv, 3, mnk, "charrnn_blas.rowGemm: m, n, k must be non-negative integers")) return NULL;
+  CHECK(napi_get_value_bool(env, argv[6], &accumulate));
+  const int32_t m = mnk[0], n = mnk[1], k = mnk[2];
+  float *a = f32(env, argv[3], (size_t)m * k, "charrnn_blas.rowGemm: a is not a Float32Array of m*k");
   if (!a) return NULL;
-  float *x = f32(env, argv[3], (size_t)m, "charrnn_blas.sgemv: x is not a Float32Array of m");
-  if (!x) return NULL;
-  float *y = f32(env, argv[4], (size_t)n, "charrnn_blas.sgemv: y is not a Float32Array of n");
-  if (!y) return NULL;
-  if (n == 0) return NULL;
-  cblas_sgemv(CblasRowMajor, CblasTrans, m, n, 1.0f, a, n, x, 1, (float)beta, y, 1);
+  float *b = f32(env, argv[4], (size_t)k * n, "charrnn_blas.rowGemm: b is not a Float32Array of k*n");
+  if (!b) return NULL;
+  float *c = f32(env, argv[5], (size_t)m * n, "charrnn_blas.rowGemm: c is not a Float32Array of m*n");
+  if (!c) return NULL;
+  rows_gemm(m, n, k, a, b, c, accumulate);
   return NULL;
 }
 
@@ -102,7 +105,7 @@ NAPI_MODULE_INIT() {
   napi_value fn;
   if (napi_create_function(env, "sgemm", NAPI_AUTO_LENGTH, Sgemm, NULL, &fn) != napi_ok) return NULL;
   if (napi_set_named_property(env, exports, "sgemm", fn) != napi_ok) return NULL;
-  if (napi_create_function(env, "sgemv", NAPI_AUTO_LENGTH, Sgemv, NULL, &fn) != napi_ok) return NULL;
-  if (napi_set_named_property(env, exports, "sgemv", fn) != napi_ok) return NULL;
+  if (napi_create_function(env, "rowGemm", NAPI_AUTO_LENGTH, RowGemm, NULL, &fn) != napi_ok) return NULL;
+  if (napi_set_named_property(env, exports, "rowGemm", fn) != napi_ok) return NULL;
   return exports;
 }

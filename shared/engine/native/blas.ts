@@ -7,8 +7,8 @@ import { fileURLToPath } from 'node:url';
 export interface Blas {
   /** c[m×n] = op(a)·op(b) + beta·c, row-major; a, b, c may be views of the wasm heap. */
   sgemm(transA: boolean, transB: boolean, m: number, n: number, k: number, a: Float32Array, b: Float32Array, c: Float32Array, beta: number): void;
-  /** y[n] = x[m]·a[m×n] + beta·y, row-major: one row of a product, the same bits wherever x and y sit. */
-  sgemv(m: number, n: number, a: Float32Array, x: Float32Array, y: Float32Array, beta: number): void;
+  /** c[m×n] = a[m×k]·b[k×n] (+ c when accumulate), row-major; each row's bits do not depend on m. */
+  rowGemm(m: number, n: number, k: number, a: Float32Array, b: Float32Array, c: Float32Array, accumulate: boolean): void;
 }
 
 export const BLAS_ADDON = fileURLToPath(new URL('./build/Release/charrnn_blas.node', import.meta.url));
