@@ -268,7 +268,32 @@ export function installWasmKernelFixes(): void {
       }) as any,
     });
   }
+  // (5) The sampling step's LSTM cell in one native call, where the binding is built (step.ts).
+  if (blas && !tf.getKernel(LSTM_CELL, be)) {
+    addedKernels.push(LSTM_CELL);
+    tf.registerKernel({
+      kernelName: LSTM_CELL,
+      backendName: be,
+      kernelFunc: (({ inputs, backend }: KernelArgs) => {
+        const { xp, hw, c } = inputs;
+        const [n, H] = c.shape;
+        const h = backend.makeOutput([n, H], 'float32') as tf.TensorInfo;
+        const cNext = backend.makeOutput([n, H], 'float32') as tf.TensorInfo;
+        const view = (t: tf.TensorInfo) => backend.typedArrayFromHeap(t) as Float32Array;
+        blas.lstmCell(n, H, view(xp), view(hw), view(c), view(h), view(cNext));
+        return [h, cNext];
+      }) as any,
+    });
+  }
   fixesInstalled = true;
+}
+
+/** Kernel name of the fused sampling LSTM cell: inputs xp, hw [n, 4H] and c [n, H]; outputs h, c. */
+export const LSTM_CELL = 'CharrnnLstmCell';
+
+/** Whether the active backend has the fused sampling LSTM cell. */
+export function hasLstmCellKernel(): boolean {
+  return tf.getKernel(LSTM_CELL, tf.getBackend()) !== undefined;
 }
 
 /** Matmuls smaller than this stay on XNNPACK: below it the call costs more than the vector width saves. */

@@ -1,8 +1,9 @@
 // One sampling time step for n rows (streams), shared by Sampler (n = 1) and BatchSampler: the same
 // ops for every n, and matmuls that compute each row alike whatever n is, so a stream's text does
-// not depend on what is sampled beside it.
+// not depend on what is sampled beside it. Where the native binding is built, the LSTM cell's
+// element-wise half is one kernel (backend.ts, native/cell.c) instead of ten tfjs ops.
 import * as tf from '@tensorflow/tfjs';
-import { rowInvariantMatMuls } from './backend.ts';
+import { hasLstmCellKernel, LSTM_CELL, rowInvariantMatMuls } from './backend.ts';
 import type { CharRnn, RnnState } from './model.ts';
 
 /** The checkpoint's tensors as the sampling step uses them (prepared once). */
@@ -37,6 +38,7 @@ export function disposeStepWeights(w: StepWeights): void {
 export function stepRows(w: StepWeights, ids: Int32Array, state: RnnState): { state: RnnState; logits: tf.Tensor2D } {
   const { hidden: H, cell } = w.net.config;
   const n = ids.length;
+  const fusedCell = hasLstmCellKernel();
   return rowInvariantMatMuls(() => tf.tidy(() => {
     const idT = tf.tensor1d(ids, 'int32');
     let x: tf.Tensor2D;
@@ -49,7 +51,10 @@ export function stepRows(w: StepWeights, ids: Int32Array, state: RnnState): { st
         xp = tf.add(tf.matMul(input, layer.kernel), layer.bias);
       }
       const { h: hPrev, c: cPrev } = state[l];
-      if (cell === 'lstm') {
+      if (cell === 'lstm' && fusedCell) {
+        const [h, c] = tf.engine().runKernel(LSTM_CELL, { xp, hw: tf.matMul(hPrev, layer.recurrent), c: cPrev! }, {}) as tf.Tensor2D[];
+        next.push({ h, c });
+      } else if (cell === 'lstm') {
         const z = tf.add(xp, tf.matMul(hPrev, layer.recurrent));
         const sig = tf.sigmoid(tf.slice(z, [0, 0], [n, 3 * H]));
         const g = tf.tanh(tf.slice(z, [0, 3 * H], [n, H]));

@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { initBackend, rowInvariantMatMuls } from '../../shared/engine/backend.ts';
+import { hasLstmCellKernel, initBackend, LSTM_CELL, rowInvariantMatMuls } from '../../shared/engine/backend.ts';
 import { BLAS_ADDON, loadBlas, type Blas } from '../../shared/engine/native/blas.ts';
 
 const headers = ['/usr/include', '/usr/local/include', '/usr/include/x86_64-linux-gnu'].some((d) => existsSync(`${d}/cblas.h`));
@@ -107,6 +107,39 @@ describe('OpenBLAS matmuls', () => {
     expect(gemm).not.toHaveBeenCalled();
   });
 
+  it('the fused LSTM cell matches the tfjs ops it replaces, and gives each row the bits it has alone', () => {
+    expect(hasLstmCellKernel()).toBe(true);
+    const cellSpy = vi.spyOn(blas, 'lstmCell');
+    for (const [n, H] of [[16, 256], [5, 37]]) { // 37: a ragged tail past the last 8 lanes
+      const xp = tf.mul(rnd([n, 4 * H], 30), 4); // pre-activations out to ±4, where σ and tanh bend
+      const hw = tf.mul(rnd([n, 4 * H], 31), 4);
+      const c = tf.mul(rnd([n, H], 32), 2);
+      const fused = () => tf.tidy(() => {
+        const [h, cNext] = tf.engine().runKernel(LSTM_CELL, { xp, hw, c }, {}) as tf.Tensor[];
+        return tf.concat([h, cNext], 1);
+      });
+      const ops = tf.tidy(() => {
+        const z = tf.add(xp, hw);
+        const [i, f, o] = tf.split(tf.sigmoid(tf.slice(z, [0, 0], [n, 3 * H])), 3, 1);
+        const cNext = tf.add(tf.mul(f, c), tf.mul(i, tf.tanh(tf.slice(z, [0, 3 * H], [n, H]))));
+        return tf.concat([tf.mul(o, tf.tanh(cNext)), cNext], 1);
+      });
+      const got = fused();
+      expect(tf.max(tf.abs(tf.sub(got, ops))).dataSync()[0]).toBeLessThan(2e-6);
+      const all = got.dataSync();
+      for (const r of [0, n - 1]) {
+        const alone = tf.tidy(() => {
+          const row = (t: tf.Tensor, w: number) => tf.slice(t, [r, 0], [1, w]);
+          const [h, cNext] = tf.engine().runKernel(LSTM_CELL, { xp: row(xp, 4 * H), hw: row(hw, 4 * H), c: row(c, H) }, {}) as tf.Tensor[];
+          return Array.from(tf.concat([h, cNext], 1).dataSync());
+        });
+        expect(Array.from(all.subarray(r * 2 * H, (r + 1) * 2 * H))).toEqual(alone);
+      }
+      tf.dispose([xp, hw, c, got, ops]);
+    }
+    expect(cellSpy).toHaveBeenCalledTimes(2 * 3);
+  });
+
   it('rejects operands that do not hold the sizes it is told, instead of reading past them', () => {
     const a = new Float32Array(6);
     const b = new Float32Array(6);
@@ -117,6 +150,9 @@ describe('OpenBLAS matmuls', () => {
     expect(() => blas.rowGemm(2, 3, 3, a, b, new Float32Array(6), false)).toThrow(RangeError);
     expect(() => blas.rowGemm(2, 2, 3, a, b, new Float32Array(3), false)).toThrow(RangeError);
     expect(() => blas.rowGemm(2, -2, 3, a, b, new Float32Array(4), false)).toThrow(RangeError);
+    const f = (len: number) => new Float32Array(len);
+    expect(() => blas.lstmCell(2, 3, f(24), f(23), f(6), f(6), f(6))).toThrow(RangeError);
+    expect(() => blas.lstmCell(2, 3, f(24), f(24), f(6), f(6), f(5))).toThrow(RangeError);
     const c = new Float32Array(4);
     blas.sgemm(false, false, 2, 2, 3, Float32Array.of(1, 2, 3, 4, 5, 6), Float32Array.of(1, 0, 0, 1, 1, 1), c, 0);
     expect([...c]).toEqual([4, 5, 10, 11]);

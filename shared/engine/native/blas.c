@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "cell.h"
 #include "rows.h"
 
 void openblas_set_num_threads(int);
@@ -99,6 +100,27 @@ static napi_value RowGemm(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// lstmCell(n, H, xp, hw, c, h, cNext): the LSTM cell's element-wise half for n rows (cell.c).
+static napi_value LstmCell(napi_env env, napi_callback_info info) {
+  napi_value argv[7];
+  if (!args(env, info, 7, argv, "charrnn_blas.lstmCell: 7 arguments expected")) return NULL;
+  int32_t nh[2];
+  if (!sizes(env, argv, 2, nh, "charrnn_blas.lstmCell: n, H must be non-negative integers")) return NULL;
+  const size_t rows = (size_t)nh[0], H = (size_t)nh[1];
+  float *xp = f32(env, argv[2], rows * 4 * H, "charrnn_blas.lstmCell: xp is not a Float32Array of n*4H");
+  if (!xp) return NULL;
+  float *hw = f32(env, argv[3], rows * 4 * H, "charrnn_blas.lstmCell: hw is not a Float32Array of n*4H");
+  if (!hw) return NULL;
+  float *c = f32(env, argv[4], rows * H, "charrnn_blas.lstmCell: c is not a Float32Array of n*H");
+  if (!c) return NULL;
+  float *h_out = f32(env, argv[5], rows * H, "charrnn_blas.lstmCell: h is not a Float32Array of n*H");
+  if (!h_out) return NULL;
+  float *c_out = f32(env, argv[6], rows * H, "charrnn_blas.lstmCell: cNext is not a Float32Array of n*H");
+  if (!c_out) return NULL;
+  lstm_cell(nh[0], nh[1], xp, hw, c, h_out, c_out);
+  return NULL;
+}
+
 NAPI_MODULE_INIT() {
   // One BLAS thread per caller: the engine already runs one training replica per core.
   openblas_set_num_threads(1);
@@ -107,5 +129,7 @@ NAPI_MODULE_INIT() {
   if (napi_set_named_property(env, exports, "sgemm", fn) != napi_ok) return NULL;
   if (napi_create_function(env, "rowGemm", NAPI_AUTO_LENGTH, RowGemm, NULL, &fn) != napi_ok) return NULL;
   if (napi_set_named_property(env, exports, "rowGemm", fn) != napi_ok) return NULL;
+  if (napi_create_function(env, "lstmCell", NAPI_AUTO_LENGTH, LstmCell, NULL, &fn) != napi_ok) return NULL;
+  if (napi_set_named_property(env, exports, "lstmCell", fn) != napi_ok) return NULL;
   return exports;
 }

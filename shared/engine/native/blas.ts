@@ -9,6 +9,8 @@ export interface Blas {
   sgemm(transA: boolean, transB: boolean, m: number, n: number, k: number, a: Float32Array, b: Float32Array, c: Float32Array, beta: number): void;
   /** c[m×n] = a[m×k]·b[k×n] (+ c when accumulate), row-major; each row's bits do not depend on m. */
   rowGemm(m: number, n: number, k: number, a: Float32Array, b: Float32Array, c: Float32Array, accumulate: boolean): void;
+  /** An LSTM cell's element-wise half for n rows: z = xp + hw ([n, 4H], gates i, f, o, g), c [n, H] → h, cNext. */
+  lstmCell(n: number, H: number, xp: Float32Array, hw: Float32Array, c: Float32Array, h: Float32Array, cNext: Float32Array): void;
 }
 
 export const BLAS_ADDON = fileURLToPath(new URL('./build/Release/charrnn_blas.node', import.meta.url));
