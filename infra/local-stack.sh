@@ -61,6 +61,10 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
+# The logs exist before their writers start: the background job opens its redirect only once it
+# is scheduled, and the polling below must not race it (sed on a missing file fails the script).
+: >"$WORK/s3rver.log"
+: >"$WORK/server.log"
 # s3rver encrypts list continuation tokens with DES: OpenSSL 3 needs the legacy provider.
 node --openssl-legacy-provider "$S3RVER" -d "$WORK/s3" -a 127.0.0.1 -p "$S3_PORT" \
   --configure-bucket "$BUCKET" >"$WORK/s3rver.log" 2>&1 &
