@@ -1,4 +1,4 @@
-// Picks the fastest tfjs backend available at run time and patches two slow wasm kernels.
+// Picks the fastest tfjs backend available at run time and patches slow or missing wasm kernels.
 // Order: tfjs-node-gpu → tfjs-node (native TensorFlow, optional deps that may be absent) → wasm → cpu.
 // `CHARRNN_BACKEND` (or the argument) overrides: 'tensorflow' | 'wasm' | 'cpu' or a package name.
 import { existsSync, readdirSync } from 'node:fs';
@@ -102,13 +102,15 @@ export function wasmKernelFixesInstalled(): boolean {
 }
 
 /**
- * (1) BatchMatMul/_FusedMatMul with a transposed operand fall back to a naive scalar loop on wasm
- *     (XNNPACK is only used without transposes; the fused one also drops its bias there).
- *     Materialise the transpose with the wasm Transpose kernel, then take the fast path. Every
+ * (1) BatchMatMul/_FusedMatMul go to the native binding's OpenBLAS sgemm where it is built (see
+ *     blasMatMul). Otherwise: with a transposed operand they fall back to a naive scalar loop on
+ *     wasm (XNNPACK is only used without transposes; the fused one also drops its bias there), so
+ *     materialise the transpose with the wasm Transpose kernel, then take the fast path. Every
  *     matmul gradient is transposed, so training needs this.
  * (2) Slice copies the whole input out of the heap on every call, and SplitV/Unpack slice once per
  *     output. Read through a heap view instead.
- * (3) GatherV2 row lookups, (4) the missing UnsortedSegmentSum: see below.
+ * (3) GatherV2 row lookups, (4) the missing UnsortedSegmentSum, (5) the sampling step's fused
+ *     LSTM cell (native binding only): see below.
  */
 export function installWasmKernelFixes(): void {
   if (fixesInstalled) return;

@@ -1,5 +1,6 @@
-// Loads the optional OpenBLAS binding (built by `npm install` when the system has OpenBLAS; see
-// build.mjs). Absent, switched off (CHARRNN_BLAS=off) or unloadable: null, and matmuls stay on wasm.
+// Loads the optional native binding (built by `npm install` when the system has OpenBLAS; see
+// build.mjs). Absent, switched off (CHARRNN_BLAS=off), stale or unloadable: null, and the engine
+// keeps its wasm kernels.
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
@@ -24,7 +25,10 @@ export function loadBlas(): Blas | null {
   if (mode === 'off' || mode === '0' || mode === 'false') return loaded;
   if (!existsSync(BLAS_ADDON)) return loaded;
   try {
-    loaded = createRequire(import.meta.url)(BLAS_ADDON) as Blas;
+    const addon = createRequire(import.meta.url)(BLAS_ADDON) as Partial<Blas>;
+    // A build from an older checkout lacks newer functions: treat it as absent until rebuilt.
+    const complete = (['sgemm', 'rowGemm', 'lstmCell'] as const).every((f) => typeof addon[f] === 'function');
+    loaded = complete ? (addon as Blas) : null;
   } catch {
     loaded = null; // e.g. libopenblas removed after the build
   }
