@@ -124,8 +124,18 @@ async function trainSlice(api: string, runId: string, seconds: number): Promise<
 /** One client that samples back to back until the deadline (the stream in flight finishes). */
 async function sampler(api: string, runId: string, length: number, deadline: number, index: number, signal: AbortSignal): Promise<StreamResult[]> {
   const results: StreamResult[] = [];
-  for (let k = 0; performance.now() < deadline && !signal.aborted; k++) {
-    results.push(await streamSample(api, runId, { length, seed: index * 1000 + k }, signal));
+  // One listener on the shared drain signal per client, forwarding to the request in flight: fetch
+  // adds a listener to the signal it is given and drops it only when the request is collected.
+  let current: AbortController | null = null;
+  const forward = () => current?.abort();
+  signal.addEventListener('abort', forward, { once: true });
+  try {
+    for (let k = 0; performance.now() < deadline && !signal.aborted; k++) {
+      current = new AbortController();
+      results.push(await streamSample(api, runId, { length, seed: index * 1000 + k }, current.signal));
+    }
+  } finally {
+    signal.removeEventListener('abort', forward);
   }
   return results;
 }
@@ -193,7 +203,7 @@ async function main(): Promise<number> {
     const t0 = performance.now();
     const deadline = t0 + opts.seconds * 1000;
     const drain = new AbortController();
-    setMaxListeners(opts.streams + 10, drain.signal); // one listener per in-flight request
+    setMaxListeners(opts.streams + 10, drain.signal); // one listener per client
     const drainTimer = setTimeout(() => drain.abort(), opts.seconds * 1000 + DRAIN_MS);
     const [training, perClient] = await Promise.all([
       trainSlice(base, runId, opts.seconds),
