@@ -9,6 +9,8 @@
 
 #include <math.h>
 #include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
 
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
@@ -56,38 +58,49 @@ static void row_axpy(int k, int n, const float *a, const float *b, float *c, int
     for (int j = 0; j < w; j++) c[j0 + j] = accumulate ? tmp[j] + c[j0 + j] : tmp[j];
   }
 }
-// Four rows, axpy order: each row of b is read once for all four, and each element's chain
-// stays in a register for four k (the same order as every other path).
-static void rows4_axpy(int k, int n, const float *a, const float *b, float *c, int accumulate) {
-  float tmp[4][TILE] __attribute__((aligned(32)));
-  for (int j0 = 0; j0 < n; j0 += TILE) {
-    const int w = n - j0 < TILE ? n - j0 : TILE;
+// Up to ROWS rows, axpy order: each row of b (a tile of it) is read once for all of them, and each
+// element's chain stays in a register for four k (the same order as every other path). The rows'
+// a[k] are broadcast from memory (cheap), so any row count uses the same code.
+#ifndef ROWS
+#define ROWS 16
+#endif
+#ifndef RTILE
+#define RTILE 256
+#endif
+static void rows_axpy(int rows, int k, int n, const float *a, const float *b, float *c, int accumulate) {
+  float tmp[ROWS][RTILE] __attribute__((aligned(32)));
+  // a's rows, k-quad by k-quad: rows sit k floats apart, and at k = 1024 (4 KiB) all of them fall
+  // into the same L1 set; packed, one quad of every row is 64 contiguous floats.
+  const int kq = k / 4;
+  float *ap = malloc((size_t)kq * rows * 4 * sizeof(float));
+  if (!ap) abort();
+  for (int q = 0; q < kq; q++)
+    for (int i = 0; i < rows; i++) memcpy(ap + ((size_t)q * rows + i) * 4, a + (size_t)i * k + 4 * q, 4 * sizeof(float));
+  for (int j0 = 0; j0 < n; j0 += RTILE) {
+    const int w = n - j0 < RTILE ? n - j0 : RTILE;
     const int wv = w & ~7;
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < rows; i++)
       for (int j = 0; j < w; j++) tmp[i][j] = 0.0f;
-    int kk = 0;
-    for (; kk + 4 <= k; kk += 4) {
-      const float *b0 = b + (size_t)kk * n + j0;
+    for (int q = 0; q < kq; q++) {
+      const float *b0 = b + (size_t)4 * q * n + j0;
       const float *b1 = b0 + n, *b2 = b1 + n, *b3 = b2 + n;
-      __m256 x[4][4];
-      for (int i = 0; i < 4; i++)
-        for (int q = 0; q < 4; q++) x[i][q] = _mm256_broadcast_ss(a + (size_t)i * k + kk + q);
-      int j = 0;
-      for (; j < wv; j += 8) {
+      const float *aq = ap + (size_t)q * rows * 4;
+      for (int j = 0; j < wv; j += 8) {
         const __m256 w0 = _mm256_loadu_ps(b0 + j), w1 = _mm256_loadu_ps(b1 + j);
         const __m256 w2 = _mm256_loadu_ps(b2 + j), w3 = _mm256_loadu_ps(b3 + j);
-        for (int i = 0; i < 4; i++) {
+        for (int i = 0; i < rows; i++) {
+          const float *ai = aq + 4 * i;
           __m256 t = _mm256_load_ps(tmp[i] + j);
-          t = _mm256_fmadd_ps(x[i][0], w0, t);
-          t = _mm256_fmadd_ps(x[i][1], w1, t);
-          t = _mm256_fmadd_ps(x[i][2], w2, t);
-          t = _mm256_fmadd_ps(x[i][3], w3, t);
+          t = _mm256_fmadd_ps(_mm256_broadcast_ss(ai), w0, t);
+          t = _mm256_fmadd_ps(_mm256_broadcast_ss(ai + 1), w1, t);
+          t = _mm256_fmadd_ps(_mm256_broadcast_ss(ai + 2), w2, t);
+          t = _mm256_fmadd_ps(_mm256_broadcast_ss(ai + 3), w3, t);
           _mm256_store_ps(tmp[i] + j, t);
         }
       }
-      for (; j < w; j++)
-        for (int i = 0; i < 4; i++) {
-          const float *ai = a + (size_t)i * k + kk;
+      for (int j = wv; j < w; j++)
+        for (int i = 0; i < rows; i++) {
+          const float *ai = aq + 4 * i;
           float t = tmp[i][j];
           t = fmaf(ai[0], b0[j], t);
           t = fmaf(ai[1], b1[j], t);
@@ -95,9 +108,9 @@ static void rows4_axpy(int k, int n, const float *a, const float *b, float *c, i
           tmp[i][j] = fmaf(ai[3], b3[j], t);
         }
     }
-    for (; kk < k; kk++) {
+    for (int kk = 4 * kq; kk < k; kk++) {
       const float *br = b + (size_t)kk * n + j0;
-      for (int i = 0; i < 4; i++) {
+      for (int i = 0; i < rows; i++) {
         const float xi = a[(size_t)i * k + kk];
         const __m256 x = _mm256_set1_ps(xi);
         int j = 0;
@@ -105,9 +118,10 @@ static void rows4_axpy(int k, int n, const float *a, const float *b, float *c, i
         for (; j < w; j++) tmp[i][j] = fmaf(xi, br[j], tmp[i][j]);
       }
     }
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < rows; i++)
       for (int j = 0; j < w; j++) c[(size_t)i * n + j0 + j] = accumulate ? tmp[i][j] + c[(size_t)i * n + j0 + j] : tmp[i][j];
   }
+  free(ap);
 }
 #define VECTOR_COLS 8
 #else
@@ -123,9 +137,14 @@ static void element(int k, int n, const float *a, const float *b, float *c, int 
 
 void rows_gemm(int m, int n, int k, const float *a, const float *b, float *c, int accumulate) {
 #if VECTOR_COLS
-  const int m4 = m & ~3;
-  for (int r = 0; r < m4; r += 4) rows4_axpy(k, n, a + (size_t)r * k, b, c + (size_t)r * n, accumulate);
-  for (int r = m4; r < m; r++) row_axpy(k, n, a + (size_t)r * k, b, c + (size_t)r * n, accumulate);
+  if (m == 1) {
+    row_axpy(k, n, a, b, c, accumulate);
+    return;
+  }
+  for (int r = 0; r < m; r += ROWS) {
+    const int rows = m - r < ROWS ? m - r : ROWS;
+    rows_axpy(rows, k, n, a + (size_t)r * k, b, c + (size_t)r * n, accumulate);
+  }
 #else
   for (int r = 0; r < m; r++) {
     for (int j = 0; j < n; j++) element(k, n, a + (size_t)r * k, b + j, c + (size_t)r * n + j, accumulate);
