@@ -146,24 +146,31 @@ export function pick(logits: ArrayLike<number>, o: Pick<SampleOptions, 'temperat
     return best;
   }
   const p = softmax(logits, o.temperature);
+  // Nothing truncated is the common case, run per character: draw over all ids without a list.
+  if (!((o.topK > 0 && o.topK < p.length) || o.topP < 1)) return draw(p, null, rng);
   let ids = Array.from(p.keys());
-  if ((o.topK > 0 && o.topK < p.length) || o.topP < 1) {
-    ids.sort((a, b) => p[b] - p[a] || a - b);
-    if (o.topK > 0) ids = ids.slice(0, o.topK);
-    if (o.topP < 1) {
-      let cum = 0;
-      let keep = 0;
-      const kept = ids.reduce((a, i) => a + p[i], 0);
-      while (keep < ids.length && cum < o.topP * kept) cum += p[ids[keep++]];
-      ids = ids.slice(0, Math.max(1, keep));
-    }
+  ids.sort((a, b) => p[b] - p[a] || a - b);
+  if (o.topK > 0) ids = ids.slice(0, o.topK);
+  if (o.topP < 1) {
+    let cum = 0;
+    let keep = 0;
+    const kept = ids.reduce((a, i) => a + p[i], 0);
+    while (keep < ids.length && cum < o.topP * kept) cum += p[ids[keep++]];
+    ids = ids.slice(0, Math.max(1, keep));
   }
+  return draw(p, ids, rng);
+}
+
+/** One id drawn from p restricted to `ids` (every id, in order, when null), in proportion to p. */
+function draw(p: Float64Array, ids: number[] | null, rng: Rng): number {
+  const n = ids ? ids.length : p.length;
   let total = 0;
-  for (const i of ids) total += p[i];
+  for (let j = 0; j < n; j++) total += p[ids ? ids[j] : j];
   let u = rng.next() * total;
-  for (const i of ids) {
+  for (let j = 0; j < n; j++) {
+    const i = ids ? ids[j] : j;
     u -= p[i];
     if (u < 0) return i;
   }
-  return ids[ids.length - 1];
+  return ids ? ids[n - 1] : n - 1;
 }
