@@ -2,9 +2,9 @@
 // together: each element is one fused multiply-add chain over k, in order, from 0, and FMA is
 // exactly rounded, so the vector and scalar paths agree. Sampling needs that (a seeded stream's
 // text must not depend on the streams batched with it); BLAS sgemm gives no such promise (its
-// blocking changes with the row count). Rows go four at a time where they can, sharing each
-// weight load, which is what makes a batched step cheaper per row than one row alone. Without
-// AVX2+FMA at build time, plain fmaf gives the same bits, slower.
+// blocking changes with the row count). Up to 16 rows share each pass over the weights, which
+// is what makes a batched step cheaper per row than one row alone. Without AVX2+FMA at build
+// time, plain fmaf gives the same bits, slower.
 #include "rows.h"
 
 #include <math.h>
