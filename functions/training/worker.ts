@@ -80,6 +80,9 @@ async function trainLoop(trainer: Trainer) {
   };
 
   const checkpoint = async () => {
+    // Report the loss up to this step first: the slice stores a checkpoint's points with it, and a
+    // point reported after the last checkpoint would never be stored.
+    if (lossCount) flushTrainLoss(trainer.step, trainer.epoch);
     const files = await trainer.checkpoint();
     const step = trainer.step;
     const valLoss = lastEval && lastEval.step === step ? lastEval.valLoss : null;

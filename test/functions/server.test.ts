@@ -223,6 +223,19 @@ describe('while a slice trains', () => {
     expect(seen.filter((p) => p.time < endedAt - 500).length).toBeGreaterThan(0);
   });
 
+  it('stores the loss of the last steps even when the last checkpoint falls on the final step', async () => {
+    // A checkpoint after every step, while loss reports come every 250 ms: the slice's final steps
+    // are reported only at its end, and their point must still reach the store.
+    const id = 'last-steps';
+    await fetch(url('/runs'), json({ corpus: 'names', id, config: TINY }));
+    const done = await (await fetch(url(`/runs/${id}/train`), json({ steps: 35, checkpointSeconds: 0.001 }))).json();
+    expect(done.step).toBe(35);
+    const { points } = await (await fetch(url(`/runs/${id}/metrics`))).json();
+    const trained = points.filter((p: { trainLoss?: number }) => p.trainLoss !== undefined);
+    expect(trained.at(-1).step).toBe(35);
+    expect((await (await fetch(url(`/runs/${id}`))).json()).step).toBe(35);
+  });
+
   it('a client that disconnects does not stop the slice', async () => {
     const run = 'detached';
     await fetch(url('/runs'), json({ corpus: 'names', id: run, config: TINY }));
