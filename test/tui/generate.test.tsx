@@ -3,32 +3,13 @@
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stripVTControlCharacters } from 'node:util';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createTinyRun, KEY, lineWith, press, renderApp, startTestApi, waitForFrame, waitForText, type Rendered, type TestApi } from './helpers.tsx';
+import { describe, expect, it } from 'vitest';
+import { createTinyRun, focusField, KEY, lineWith, press, renderApp, useTestApi, waitForFrame, waitForText, type Rendered } from './helpers.tsx';
 
-let t: TestApi;
-let app: Rendered | null = null;
-
-beforeAll(async () => {
-  t = await startTestApi();
+const t = useTestApi(async (t) => {
   await createTinyRun(t.api, 'writer');
   for await (const ev of t.api.trainStream('writer', { steps: 20 })) void ev;
 });
-afterAll(async () => {
-  await t?.close();
-});
-afterEach(() => {
-  app?.unmount();
-  app = null;
-});
-
-async function focusField(app: Rendered, label: string): Promise<void> {
-  for (let i = 0; i < 12; i++) {
-    if (lineWith(app.frame(), label).startsWith('› ')) return;
-    await press(app, KEY.tab);
-  }
-  throw new Error(`never focused ${label}:\n${app.frame()}`);
-}
 
 async function setField(app: Rendered, label: string, value: string): Promise<void> {
   await focusField(app, label);
@@ -49,7 +30,7 @@ function outputText(frame: string): string {
 
 describe('generate screen', () => {
   it('streams text in over several frames, keeps earlier generations above, and saves them with w', async () => {
-    app = renderApp(t.api, { initialRoute: { name: 'generate', runId: 'writer' }, saveDir: t.dir });
+    const app = renderApp(t.api, { initialRoute: { name: 'generate', runId: 'writer' }, saveDir: t.dir });
     let frame = await waitForText(app, 'press Enter to generate');
     for (const label of ['Prime', 'Temperature', 'Top-k', 'Top-p', 'Length', 'Seed', 'Checkpoint']) expect(frame).toContain(label);
     await setField(app, 'Length', '3000');
@@ -103,7 +84,7 @@ describe('generate screen', () => {
   });
 
   it('Esc stops a stream (kept, marked stopped), and Esc again goes back to the run', async () => {
-    app = renderApp(t.api, { initialRoute: { name: 'generate', runId: 'writer' }, saveDir: t.dir });
+    const app = renderApp(t.api, { initialRoute: { name: 'generate', runId: 'writer' }, saveDir: t.dir });
     await waitForText(app, 'press Enter to generate');
     await setField(app, 'Length', '20000');
     await press(app, KEY.enter);
@@ -117,7 +98,7 @@ describe('generate screen', () => {
   });
 
   it('shows a prime the model cannot read next to the Prime field', async () => {
-    app = renderApp(t.api, { initialRoute: { name: 'generate', runId: 'writer' } });
+    const app = renderApp(t.api, { initialRoute: { name: 'generate', runId: 'writer' } });
     await waitForText(app, 'press Enter to generate');
     await press(app, '{€}');
     await press(app, KEY.enter);
@@ -128,7 +109,7 @@ describe('generate screen', () => {
 
   it('says to train first when the run has no checkpoint yet', async () => {
     await createTinyRun(t.api, 'untrained');
-    app = renderApp(t.api, { initialRoute: { name: 'generate', runId: 'untrained' } });
+    const app = renderApp(t.api, { initialRoute: { name: 'generate', runId: 'untrained' } });
     await waitForText(app, 'press Enter to generate');
     await press(app, KEY.enter);
     const frame = await waitForText(app, 'Output · #1 failed');

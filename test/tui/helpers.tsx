@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { stripVTControlCharacters } from 'node:util';
 import { render } from 'ink-testing-library';
+import { afterAll, beforeAll, onTestFinished } from 'vitest';
 import { Api, type Run } from '../../tui/api.ts';
 import { App, type AppProps } from '../../tui/app.tsx';
 import type { Route } from '../../tui/context.ts';
@@ -67,7 +68,33 @@ export function renderApp(api: Api, props: Partial<AppProps> & { initialRoute?: 
   );
   const rendered = Object.assign(inst, { frame: () => stripVTControlCharacters(inst.lastFrame() ?? '') });
   Object.defineProperty(rendered, 'quits', { get: () => state.quits });
+  onTestFinished(() => inst.unmount()); // unmounting twice is harmless
   return rendered as Rendered;
+}
+
+/**
+ * One in-process API for a test file: started before its tests (then `setup`, e.g. a trained run),
+ * closed after them. The returned object is filled in when the server is up.
+ */
+export function useTestApi(setup?: (t: TestApi) => Promise<void>): TestApi {
+  const t = {} as TestApi;
+  beforeAll(async () => {
+    Object.assign(t, await startTestApi());
+    await setup?.(t);
+  });
+  afterAll(async () => {
+    await t.close?.();
+  });
+  return t;
+}
+
+/** Focus the form field whose label starts the line, tabbing through the form. */
+export async function focusField(app: Rendered, label: string, tries = 30): Promise<void> {
+  for (let i = 0; i < tries; i++) {
+    if (lineWith(app.frame(), label).startsWith('› ')) return;
+    await press(app, KEY.tab);
+  }
+  throw new Error(`never focused ${label}:\n${app.frame()}`);
 }
 
 /** Wait until the latest frame satisfies `test`; fail with that frame in the message. */

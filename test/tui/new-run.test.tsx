@@ -2,35 +2,14 @@
 // the advanced section sends hyperparameters, and a local file is uploaded as the corpus.
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { KEY, lineWith, press, renderApp, startTestApi, waitForFrame, waitForText, type Rendered, type TestApi } from './helpers.tsx';
+import { describe, expect, it } from 'vitest';
+import { focusField, KEY, lineWith, press, renderApp, useTestApi, waitForFrame, waitForText } from './helpers.tsx';
 
-let t: TestApi;
-let app: Rendered | null = null;
-
-beforeAll(async () => {
-  t = await startTestApi();
-});
-afterAll(async () => {
-  await t?.close();
-});
-afterEach(() => {
-  app?.unmount();
-  app = null;
-});
-
-/** Focus the field whose label starts the line (Tab through the form). */
-async function focusField(app: Rendered, label: string): Promise<void> {
-  for (let i = 0; i < 30; i++) {
-    if (lineWith(app.frame(), label).startsWith('› ')) return;
-    await press(app, KEY.tab);
-  }
-  throw new Error(`never focused ${label}:\n${app.frame()}`);
-}
+const t = useTestApi();
 
 describe('new run screen', () => {
   it('shows the API’s 400 next to the offending field, then creates the run once fixed', async () => {
-    app = renderApp(t.api, { initialRoute: { name: 'new' } });
+    const app = renderApp(t.api, { initialRoute: { name: 'new' } });
     // The corpus choice is focused: the footer offers ←→ and the global keys.
     let frame = await waitForText(app, '←→ change choice');
     expect(frame).toMatch(/› Corpus\s+◂ \[moby-dick\] names  local file…  ▸/);
@@ -66,7 +45,7 @@ describe('new run screen', () => {
   });
 
   it('sends advanced hyperparameters and shows a config error from the API next to that field', async () => {
-    app = renderApp(t.api, { initialRoute: { name: 'new' } });
+    const app = renderApp(t.api, { initialRoute: { name: 'new' } });
     await waitForText(app, 'Corpus');
     await press(app, KEY.right);
     await focusField(app, 'Run id');
@@ -100,7 +79,7 @@ describe('new run screen', () => {
   it('uploads a local text file as the corpus', async () => {
     const path = join(t.dir, 'poem.txt');
     await writeFile(path, 'the quick brown fox jumps over the lazy dog.\n'.repeat(200));
-    app = renderApp(t.api, { initialRoute: { name: 'new' } });
+    const app = renderApp(t.api, { initialRoute: { name: 'new' } });
     await waitForText(app, 'Corpus');
     await press(app, KEY.left); // moby-dick → local file…
     await waitForText(app, 'File');

@@ -1,21 +1,9 @@
 // The run view against the real API: training as a chain of bounded slices with a live chart,
 // a clean stop, N-epoch training, and tailing metrics when another client holds the run (409).
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createTinyRun, KEY, lineWith, press, renderApp, startTestApi, waitForFrame, waitForText, type Rendered, type TestApi } from './helpers.tsx';
+import { describe, expect, it } from 'vitest';
+import { createTinyRun, KEY, lineWith, press, renderApp, useTestApi, waitForFrame, waitForText } from './helpers.tsx';
 
-let t: TestApi;
-let app: Rendered | null = null;
-
-beforeAll(async () => {
-  t = await startTestApi();
-});
-afterAll(async () => {
-  await t?.close();
-});
-afterEach(() => {
-  app?.unmount();
-  app = null;
-});
+const t = useTestApi();
 
 const stepShown = (frame: string): number => Number(/step (\d+) · epoch/.exec(frame)?.[1] ?? -1);
 
@@ -39,7 +27,7 @@ async function waitForStatus(id: string, status: string): Promise<void> {
 describe('run view', () => {
   it('trains until stopped in chained slices, draws the loss chart, and stops cleanly after the slice', async () => {
     await createTinyRun(t.api, 'trainee');
-    app = renderApp(t.api, { initialRoute: { name: 'run', runId: 'trainee' }, sliceSeconds: 2 });
+    const app = renderApp(t.api, { initialRoute: { name: 'run', runId: 'trainee' }, sliceSeconds: 2 });
     let frame = await waitForText(app, 'No metrics yet');
     expect(frame).toMatch(/○ idle/);
     await press(app, 't');
@@ -80,7 +68,7 @@ describe('run view', () => {
 
   it('trains a given number of epochs and ends on its own', async () => {
     await createTinyRun(t.api, 'epochs');
-    app = renderApp(t.api, { initialRoute: { name: 'run', runId: 'epochs' }, sliceSeconds: 2 });
+    const app = renderApp(t.api, { initialRoute: { name: 'run', runId: 'epochs' }, sliceSeconds: 2 });
     await waitForText(app, 'No metrics yet');
     await press(app, 't');
     await waitForText(app, 'Epochs to train');
@@ -97,7 +85,7 @@ describe('run view', () => {
 
   it('tails the metrics instead when another client is training the run (409)', async () => {
     await createTinyRun(t.api, 'shared');
-    app = renderApp(t.api, { initialRoute: { name: 'run', runId: 'shared' } });
+    const app = renderApp(t.api, { initialRoute: { name: 'run', runId: 'shared' } });
     await waitForText(app, 'No metrics yet');
     const other = trainElsewhere('shared', 6);
     await waitForStatus('shared', 'training');
@@ -117,7 +105,7 @@ describe('run view', () => {
     await createTinyRun(t.api, 'busy');
     const other = trainElsewhere('busy', 4);
     await waitForStatus('busy', 'training');
-    app = renderApp(t.api, { initialRoute: { name: 'run', runId: 'busy' } });
+    const app = renderApp(t.api, { initialRoute: { name: 'run', runId: 'busy' } });
     const frame = await waitForText(app, '◉ watching another client');
     expect(frame).toContain('showing its live metrics');
     await press(app, 'g');

@@ -1,25 +1,13 @@
 // The run list against a real in-process API: empty state, table, keyboard navigation, open and
 // back, the help overlay, delete with confirmation, and quitting.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { closedPort, createTinyRun, KEY, lineWith, press, renderApp, startTestApi, waitForFrame, waitForText, type Rendered, type TestApi } from './helpers.tsx';
+import { describe, expect, it } from 'vitest';
+import { closedPort, createTinyRun, KEY, lineWith, press, renderApp, startTestApi, useTestApi, waitForFrame, waitForText } from './helpers.tsx';
 
-let t: TestApi;
-let app: Rendered | null = null;
-
-beforeAll(async () => {
-  t = await startTestApi();
-});
-afterAll(async () => {
-  await t?.close();
-});
-afterEach(() => {
-  app?.unmount();
-  app = null;
-});
+const t = useTestApi();
 
 describe('runs screen', () => {
   it('says how to start when there are no runs, and n opens the new-run form', async () => {
-    app = renderApp(t.api);
+    const app = renderApp(t.api);
     const frame = await waitForText(app, 'No runs yet');
     expect(frame).toContain('Press n to create one');
     expect(frame).toMatch(/n new run/);
@@ -33,7 +21,7 @@ describe('runs screen', () => {
     await createTinyRun(t.api, 'alpha');
     await createTinyRun(t.api, 'bravo');
     await createTinyRun(t.api, 'charlie');
-    app = renderApp(t.api);
+    const app = renderApp(t.api);
     let frame = await waitForText(app, 'charlie');
     for (const h of ['NAME', 'CORPUS', 'SIZE', 'STATUS', 'STEP', 'EPOCH', 'VAL', 'BEST', 'LOSS TREND']) expect(frame).toContain(h);
     expect(lineWith(frame, 'alpha')).toMatch(/alpha\s+names\s+1×64\s+idle\s+0\s+0\.00\s+—\s+—/);
@@ -60,7 +48,7 @@ describe('runs screen', () => {
   });
 
   it('shows a help overlay listing every screen’s keys, closed with ? or Esc', async () => {
-    app = renderApp(t.api);
+    const app = renderApp(t.api);
     await waitForText(app, 'LOSS TREND');
     await press(app, '?');
     const frame = await waitForText(app, 'Keys');
@@ -78,7 +66,7 @@ describe('runs screen', () => {
 
   it('deletes a run only after confirmation', async () => {
     await createTinyRun(t.api, 'doomed');
-    app = renderApp(t.api);
+    const app = renderApp(t.api);
     await waitForFrame(app, (f) => lineWith(f, 'doomed').startsWith('› '));
     await press(app, 'd');
     let frame = await waitForText(app, 'Delete run doomed');
@@ -97,7 +85,7 @@ describe('runs screen', () => {
   });
 
   it('quits with q and with Ctrl+C', async () => {
-    app = renderApp(t.api);
+    let app = renderApp(t.api);
     await waitForText(app, 'q quit');
     await press(app, 'q');
     expect(app.quits).toBe(1);
@@ -111,7 +99,7 @@ describe('runs screen', () => {
   it('explains an unreachable API in one line with what to do', async () => {
     const { Api } = await import('../../tui/api.ts');
     const port = await closedPort();
-    app = renderApp(new Api(`http://127.0.0.1:${port}`));
+    const app = renderApp(new Api(`http://127.0.0.1:${port}`));
     const frame = await waitForText(app, 'Cannot reach');
     expect(lineWith(frame, 'Cannot reach')).toBe(`✗ Cannot reach http://127.0.0.1:${port} (ECONNREFUSED): start the server or pass --api URL.`);
     expect(frame).not.toMatch(/at .*\.ts:\d+/); // no stack trace
@@ -119,7 +107,7 @@ describe('runs screen', () => {
 
   it('re-lays out the table when the terminal is resized', async () => {
     await createTinyRun(t.api, 'resized');
-    app = renderApp(t.api);
+    const app = renderApp(t.api);
     await waitForText(app, 'LOSS TREND');
     let columns = 100;
     Object.defineProperty(app.stdout, 'columns', { get: () => columns, configurable: true });
@@ -136,7 +124,7 @@ describe('runs screen', () => {
   it('says which token to set when the API answers 401', async () => {
     const locked = await startTestApi({ token: 'sesame' });
     try {
-      app = renderApp(locked.api);
+      let app = renderApp(locked.api);
       const frame = await waitForText(app, '401');
       expect(lineWith(frame, '401')).toMatch(/^✗ Set CHARRNN_API_TOKEN to a valid token: the API refused the request \(401: /);
       app.unmount();

@@ -29,11 +29,19 @@ async function keys(...k: string[]): Promise<void> {
   }
 }
 
-/** Tab until the form row labelled `label` has the focus marker. */
+/**
+ * Tab until the form row labelled `label` has the focus marker. Each Tab waits for the screen to
+ * show it before the next, so a slow redraw on a loaded machine cannot make the loop overshoot.
+ */
 async function tabTo(label: string): Promise<void> {
-  const focused = () => capture().split('\n').some((l) => l.startsWith(`› ${label}`));
-  for (let i = 0; i < 12 && !focused(); i++) await keys('Tab');
-  await waitFor(() => focused(), `${label} focused`, 5000);
+  const focused = (screen: string) => screen.split('\n').some((l) => l.startsWith(`› ${label}`));
+  for (let i = 0; i < 12; i++) {
+    const before = capture();
+    if (focused(before)) return;
+    tmux('send-keys', '-t', SESSION, 'Tab');
+    await waitFor((s) => s !== before, 'the Tab to redraw', 5000);
+  }
+  await waitFor(focused, `${label} focused`, 5000);
 }
 async function type(text: string): Promise<void> {
   await sleep(120); // a text field that just got focus starts listening a moment later
