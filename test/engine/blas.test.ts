@@ -1,11 +1,13 @@
 // The OpenBLAS matmul path: built wherever OpenBLAS's headers are (CI installs them), taken for
 // every matmul big enough, row by row where sampling needs it, and numerically the same as the cpu
 // backend.
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { hasLstmCellKernel, initBackend, LSTM_CELL, rowInvariantMatMuls } from '../../shared/engine/backend.ts';
-import { BLAS_ADDON, loadBlas, type Blas } from '../../shared/engine/native/blas.ts';
+import { BLAS_ADDON, builtForThisCpu, loadBlas, type Blas } from '../../shared/engine/native/blas.ts';
 
 const headers = ['/usr/include', '/usr/local/include', '/usr/include/x86_64-linux-gnu'].some((d) => existsSync(`${d}/cblas.h`));
 const rnd = (shape: number[], seed: number) => tf.randomUniform(shape, -1, 1, 'float32', seed);
@@ -138,6 +140,23 @@ describe('OpenBLAS matmuls', () => {
       tf.dispose([xp, hw, c, got, ops]);
     }
     expect(cellSpy).toHaveBeenCalledTimes(2 * 3);
+  });
+
+  it('is used only on the CPU it was built for (-march=native)', () => {
+    const record = join(BLAS_ADDON, '..', 'cpu.json');
+    expect(builtForThisCpu(record)).toBe(true);
+    const dir = mkdtempSync(join(tmpdir(), 'charrnn-cpu-'));
+    try {
+      const built = JSON.parse(readFileSync(record, 'utf8'));
+      const other = join(dir, 'cpu.json');
+      writeFileSync(other, JSON.stringify({ ...built, flags: `${built.flags ?? ''} not_this_cpu` }));
+      expect(builtForThisCpu(other)).toBe(false);
+      writeFileSync(other, JSON.stringify({ ...built, arch: 'arm64' === process.arch ? 'x64' : 'arm64' }));
+      expect(builtForThisCpu(other)).toBe(false);
+      expect(builtForThisCpu(join(dir, 'missing.json'))).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('rejects operands that do not hold the sizes it is told, instead of reading past them', () => {

@@ -1,7 +1,7 @@
 // Loads the optional native binding (built by `npm install` when the system has OpenBLAS; see
 // build.mjs). Absent, switched off (CHARRNN_BLAS=off), stale or unloadable: null, and the engine
 // keeps its wasm kernels.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
@@ -23,7 +23,7 @@ export function loadBlas(): Blas | null {
   loaded = null;
   const mode = (process.env.CHARRNN_BLAS ?? '').trim().toLowerCase();
   if (mode === 'off' || mode === '0' || mode === 'false') return loaded;
-  if (!existsSync(BLAS_ADDON)) return loaded;
+  if (!existsSync(BLAS_ADDON) || !builtForThisCpu()) return loaded;
   try {
     const addon = createRequire(import.meta.url)(BLAS_ADDON) as Partial<Blas>;
     // A build from an older checkout lacks newer functions: treat it as absent until rebuilt.
@@ -33,4 +33,26 @@ export function loadBlas(): Blas | null {
     loaded = null; // e.g. libopenblas removed after the build
   }
   return loaded;
+}
+
+/**
+ * Whether the binding was built on this kind of CPU: it is compiled with -march=native, and on a
+ * CPU without those instructions it would stop the process. build.mjs records arch and flags.
+ */
+export function builtForThisCpu(record: string | URL = new URL('./build/Release/cpu.json', import.meta.url)): boolean {
+  try {
+    const built = JSON.parse(readFileSync(record, 'utf8')) as { arch: string; flags: string | null };
+    return built.arch === process.arch && built.flags === cpuFlags();
+  } catch {
+    return false; // built before the record existed, or unreadable: rebuild with npm run postinstall
+  }
+}
+
+/** The CPU's feature flags (Linux), or null where /proc/cpuinfo is absent (as build.mjs reads them). */
+function cpuFlags(): string | null {
+  try {
+    return /^flags\s*:(.*)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1].trim() ?? null;
+  } catch {
+    return null;
+  }
 }

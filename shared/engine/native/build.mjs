@@ -2,7 +2,7 @@
 // install: without OpenBLAS's headers (Debian: `apt-get install libopenblas-dev`) or a compiler,
 // it says so in one line and the engine keeps its wasm matmuls.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -29,6 +29,8 @@ if (off) {
 } else {
   const r = spawnSync(process.execPath, [gyp, 'rebuild'], { cwd: here, encoding: 'utf8' });
   if (r.status === 0 && existsSync(addon)) {
+    // -march=native: record the CPU it was built for; blas.ts loads it only on the same one.
+    writeFileSync(join(here, 'build', 'Release', 'cpu.json'), JSON.stringify({ arch: process.arch, flags: cpuFlags() }) + '\n');
     say('built the OpenBLAS binding; matmuls run on the CPU\'s own vector units');
   } else {
     mkdirSync(join(here, 'build'), { recursive: true });
@@ -36,5 +38,14 @@ if (off) {
     writeFileSync(log, `${r.stdout ?? ''}\n${r.stderr ?? ''}\n${r.error ?? ''}`);
     rmSync(join(here, 'build', 'Release'), { recursive: true, force: true });
     say(`could not build the OpenBLAS binding (see ${log}); matmuls run on wasm SIMD`);
+  }
+}
+
+/** The CPU's feature flags (Linux), or null where /proc/cpuinfo is absent. */
+function cpuFlags() {
+  try {
+    return /^flags\s*:(.*)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1].trim() ?? null;
+  } catch {
+    return null;
   }
 }
