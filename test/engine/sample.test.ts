@@ -2,19 +2,9 @@
 // checkpoint with tf.loadLayersModel (what a browser would load).
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EngineInputError, initBackend, loadBuiltinCorpus, resolveConfig, Sampler, Trainer, type SampleOptions } from './helpers.ts';
+import { EngineInputError, initBackend, Sampler, trainedOnNames, type SampleOptions } from './helpers.ts';
 import type { RunConfigInput } from '../../shared/api/schemas.ts';
 import type { CheckpointFiles } from '../../shared/engine/types.ts';
-
-const names = loadBuiltinCorpus('names');
-
-async function trained(cfg: RunConfigInput, steps: number): Promise<CheckpointFiles> {
-  const t = await Trainer.create({ text: names, ...resolveConfig({ batchSize: 16, seqLen: 32, lr: 0.01, evalEvery: 10_000, evalChars: 200, ...cfg }) });
-  for await (const e of t.run({ steps })) void e;
-  const ck = await t.checkpoint();
-  t.dispose();
-  return ck;
-}
 
 async function text(s: Sampler, o: Partial<SampleOptions>): Promise<string> {
   let out = '';
@@ -33,7 +23,7 @@ let s: Sampler;
 
 beforeAll(async () => {
   expect(await initBackend('wasm')).toBe('wasm');
-  ck = await trained({ hidden: 32 }, 40);
+  ck = await trainedOnNames({ hidden: 32 }, 40);
   s = await Sampler.load(ck);
 });
 afterAll(() => s.dispose());
@@ -110,7 +100,7 @@ describe('Sampler', () => {
     ['embedding LSTM', { hidden: 24, embedding: 6 }],
   ] as [string, RunConfigInput][]) {
     it(`${name}: tf.loadLayersModel on the checkpoint gives the Sampler's next-char probabilities`, async () => {
-      const files = await trained(cfg, 15);
+      const files = await trainedOnNames(cfg, 15);
       const sampler = await Sampler.load(files);
       const mj = JSON.parse(new TextDecoder().decode(files['model.json']));
       const w = files['weights.bin'];

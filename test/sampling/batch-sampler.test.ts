@@ -4,21 +4,12 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  BatchSampler, EngineInputError, initBackend, loadBuiltinCorpus, resolveConfig, Sampler, Trainer,
+  BatchSampler, EngineInputError, initBackend, Sampler,
   type CheckpointFiles, type SampleOptions, type SampleStream,
 } from '../../shared/engine/index.ts';
+import { trainedOnNames } from '../engine/helpers.ts';
 import type { RunConfigInput } from '../../shared/api/schemas.ts';
 import { read, until } from './helpers.ts';
-
-const names = loadBuiltinCorpus('names');
-
-async function trained(cfg: RunConfigInput, steps: number): Promise<CheckpointFiles> {
-  const t = await Trainer.create({ text: names, ...resolveConfig({ batchSize: 16, seqLen: 32, lr: 0.01, evalEvery: 10_000, evalChars: 200, ...cfg }) });
-  for await (const e of t.run({ steps })) void e;
-  const ck = await t.checkpoint();
-  t.dispose();
-  return ck;
-}
 
 const options = (o: Partial<SampleOptions>): SampleOptions => ({ length: 120, temperature: 1, topK: 0, topP: 1, prime: '', seed: 1, ...o });
 
@@ -55,7 +46,7 @@ describe.each([
   let expected: string[];
 
   beforeAll(async () => {
-    const ck = await trained(cfg, 25);
+    const ck = await trainedOnNames(cfg, 25);
     single = await Sampler.load(ck);
     batch = await BatchSampler.load(ck);
     expected = [];
@@ -129,7 +120,7 @@ describe.each([
 describe('BatchSampler edges', () => {
   let ck: CheckpointFiles;
   beforeAll(async () => {
-    ck = await trained({ hidden: 16 }, 5);
+    ck = await trainedOnNames({ hidden: 16 }, 5);
   });
 
   it('rejects bad options when the stream opens, with the field named', async () => {

@@ -56,6 +56,13 @@ static bool sizes(napi_env env, napi_value *argv, int count, int32_t *out, const
   return true;
 }
 
+// The operands of an m×k by k×n product into m×n (argv: a, b, c), each checked for its length.
+static bool operands(napi_env env, napi_value *argv, int32_t m, int32_t n, int32_t k, float **a, float **b, float **c) {
+  return (*a = f32(env, argv[0], (size_t)m * k, "charrnn_blas: a is not a Float32Array of m*k")) != NULL &&
+         (*b = f32(env, argv[1], (size_t)k * n, "charrnn_blas: b is not a Float32Array of k*n")) != NULL &&
+         (*c = f32(env, argv[2], (size_t)m * n, "charrnn_blas: c is not a Float32Array of m*n")) != NULL;
+}
+
 // sgemm(transA, transB, m, n, k, a, b, c, beta): c[m×n] = op(a)·op(b) + beta·c, row-major.
 static napi_value Sgemm(napi_env env, napi_callback_info info) {
   napi_value argv[9];
@@ -68,12 +75,8 @@ static napi_value Sgemm(napi_env env, napi_callback_info info) {
   CHECK(napi_get_value_double(env, argv[8], &beta));
   if (!sizes(env, argv + 2, 3, mnk, "charrnn_blas.sgemm: m, n, k must be non-negative integers")) return NULL;
   const int32_t m = mnk[0], n = mnk[1], k = mnk[2];
-  float *a = f32(env, argv[5], (size_t)m * k, "charrnn_blas.sgemm: a is not a Float32Array of m*k");
-  if (!a) return NULL;
-  float *b = f32(env, argv[6], (size_t)k * n, "charrnn_blas.sgemm: b is not a Float32Array of k*n");
-  if (!b) return NULL;
-  float *c = f32(env, argv[7], (size_t)m * n, "charrnn_blas.sgemm: c is not a Float32Array of m*n");
-  if (!c) return NULL;
+  float *a, *b, *c;
+  if (!operands(env, argv + 5, m, n, k, &a, &b, &c)) return NULL;
   if (m == 0 || n == 0) return NULL;
   cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, 1.0f, a,
               ta ? m : k, b, tb ? k : n, (float)beta, c, n);
@@ -90,12 +93,8 @@ static napi_value RowGemm(napi_env env, napi_callback_info info) {
   if (!sizes(env, argv, 3, mnk, "charrnn_blas.rowGemm: m, n, k must be non-negative integers")) return NULL;
   CHECK(napi_get_value_bool(env, argv[6], &accumulate));
   const int32_t m = mnk[0], n = mnk[1], k = mnk[2];
-  float *a = f32(env, argv[3], (size_t)m * k, "charrnn_blas.rowGemm: a is not a Float32Array of m*k");
-  if (!a) return NULL;
-  float *b = f32(env, argv[4], (size_t)k * n, "charrnn_blas.rowGemm: b is not a Float32Array of k*n");
-  if (!b) return NULL;
-  float *c = f32(env, argv[5], (size_t)m * n, "charrnn_blas.rowGemm: c is not a Float32Array of m*n");
-  if (!c) return NULL;
+  float *a, *b, *c;
+  if (!operands(env, argv + 3, m, n, k, &a, &b, &c)) return NULL;
   rows_gemm(m, n, k, a, b, c, accumulate);
   return NULL;
 }
