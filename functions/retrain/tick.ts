@@ -1,7 +1,8 @@
 // One scheduled retrain tick: under the run's lease, read the corpus at its current version, start
 // from the `best` checkpoint (its vocabulary extended if the corpus gained characters), measure it
-// on the current validation split, train for the bounded budget, measure again, and move `best`
-// only if validation loss improved. `latest` always moves to the newest committed training state.
+// on the current validation split, train for the bounded budget, and move `best` to every
+// checkpoint whose validation beats that measurement (the last one is measured at the end).
+// `latest` always moves to the newest committed training state.
 // Every tick that got the lease (or was refused for its corpus) leaves a report; an
 // Idempotency-Key makes a repeated tick answer with the first one's report.
 import type { RetrainBody, RetrainReport, TrainProgress, TrainSummary } from '../../shared/api/schemas.ts';
@@ -118,7 +119,6 @@ async function tick(s: Services, runId: string, body: RetrainBody, key: string |
   let slice;
   try {
     slice = await s.trainings.start(runId, body, {
-      keepBest: true,
       evalFirst: true,
       onProgress: (p: TrainProgress) => {
         if (before === null && p.valLoss !== undefined && prep && p.step === prep.startStep) before = p.valLoss;
@@ -180,22 +180,16 @@ async function tick(s: Services, runId: string, body: RetrainBody, key: string |
     throw e;
   }
 
+  // The slice moved best itself whenever a validation beat `before` (see SliceOptions.evalFirst).
   const evaluatedAtEnd = summary.stopReason === 'steps' || summary.stopReason === 'epochs' || summary.stopReason === 'seconds';
-  const finalCommitted = summary.steps > 0 && summary.checkpointStep === p.startStep + summary.steps;
   const after = evaluatedAtEnd || summary.stopReason === 'diverged' ? summary.valLoss : null;
-  let promoted = false;
-  let reason: string;
+  const bestNow = await s.store.readPointer(runId, 'best');
+  const promoted = bestNow !== null && bestNow.step > p.startStep && (p.best === null || bestNow.files[0] !== p.best.files[0]);
   const bestStep = p.best?.step ?? null;
   const keptAt = bestStep === null ? 'there is still no best checkpoint' : `best stays at step ${bestStep}`;
-  if (evaluatedAtEnd && finalCommitted && after !== null && before !== null && after < before) {
-    const latest = await s.store.readPointer(runId, 'latest');
-    if (latest && latest.step === summary.checkpointStep) {
-      await s.store.setBest(runId, { ...latest, valLoss: after });
-      promoted = true;
-      reason = `validation loss improved from ${fmt(before)} to ${fmt(after)}: best is now step ${latest.step}`;
-    } else {
-      reason = `latest moved on during the tick (step ${latest?.step ?? 'none'}): ${keptAt}`;
-    }
+  let reason: string;
+  if (promoted) {
+    reason = `validation loss improved from ${fmt(before)} to ${fmt(bestNow.valLoss)}: best is now step ${bestNow.step}`;
   } else if (summary.stopReason === 'diverged') {
     reason = `training diverged (val ${fmt(after)}); ${keptAt}`;
   } else if (!evaluatedAtEnd) {
@@ -204,10 +198,6 @@ async function tick(s: Services, runId: string, body: RetrainBody, key: string |
     reason = `no steps fit in the budget; ${keptAt}`;
   } else {
     reason = `validation loss did not improve (${fmt(before)} before, ${fmt(after)} after); ${keptAt}, latest is step ${summary.checkpointStep}`;
-  }
-  if (!promoted && p.best && before !== null) {
-    // Re-measured on the current split: the next tick (or train slice) compares against this.
-    await s.store.setBest(runId, { ...p.best, valLoss: before });
   }
   if (p.version && summary.checkpointStep > p.startStep) await s.store.updateRun(runId, { corpusVersion: p.version });
 
@@ -226,7 +216,7 @@ async function tick(s: Services, runId: string, body: RetrainBody, key: string |
 }
 
 /** Under the lease: the corpus now, and the best checkpoint made ready for it. */
-async function prepare(s: Services, run: RunRecord): Promise<{ prepared: Prepared; inputs: { text: string; checkpoint?: CheckpointFiles } }> {
+async function prepare(s: Services, run: RunRecord): Promise<{ prepared: Prepared; inputs: { text: string; checkpoint?: CheckpointFiles; best?: CheckpointPointer } }> {
   let text: string;
   let version: CorpusVersion | null = null;
   if (run.corpus.startsWith(FEED_REF_PREFIX)) {
@@ -286,7 +276,8 @@ async function prepare(s: Services, run: RunRecord): Promise<{ prepared: Prepare
       fromStep: info.step,
       startStep: Math.max(info.step, latest?.step ?? 0),
     },
-    inputs: { text, checkpoint: files },
+    // The checkpoint trained from is the bar: re-measured on today's split before any step.
+    inputs: { text, checkpoint: files, best: bestPointer && bestPointer.step === loaded.step ? bestPointer : loaded.pointer },
   };
 }
 

@@ -10,6 +10,8 @@ export interface WorkerInput {
   checkpoint?: CheckpointFiles;
   limits: { steps?: number; epochs?: number; seconds?: number };
   checkpointSeconds: number;
+  /** The run's best validation loss (best.json's); a validation below it is committed at once. */
+  bestValLoss: number | null;
   /** Minimum milliseconds between progress messages (evals always report). */
   progressMs: number;
   /** Measure validation loss before the first step and report it as a progress point (retrain's "before"). */

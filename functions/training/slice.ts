@@ -10,7 +10,7 @@ import { Worker } from 'node:worker_threads';
 import type { TrainBody, TrainProgress, TrainSummary } from '../../shared/api/schemas.ts';
 import { EngineInputError } from '../../shared/engine/types.ts';
 import type { CheckpointFiles, ModelConfig, TrainConfig } from '../../shared/engine/types.ts';
-import { PreconditionFailedError, type Lease, type RunRecord } from '../../shared/store/types.ts';
+import { PreconditionFailedError, type CheckpointPointer, type Lease, type RunRecord } from '../../shared/store/types.ts';
 import { newMetricsSegment, type RunStore } from '../../shared/store/index.ts';
 import { HttpError } from '../errors.ts';
 import type { Limits } from '../limits.ts';
@@ -33,11 +33,14 @@ type Events = { progress: [TrainProgress] };
 export interface SliceOptions {
   /** Loads the slice's inputs under the lease instead of the run's corpus and latest checkpoint;
    * throwing releases the lease and fails start(). */
-  prepare?: (run: RunRecord) => Promise<{ text: string; checkpoint?: CheckpointFiles }>;
-  /** Measure validation loss before the first step (a progress point at the starting step). */
+  prepare?: (run: RunRecord) => Promise<{ text: string; checkpoint?: CheckpointFiles; best?: CheckpointPointer | null }>;
+  /**
+   * Measure validation loss before the first step (a progress point at the starting step) and make
+   * it the bar: `best` (the pointer `prepare` returned) is re-recorded with that loss, and only a
+   * validation below it moves best. Retrain uses it: its corpus, and so its validation split, may
+   * have changed since best was measured.
+   */
   evalFirst?: boolean;
-  /** Commit checkpoints as latest only: best.json and run.bestValLoss are left to the caller. */
-  keepBest?: boolean;
   onProgress?: (p: TrainProgress) => void;
 }
 
@@ -56,10 +59,7 @@ export class TrainingSlice extends EventEmitter<Events> {
   private resolve!: (s: TrainSummary) => void;
   private reject!: (e: unknown) => void;
 
-  constructor(
-    readonly runId: string,
-    private readonly keepBest = false,
-  ) {
+  constructor(readonly runId: string) {
     super();
     this.done = new Promise<TrainSummary>((res, rej) => {
       this.resolve = res;
@@ -80,7 +80,7 @@ export class TrainingSlice extends EventEmitter<Events> {
   }
 
   /** @internal */
-  async run(deps: SliceDeps, run: RunRecord, lease: Lease, input: WorkerInput): Promise<void> {
+  async run(deps: SliceDeps, run: RunRecord, lease: Lease, input: WorkerInput, rebaseBest: CheckpointPointer | null = null): Promise<void> {
     const { store, log } = deps;
     const leaseMs = deps.limits.leaseSeconds * 1000;
     let currentLease = lease;
@@ -175,6 +175,12 @@ export class TrainingSlice extends EventEmitter<Events> {
             break;
           case 'progress': {
             if (m.point.valLoss !== undefined) latestValLoss = m.point.valLoss;
+            if (input.evalFirst && m.point.step === resumedFrom && m.point.valLoss !== undefined && rebaseBest) {
+              const rebased = { ...rebaseBest, valLoss: m.point.valLoss };
+              rebaseBest = null;
+              bestValLoss = rebased.valLoss;
+              enqueue(() => store.setBest(run.id, rebased));
+            }
             pending.push(m.point);
             const { etaSeconds, ...point } = m.point;
             this.emit('progress', { runId: run.id, ...point, etaSeconds, backend });
@@ -191,10 +197,10 @@ export class TrainingSlice extends EventEmitter<Events> {
               // says where this slice resumed from). The other order would lose them for good.
               // One create-only object per flush (S3 cannot append); names sort in write order.
               if (points.length) await store.appendMetrics(run.id, newMetricsSegment(deps.now(), { baseStep: resumedFrom, slice: sliceTag }), points.map(toMetricPoint));
-              await store.saveCheckpoint(run.id, step, files, { valLoss, epoch, ...(this.keepBest ? { keepBest: true } : {}) });
-              if (!this.keepBest && valLoss !== null && (bestValLoss === null || valLoss < bestValLoss)) bestValLoss = valLoss;
+              // The store moves best.json when valLoss beats it and mirrors it into run.json.
+              await store.saveCheckpoint(run.id, step, files, { valLoss, epoch });
               committed = { step, epoch };
-              await store.updateRun(run.id, { step, epoch, latestValLoss, bestValLoss });
+              bestValLoss = (await store.updateRun(run.id, { step, epoch, latestValLoss })).bestValLoss;
             });
             break;
           }
@@ -295,7 +301,7 @@ export class TrainingManager {
     const seconds = Math.min(body.maxSeconds ?? (noBudget ? limits.defaultSliceSeconds : limits.maxSliceSeconds), limits.maxSliceSeconds);
     if (this.active.has(runId)) throw new HttpError(409, 'training_in_progress', `run "${runId}" is already training on this instance`);
 
-    const slice = new TrainingSlice(runId, !!opts.keepBest);
+    const slice = new TrainingSlice(runId);
     if (opts.onProgress) slice.on('progress', opts.onProgress);
     this.active.set(runId, slice); // reserve before the first await: same-instance races lose here
     try {
@@ -304,10 +310,13 @@ export class TrainingManager {
       const holder = `${hostname()}/${process.pid}/${randomBytes(4).toString('hex')}`;
       const lease = await store.acquireLease(runId, holder, limits.leaseSeconds * 1000);
       let input: WorkerInput;
+      let best: CheckpointPointer | null = null;
       try {
-        const { text, checkpoint } = opts.prepare
+        const prepared = opts.prepare
           ? await opts.prepare(run)
           : { text: await loadCorpusText(store, run.corpus), checkpoint: (await store.loadCheckpoint(runId, 'latest'))?.files as CheckpointFiles | undefined };
+        const { text, checkpoint } = prepared;
+        best = 'best' in prepared ? (prepared.best ?? null) : null;
         input = {
           runId,
           text,
@@ -316,6 +325,7 @@ export class TrainingManager {
           ...(checkpoint ? { checkpoint } : {}),
           limits: { ...(body.steps !== undefined ? { steps: body.steps } : {}), ...(body.epochs !== undefined ? { epochs: body.epochs } : {}), seconds },
           checkpointSeconds: body.checkpointSeconds ?? limits.defaultCheckpointSeconds,
+          bestValLoss: (await store.readPointer(runId, 'best'))?.valLoss ?? null,
           progressMs: PROGRESS_MS,
           ...(opts.evalFirst ? { evalFirst: true } : {}),
         };
@@ -324,7 +334,7 @@ export class TrainingManager {
         await store.releaseLease(lease).catch(() => {});
         throw e;
       }
-      void slice.run(this.deps, run, lease, input).catch((e: unknown) => this.deps.log(`slice of ${runId} crashed: ${String(e)}`));
+      void slice.run(this.deps, run, lease, input, best).catch((e: unknown) => this.deps.log(`slice of ${runId} crashed: ${String(e)}`));
       slice.done.then(
         () => this.active.delete(runId),
         () => this.active.delete(runId),

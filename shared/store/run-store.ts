@@ -270,14 +270,13 @@ export class RunStore {
    * Commit protocol: every file, then the checkpoint's manifest, then best.json (if valLoss
    * beats the current best), then latest.json LAST. A crash anywhere leaves latest on a complete
    * checkpoint. Then run.json's step/epoch/losses are updated, and retention deletes checkpoints
-   * beyond the newest K, never one that latest or best points at. `keepBest`: never move best
-   * here (a retrain decides after its own comparison, then calls setBest).
+   * beyond the newest K, never one that latest or best points at.
    */
   async saveCheckpoint(
     id: string,
     step: number,
     files: Record<string, Uint8Array>,
-    info: { valLoss: number | null; epoch: number; keepBest?: boolean },
+    info: { valLoss: number | null; epoch: number },
   ): Promise<CheckpointPointer> {
     const base = `checkpoints/${stepDir(step)}`;
     const names = Object.keys(files);
@@ -313,7 +312,7 @@ export class RunStore {
     await this.objects.put(this.runKey(id, `${dir}/${MANIFEST}`), json(pointer), { contentType: 'application/json' });
 
     let best = bestBefore;
-    if (!info.keepBest && info.valLoss !== null && Number.isFinite(info.valLoss) && (best === null || best.valLoss === null || info.valLoss < best.valLoss)) {
+    if (info.valLoss !== null && Number.isFinite(info.valLoss) && (best === null || best.valLoss === null || info.valLoss < best.valLoss)) {
       await this.objects.put(this.runKey(id, 'best.json'), json(pointer), { contentType: 'application/json' });
       best = pointer;
     }
