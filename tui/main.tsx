@@ -9,6 +9,7 @@ import { Api, isAbort } from './api.ts';
 import { App } from './app.tsx';
 import { describeError } from './errors.ts';
 import { runPlain } from './plain.ts';
+import { DEFAULT_SLICE_SECONDS } from './trainer.ts';
 
 interface Flags {
   api?: string;
@@ -32,7 +33,7 @@ const program = new Command('charrnn-tui')
   .option('--run <id>', 'open this run (without a terminal: the run to show, train or sample)')
   .option('--train-seconds <n>', 'without a terminal: train --run for about N seconds, printing progress lines', positive('--train-seconds'))
   .option('--sample <length>', 'without a terminal: print a sample of this many characters from --run', positive('--sample'))
-  .option('--slice-seconds <n>', 'seconds per training request (a long run is a chain of them)', positive('--slice-seconds'), 30)
+  .option('--slice-seconds <n>', 'seconds per training request (a long run is a chain of them)', positive('--slice-seconds'), DEFAULT_SLICE_SECONDS)
   .addHelpText('after', '\nEnvironment: CHARRNN_API_URL, CHARRNN_API_TOKEN (bearer token), CHARRNN_STORE (embedded store).');
 
 async function main(): Promise<number> {

@@ -27,6 +27,9 @@ export interface TrainState {
   error: string | null;
 }
 
+/** Seconds per training request when the user names none (`--slice-seconds`). */
+export const DEFAULT_SLICE_SECONDS = 30;
+
 export interface TrainSessionOptions {
   /** Wall-time budget of one slice; the server checkpoints at the end of each. */
   sliceSeconds?: number;
@@ -84,7 +87,7 @@ export class TrainSession {
     readonly runId: string,
     opts: TrainSessionOptions = {},
   ) {
-    this.sliceSeconds = opts.sliceSeconds ?? 30;
+    this.sliceSeconds = opts.sliceSeconds ?? DEFAULT_SLICE_SECONDS;
     this.notifyMs = opts.notifyMs ?? 100;
     this.followPollMs = opts.followPollMs ?? 3000;
   }
