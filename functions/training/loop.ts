@@ -141,10 +141,12 @@ async function trainLoop(trainer: Trainer, input: WorkerInput, signal: AbortSign
       // any checkpoint due waits for it.
       const evalDue = ev.step % input.train.evalEvery === 0;
       if (evalDue) continue;
-      if (Date.now() - lastProgressMs >= input.progressMs) flushTrainLoss(ev.step, ev.epoch, ev.lr !== undefined ? { lr: ev.lr } : {});
       if (checkpointDue()) {
+        // The validation's point carries the train loss too: one point per step.
         await validateNow();
         await checkpoint();
+      } else if (Date.now() - lastProgressMs >= input.progressMs) {
+        flushTrainLoss(ev.step, ev.epoch, ev.lr !== undefined ? { lr: ev.lr } : {});
       }
     } else if (ev.type === 'eval') {
       recordEval(ev.step, ev.epoch, ev);

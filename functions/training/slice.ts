@@ -1,12 +1,10 @@
-// One training slice, server side: lease, corpus + checkpoint in, a worker thread trains, and every
-// checkpoint it posts is committed here (checkpoint objects, then the metrics segment up to that
-// step, then run.json). Progress goes to listeners (SSE); the slice runs to its end whether or not
-// anyone listens.
+// One training slice, server side: lease, corpus + checkpoint in, the loop trains (in a worker
+// thread or in-process, see runner.ts), and every checkpoint it posts is committed here
+// (checkpoint objects, then the metrics segment up to that step, then run.json). Progress goes to
+// listeners (SSE); the slice runs to its end whether or not anyone listens.
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { createInterface } from 'node:readline';
-import { Worker } from 'node:worker_threads';
 import type { TrainBody, TrainProgress, TrainSummary } from '../../shared/api/schemas.ts';
 import { EngineInputError } from '../../shared/engine/types.ts';
 import type { CheckpointFiles, ModelConfig, TrainConfig } from '../../shared/engine/types.ts';
@@ -16,12 +14,14 @@ import { HttpError } from '../errors.ts';
 import type { Limits } from '../limits.ts';
 import { loadCorpusText } from '../runs/corpus.ts';
 import type { ProgressPoint, ServerMessage, StopReason, WorkerInput, WorkerMessage } from './protocol.ts';
-import { workerUrl } from './worker-url.ts';
+import { startRunner, type SliceRunner, type TrainingThread } from './runner.ts';
 
 const PROGRESS_MS = 250;
 
 export interface SliceDeps {
   store: RunStore;
+  /** Where slices train (default: a worker thread); decided per backend by threadPlan. */
+  trainingThread?: () => Promise<TrainingThread>;
   limits: Limits;
   log: (msg: string) => void;
   now: () => number;
@@ -54,7 +54,7 @@ export class TrainingFailedError extends Error {
 
 export class TrainingSlice extends EventEmitter<Events> {
   readonly done: Promise<TrainSummary>;
-  private worker: Worker | null = null;
+  private runner: SliceRunner | null = null;
   private stopReason: StopReason | null = null;
   private resolve!: (s: TrainSummary) => void;
   private reject!: (e: unknown) => void;
@@ -71,12 +71,12 @@ export class TrainingSlice extends EventEmitter<Events> {
   /** Ask the worker to stop after the step in flight; it checkpoints, then the slice ends. */
   stop(reason: StopReason): void {
     this.stopReason ??= reason;
-    this.worker?.postMessage({ type: 'stop', reason } satisfies ServerMessage);
+    this.runner?.post({ type: 'stop', reason } satisfies ServerMessage);
   }
 
   /** Hard stop (shutdown grace period over). */
-  terminate(): Promise<number> | undefined {
-    return this.worker?.terminate();
+  terminate(): Promise<void> | undefined {
+    return this.runner?.terminate();
   }
 
   /** @internal */
@@ -142,31 +142,17 @@ export class TrainingSlice extends EventEmitter<Events> {
       await inFlight;
     };
 
-    const url = workerUrl();
-    // From source, the shim registers tsx itself; inherited flags (vitest's, tsx's) would only interfere.
-    const worker = new Worker(url, {
-      workerData: input,
-      stdout: true,
-      stderr: true,
-      ...(url.pathname.endsWith('worker-dev.mjs') ? { execArgv: [] } : {}),
-    });
-    // Library chatter from the worker goes to the server's log, never to this process's stdout
-    // (a CLI's JSON lines) or straight to the terminal (a TUI's screen).
-    for (const stream of [worker.stdout, worker.stderr]) {
-      createInterface({ input: stream, crlfDelay: Infinity }).on('line', (line) => {
-        if (line.trim()) log(`worker ${run.id}: ${line}`);
-      });
-    }
-    this.worker = worker;
+    const runner = startRunner(deps.trainingThread ? await deps.trainingThread() : 'worker', input, (line) => log(`worker ${run.id}: ${line}`));
+    this.runner = runner;
     if (this.stopReason) this.stop(this.stopReason);
 
-    // The worker has said its last word: it should exit by itself, but a stray handle in a library
-    // must not hold the slice open.
-    const exitSoon = () => setTimeout(() => void worker.terminate(), 5000).unref();
+    // The loop has said its last word: a worker should exit by itself, but a stray handle in a
+    // library must not hold the slice open.
+    const exitSoon = () => setTimeout(() => void runner.terminate(), 5000).unref();
     let end: Extract<WorkerMessage, { type: 'end' }> | null = null;
     let failure: unknown = null;
     const finished = new Promise<void>((resolveExit) => {
-      worker.on('message', (m: WorkerMessage) => {
+      runner.onMessage((m: WorkerMessage) => {
         switch (m.type) {
           case 'ready':
             backend = m.backend;
@@ -218,16 +204,16 @@ export class TrainingSlice extends EventEmitter<Events> {
             break;
         }
       });
-      worker.on('error', (e) => {
+      runner.onError((e) => {
         failure ??= new TrainingFailedError(e.message);
       });
-      worker.on('exit', () => resolveExit());
+      void runner.exited.then(resolveExit);
     });
 
     await finished;
     await stopRenewing();
     await queue;
-    this.worker = null;
+    this.runner = null;
     const finalEnd = end as Extract<WorkerMessage, { type: 'end' }> | null;
     if (!failure && !finalEnd) failure = new TrainingFailedError('the training worker exited before finishing');
     const error = failure ?? storeError;
