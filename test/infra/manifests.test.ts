@@ -29,6 +29,13 @@ const pkg = JSON.parse(read('package.json'));
 const SERVER_ENTRY = 'dist/functions/main.mjs';
 /** Cloud Run kills an instance this long after SIGTERM (fixed by the platform). */
 const CLOUD_RUN_SIGTERM_GRACE_SECONDS = 10;
+/**
+ * Cloud Run's cap on a startup probe's failureThreshold × periodSeconds for a GPU instance (its
+ * health-check docs: 600 s, 1800 s with a GPU). A first start that JIT-compiles all of
+ * libtensorflow's PTX (a GPU newer than compute 8.x) is not measured here and is reported to take
+ * tens of minutes, so the service allows all of it.
+ */
+const CLOUD_RUN_GPU_STARTUP_WINDOW_SECONDS = 1800;
 
 function envIsRead(name: string): string[] {
   const table = NATIVE_ENV[name] ?? PENDING_ENV[name];
@@ -355,6 +362,19 @@ describe('Knative service', () => {
       expect(probe.httpGet.port ?? defaultPort()).toBe(defaultPort());
       await expectHealthRoute(probe.httpGet.path);
     }
+  });
+
+  it('requires the GPU at startup, and the startup probe waits out a first-start PTX JIT', () => {
+    const env = container.env as { name: string; value?: string }[];
+    expect(env.find((e) => e.name === 'CHARRNN_REQUIRE_GPU')?.value).toBe('1');
+    const probe = container.startupProbe;
+    expect(probe.httpGet.path).toBe('/healthz');
+    expect(probe.periodSeconds * probe.failureThreshold).toBe(CLOUD_RUN_GPU_STARTUP_WINDOW_SECONDS);
+    // Cloud Run: the timeout may not exceed the period.
+    expect(probe.timeoutSeconds).toBeLessThanOrEqual(probe.periodSeconds);
+    // Once started, a wedged instance is still replaced within minutes.
+    const live = container.livenessProbe;
+    expect(live.periodSeconds * live.failureThreshold).toBeLessThanOrEqual(300);
   });
 
   it('the shutdown grace fits the platform: no terminationGracePeriodSeconds (Knative rejects it), server grace <= 10 s', () => {
