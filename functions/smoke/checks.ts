@@ -92,7 +92,7 @@ export function firstLine(e: unknown): string {
 }
 
 /** A short number for the detail column. */
-export const fmt = (x: number) => (x === 0 ? '0' : Math.abs(x) >= 0.01 && Math.abs(x) < 1e4 ? x.toPrecision(3) : x.toExponential(1));
+export const fmt = (x: number) => (x === 0 ? '0' : Math.abs(x) >= 0.01 && Math.abs(x) < 1e4 ? String(Number(x.toPrecision(3))) : x.toExponential(1));
 
 export function formatTable(rows: Row[]): string {
   const head = { check: 'check', result: 'result', detail: 'detail' };

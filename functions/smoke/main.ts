@@ -88,6 +88,9 @@ async function runChecks(o: Options): Promise<Row[]> {
   const self = [...process.execArgv, process.argv[1]];
   // The checkout, or the directory holding the bundle (the image's WORKDIR).
   const root = o.dist ? dirname(o.dist) : fileURLToPath(new URL('../..', import.meta.url));
+  // This process and the server it starts share the GPU: TensorFlow would otherwise map almost all
+  // of its memory into the first one (the image sets the same; a checkout may not).
+  if (o.backend === 'tensorflow') process.env.TF_FORCE_GPU_ALLOW_GROWTH ??= 'true';
   const training = new TrainingChecks(o.backend, self);
   let server: ReturnType<typeof serverChecks> | null = null;
   const servers = () => (server ??= serverChecks({ backend: o.backend, dist: o.dist, root, maxHealthzGapMs: o.maxHealthzGapMs }));
