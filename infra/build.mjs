@@ -41,6 +41,8 @@ export const ENTRIES = {
   // Sampling threads (functions/sampling/pool.ts looks for it beside main.mjs).
   'functions/sample-worker': 'functions/sampling/worker.ts',
   cli: 'functions/cli.ts',
+  // The GPU smoke's checks (infra/gpu-smoke.sh runs them in the image, which has no sources).
+  'gpu-smoke': 'functions/smoke/main.ts',
 };
 
 /** Native TensorFlow bindings: present only in the GPU/CPU images, never bundled. */

@@ -1,6 +1,8 @@
 // The deployment files agree with the code: ports, health path, env vars, entry point, schedule
 // route, secrets, versions. Manifests are parsed, never built or applied (no Docker/cluster here).
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Service as KnativeService } from '@kubernetes-models/knative/serving.knative.dev/v1/Service';
@@ -15,6 +17,7 @@ import {
   NATIVE_ENV,
   parseAssignments,
   parseDockerfile,
+  PENDING_ENV,
   read,
   readYaml,
   rel,
@@ -26,9 +29,17 @@ const pkg = JSON.parse(read('package.json'));
 const SERVER_ENTRY = 'dist/functions/main.mjs';
 /** Cloud Run kills an instance this long after SIGTERM (fixed by the platform). */
 const CLOUD_RUN_SIGTERM_GRACE_SECONDS = 10;
+/**
+ * Cloud Run's cap on a startup probe's failureThreshold × periodSeconds for a GPU instance (its
+ * health-check docs: 600 s, 1800 s with a GPU). A first start that JIT-compiles all of
+ * libtensorflow's PTX (a GPU newer than compute 8.x) is not measured here and is reported to take
+ * tens of minutes, so the service allows all of it.
+ */
+const CLOUD_RUN_GPU_STARTUP_WINDOW_SECONDS = 1800;
 
 function envIsRead(name: string): string[] {
-  return [...codeReadingEnv(name), ...sdkReadingEnv(name), ...(NATIVE_ENV[name] ? [NATIVE_ENV[name]] : [])];
+  const table = NATIVE_ENV[name] ?? PENDING_ENV[name];
+  return [...codeReadingEnv(name), ...sdkReadingEnv(name), ...(table ? [table] : [])];
 }
 
 // The real app, in-process, over a file store in a temp dir: which paths exist and answer.
@@ -153,15 +164,149 @@ describe('Dockerfiles', () => {
         // tfjs-node's installer reads TFJS_NODE_CDN_STORAGE; node-pre-gyp reads npm_config_<module>_binary_host_mirror.
         expect('TFJS_NODE_CDN_STORAGE' in args).toBe(true);
         expect('TFJS_BINDING_HOST_MIRROR' in args).toBe(true);
-        expect(install!.args).toContain('TFJS_NODE_CDN_STORAGE="${TFJS_NODE_CDN_STORAGE}"');
-        expect(install!.args).toContain('npm_config_tfjs_binding_binary_host_mirror="${TFJS_BINDING_HOST_MIRROR}"');
+        if (flavour === 'cpu') {
+          expect(install!.args).toContain('TFJS_NODE_CDN_STORAGE="${TFJS_NODE_CDN_STORAGE}"');
+          expect(install!.args).toContain('npm_config_tfjs_binding_binary_host_mirror="${TFJS_BINDING_HOST_MIRROR}"');
+        }
       });
 
       if (flavour === 'gpu') {
+        // Stages by name; a stage FROM another one inherits its instructions.
+        const stageOf = (i: number) => stages.filter((st) => ins.indexOf(st) <= i).length - 1;
+        const stageName = (k: number) => /\bAS\s+(\S+)/i.exec(stages[k].args)?.[1];
+        const stageRange = (k: number) => ins.slice(ins.indexOf(stages[k]) + 1, k + 1 < stages.length ? ins.indexOf(stages[k + 1]) : ins.length);
+        /** The stage and those it is built FROM, innermost first. */
+        const lineage = (k: number): number[] => {
+          const parent = stages.findIndex((st, j) => j < k && stageName(j) === stages[k].args.split(/\s+/)[0]);
+          return parent < 0 ? [k] : [k, ...lineage(parent)];
+        };
+        const baseImage = (k: number) => subst(stages[lineage(k).pop()!].args.split(/\s+/)[0]);
+        const deps = stages.findIndex((_, k) => stageName(k) === 'deps');
+        const depsIns = stageRange(deps);
+        const install = depsIns.find((i) => i.op === 'RUN' && i.args.includes('npm install'))!;
+
         it('runs on CUDA 11.2 + cuDNN 8 (what libtensorflow 2.9.1 is built against) with Node 22+', () => {
-          expect(subst(final[0].args)).toMatch(/^nvidia\/cuda:11\.2(\.\d+)?-cudnn8-runtime-/);
+          expect(baseImage(stages.length - 1)).toMatch(/^nvidia\/cuda:11\.2(\.\d+)?-cudnn8-runtime-/);
+          expect(baseImage(deps)).toBe(baseImage(stages.length - 1));
           const node = /node:(\d+)/.exec(args.NODE_IMAGE);
           expect(Number(node?.[1])).toBeGreaterThanOrEqual(22);
+        });
+
+        it("removes the CUDA image's stale NVIDIA apt sources before any apt-get update", () => {
+          const updates = ins.filter((i) => i.op === 'RUN' && i.args.includes('apt-get update'));
+          expect(updates.length).toBeGreaterThan(0);
+          for (const u of updates) {
+            const k = stageOf(ins.indexOf(u));
+            if (!baseImage(k).startsWith('nvidia/cuda')) continue;
+            const before = lineage(k).flatMap((j) => stageRange(j)).filter((i) => i.op === 'RUN' && ins.indexOf(i) < ins.indexOf(u));
+            const removal = before.find((i) => /\brm -f\b/.test(i.args));
+            expect(removal?.args, `${file}:${u.line}`).toContain('/etc/apt/sources.list.d/cuda*.list');
+            expect(removal?.args).toContain('/etc/apt/sources.list.d/nvidia-ml*.list');
+          }
+        });
+
+        it("gives node-gyp Node's headers, so compiling the addon needs no download", () => {
+          const copy = depsIns.find((i) => i.op === 'COPY' && i.args.includes('/usr/local/include/node'));
+          expect(copy?.args).toBe('--from=node /usr/local/include/node /usr/local/include/node');
+          // node-gyp (through node-pre-gyp) reads npm_config_nodedir: <dir>/include/node.
+          expect(install.args).toContain('npm_config_nodedir=/usr/local ');
+        });
+
+        it('pins the sha256 of libtensorflow (published by no one else than a Bazel build) and leaves the addon\'s to the builder', () => {
+          expect(args.LIBTENSORFLOW_SHA256).toMatch(/^[0-9a-f]{64}$/);
+          expect(args.LIBTENSORFLOW_VERSION).toBe('2.9.1');
+          // No usable default: the build stops and fetch-tfjs-native.sh says how to pin it.
+          expect(args.TFJS_BINDING_SHA256).toBe('');
+          const fetchRun = depsIns.find((i) => i.op === 'RUN' && i.args.includes('fetch-tfjs-native.sh'));
+          expect(fetchRun?.args).toBe('sh /usr/local/bin/fetch-tfjs-native.sh gpu /tfjs');
+          expect(depsIns.indexOf(fetchRun!)).toBeLessThan(depsIns.indexOf(install));
+          for (const name of ['TFJS_VERSION', 'LIBTENSORFLOW_VERSION', 'TFJS_NODE_CDN_STORAGE', 'TFJS_BINDING_HOST_MIRROR', 'LIBTENSORFLOW_SHA256', 'TFJS_BINDING_SHA256']) {
+            // Declared in the deps stage, where RUN sees build args as environment variables.
+            expect(depsIns.some((i) => i.op === 'ARG' && Object.keys(parseAssignments(i.args)).includes(name)), name).toBe(true);
+          }
+        });
+
+        it('installs tfjs-node-gpu from the verified files only: no install-time download', () => {
+          expect(install.args).toContain('npm install --omit=dev --ignore-scripts');
+          // Without "download", install.js uses deps/ (checked to be there) and runs node-pre-gyp.
+          expect(install.args).toMatch(/node scripts\/install\.js gpu\s+&&/);
+          expect(install.args).toContain('tar -xzf "/tfjs/tensorflow/libtensorflow/libtensorflow-gpu-linux-x86_64-${LIBTENSORFLOW_VERSION}.tar.gz" -C deps');
+          expect(install.args).toContain('test -f "deps/lib/libtensorflow.so.${LIBTENSORFLOW_VERSION}"');
+          expect(install.args).toContain('npm_config_tfjs_binding_binary_host_mirror=file:///tfjs/binding ');
+          expect(install.args).toContain('TFJS_NODE_BASE_URI=http://127.0.0.1:9/ ');
+          expect(install.args).toContain('test -f lib/napi-v8/tfjs_binding.node');
+        });
+
+        it('fetch-tfjs-native.sh writes exactly what the install reads, and refuses a wrong or missing checksum', async () => {
+          const tmp = mkdtempSync(path.join(tmpdir(), 'charrnn-fetch-native-'));
+          try {
+            // A mirror on disk (curl reads file:// URLs) with stand-in tarballs.
+            const mirror = path.join(tmp, 'mirror');
+            const put = (relPath: string, body: string) => {
+              mkdirSync(path.dirname(path.join(mirror, relPath)), { recursive: true });
+              writeFileSync(path.join(mirror, relPath), body);
+              return createHash('sha256').update(body).digest('hex');
+            };
+            const libSha = put('tensorflow/libtensorflow/libtensorflow-gpu-linux-x86_64-2.9.1.tar.gz', 'libtensorflow stand-in');
+            const addonSha = put(`addons/napi-v8/${args.TFJS_VERSION}/GPU-linux-${args.TFJS_VERSION}.tar.gz`, 'addon stand-in');
+            const fetchTo = (out: string, env: Record<string, string>) =>
+              new Promise<{ code: number; stderr: string }>((resolve) =>
+                execFile('sh', [rel('infra/images/fetch-tfjs-native.sh'), 'gpu', out], {
+                  env: {
+                    PATH: process.env.PATH,
+                    TFJS_VERSION: args.TFJS_VERSION,
+                    LIBTENSORFLOW_VERSION: args.LIBTENSORFLOW_VERSION,
+                    TFJS_NODE_CDN_STORAGE: `file://${mirror}/`,
+                    TFJS_BINDING_HOST_MIRROR: `file://${mirror}/addons`,
+                    LIBTENSORFLOW_SHA256: libSha,
+                    TFJS_BINDING_SHA256: addonSha,
+                    ...env,
+                  },
+                }, (e, _out, stderr) => resolve({ code: e ? Number(e.code) : 0, stderr })),
+              );
+            const listed = (dir: string): string[] =>
+              existsSync(dir) ? readdirSync(dir, { recursive: true, withFileTypes: true }).filter((d) => d.isFile()).map((d) => path.relative(dir, path.join(d.parentPath, d.name))).sort() : [];
+
+            const ok = path.join(tmp, 'ok');
+            expect(await fetchTo(ok, {})).toEqual({ code: 0, stderr: '' });
+            expect(listed(ok)).toEqual([
+              `binding/napi-v8/${args.TFJS_VERSION}/GPU-linux-${args.TFJS_VERSION}.tar.gz`,
+              'tensorflow/libtensorflow/libtensorflow-gpu-linux-x86_64-2.9.1.tar.gz',
+            ]);
+            // The install step reads these very paths under /tfjs (its tarball, its file:// mirror).
+            expect(install.args.replaceAll('${LIBTENSORFLOW_VERSION}', args.LIBTENSORFLOW_VERSION)).toContain(`/tfjs/${listed(ok)[1]}`);
+            expect(install.args).toContain('=file:///tfjs/binding ');
+
+            const wrong = await fetchTo(path.join(tmp, 'wrong'), { TFJS_BINDING_SHA256: '0'.repeat(64) });
+            expect(wrong.code).toBe(1);
+            expect(wrong.stderr).toContain(`sha256 mismatch for file://${mirror}/addons/napi-v8/${args.TFJS_VERSION}/GPU-linux-${args.TFJS_VERSION}.tar.gz: expected ${'0'.repeat(64)}, got ${addonSha}`);
+            expect(listed(path.join(tmp, 'wrong')).some((f) => f.startsWith('binding/'))).toBe(false);
+
+            for (const unset of ['LIBTENSORFLOW_SHA256', 'TFJS_BINDING_SHA256']) {
+              const r = await fetchTo(path.join(tmp, `unset-${unset}`), { [unset]: '' });
+              expect(r.code).toBe(1);
+              expect(r.stderr).toContain(`build arg ${unset} is not set`);
+              expect(r.stderr).toContain('sha256sum');
+              expect(listed(path.join(tmp, `unset-${unset}`))).toEqual([]);
+            }
+
+            const fromSource = path.join(tmp, 'source');
+            expect((await fetchTo(fromSource, { TFJS_BINDING_SHA256: 'build-from-source' })).code).toBe(0);
+            expect(listed(fromSource)).toEqual(['tensorflow/libtensorflow/libtensorflow-gpu-linux-x86_64-2.9.1.tar.gz']);
+            expect(install.args).toContain('if [ "${TFJS_BINDING_SHA256}" = build-from-source ]; then export npm_config_build_from_source=true; fi');
+          } finally {
+            rmSync(tmp, { recursive: true, force: true });
+          }
+        });
+
+        it('requires the GPU at startup, keeps a writable PTX cache, and ships the smoke test', () => {
+          const env = Object.assign({}, ...only(final, 'ENV').map((i) => parseAssignments(i.args)));
+          expect(env.CHARRNN_REQUIRE_GPU).toBe('1');
+          expect(env.CUDA_CACHE_PATH).toMatch(/^\/tmp\//);
+          expect(only(final, 'COPY').map((i) => i.args)).toContain('infra/gpu-smoke.sh ./infra/gpu-smoke.sh');
+          // The script runs the bundle beside it when there are no sources (the image).
+          expect(ENTRIES['gpu-smoke' as keyof typeof ENTRIES]).toBe('functions/smoke/main.ts');
+          expect(read('infra/gpu-smoke.sh')).toContain('"$root/dist/gpu-smoke.mjs"');
         });
       } else {
         it('runs on a slim Node 22+ image', () => {
@@ -217,6 +362,19 @@ describe('Knative service', () => {
       expect(probe.httpGet.port ?? defaultPort()).toBe(defaultPort());
       await expectHealthRoute(probe.httpGet.path);
     }
+  });
+
+  it('requires the GPU at startup, and the startup probe waits out a first-start PTX JIT', () => {
+    const env = container.env as { name: string; value?: string }[];
+    expect(env.find((e) => e.name === 'CHARRNN_REQUIRE_GPU')?.value).toBe('1');
+    const probe = container.startupProbe;
+    expect(probe.httpGet.path).toBe('/healthz');
+    expect(probe.periodSeconds * probe.failureThreshold).toBe(CLOUD_RUN_GPU_STARTUP_WINDOW_SECONDS);
+    // Cloud Run: the timeout may not exceed the period.
+    expect(probe.timeoutSeconds).toBeLessThanOrEqual(probe.periodSeconds);
+    // Once started, a wedged instance is still replaced within minutes.
+    const live = container.livenessProbe;
+    expect(live.periodSeconds * live.failureThreshold).toBeLessThanOrEqual(300);
   });
 
   it('the shutdown grace fits the platform: no terminationGracePeriodSeconds (Knative rejects it), server grace <= 10 s', () => {
