@@ -1,9 +1,12 @@
 // Which tfjs backend to run on, decided from what loaded: a pure function of the request
 // (CHARRNN_BACKEND, CHARRNN_REQUIRE_GPU) and each candidate's outcome, so every branch is tested
 // without libtensorflow (backend.ts does the loading). No tfjs import.
+import type { z } from 'zod';
+import type { Health } from '../api/schemas.ts';
 import { ENGINE_ENV } from './env.ts';
 
-export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
+type Ready = z.infer<typeof Health>;
+export type BackendName = Ready['backend'];
 
 /** The native TensorFlow packages, best first. Either registers tfjs's 'tensorflow' backend. */
 export const NATIVE_PACKAGES = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'] as const;
@@ -22,15 +25,10 @@ export interface BackendRequest {
 /** What trying one candidate gave: loaded (a native package: whether TensorFlow uses a GPU), or the loader's own error text. */
 export type Attempt = { candidate: Candidate; loaded: true; gpu?: boolean } | { candidate: Candidate; loaded: false; error: string };
 
-/** What the process runs on (backendInfo() in backend.ts). */
-export interface BackendInfo {
-  backend: BackendName;
+/** What a thread runs on (backendInfo() in backend.ts); /healthz reports it (shared/api/schemas.ts). */
+export interface BackendInfo extends Pick<Ready, 'backend' | 'device' | 'blas'> {
   /** The tfjs-node package that loaded, if any. */
   package: NativePackage | null;
-  /** gpu only when the tensorflow backend's isUsingGpuDevice is true. */
-  device: 'gpu' | 'cpu';
-  /** wasm matmuls on the OpenBLAS binding; `kernels` names the binding's kernel variant (not reported yet). */
-  blas: { on: boolean; kernels: string | null };
 }
 
 export interface BackendChoice extends Omit<BackendInfo, 'blas'> {
