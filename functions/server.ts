@@ -40,10 +40,6 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
   const log = opts.log ?? ((msg: string) => console.error(`[charrnn] ${msg}`));
   const backend = new ServerBackend({ ...(limits.sampleThreads !== undefined ? { sampleThreads: limits.sampleThreads } : {}), log });
   const init = opts.backendInit ?? 'startup';
-  if (init === 'startup') {
-    const { info, skipped } = await backend.ready();
-    log(`tfjs backend: ${describeBackend(info, skipped)}`);
-  }
   const app = createApp({
     store,
     limits,
@@ -51,8 +47,16 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
     backend,
     log,
   });
-  // An eager server also starts its sampling threads (each loads its own tfjs) so the first sample finds them warm.
-  if (init !== 'first-use') app.services.samplers.warm().catch((e: unknown) => log(e instanceof Error ? e.message : String(e)));
+  // An eager server also starts its sampling threads (each loads its own tfjs), so the first sample finds them warm.
+  // (A backend failure is reported below at startup; in the background only this says it.)
+  if (init !== 'first-use') app.services.samplers.warm().catch((e: unknown) => init === 'background' && log(e instanceof Error ? e.message : String(e)));
+  if (init === 'startup') {
+    const { info, skipped } = await backend.ready().catch(async (e: unknown) => {
+      app.services.samplers.clear(); // threads already started must not keep a failed process alive
+      throw e;
+    });
+    log(`tfjs backend: ${describeBackend(info, skipped)}`);
+  }
   const host = opts.host ?? '127.0.0.1';
   const server = serve({ fetch: app.fetch, port: opts.port ?? 0, hostname: host });
   await new Promise<void>((resolve, reject) => {

@@ -47,11 +47,12 @@ export class SamplerCache {
 
   private samplerLoader() {
     this.loader ??= (async () => {
-      const { plan } = await this.backend.ready();
+      const plan = this.backend.earlyPlan() ?? (await this.backend.ready()).plan;
       if (plan.sampleThreads > 0) {
         const pool = (this.pool = new SamplingPool(plan.sampleThreads, this.log));
         return (key: string, files: CheckpointFiles) => pool.load(key, files);
       }
+      await this.backend.ready(); // samplers on this thread: its tfjs
       const { BatchSampler } = await import('../../shared/engine/batch-sampler.ts');
       return (_key: string, files: CheckpointFiles) => BatchSampler.load(files);
     })().catch((e: unknown) => {
@@ -61,7 +62,7 @@ export class SamplerCache {
     return this.loader;
   }
 
-  /** Decide where samplers live and start the sampling threads now, so the first sample finds them warm (eager servers). */
+  /** Decide where samplers live and start the sampling threads now (before this thread's tfjs is up when the plan allows), so the first sample finds them warm (eager servers). */
   async warm(): Promise<void> {
     await this.samplerLoader();
     this.pool?.warm();

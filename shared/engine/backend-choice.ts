@@ -93,6 +93,22 @@ export function chooseBackend(r: BackendRequest, attempts: readonly Attempt[]): 
   return { backend: pkg ? 'tensorflow' : (chosen.candidate as 'wasm' | 'cpu'), package: pkg, device, skipped };
 }
 
+/**
+ * The backend a request ends on when no native package can load: the first of wasm/cpu it would
+ * try. Null when a native package might load (only loading it tells) or the request allows none,
+ * and for a request backendCandidates rejects. Lets a server plan its threads before its tfjs is up.
+ */
+export function foreseeBackend(r: BackendRequest, loadable: (pkg: NativePackage) => boolean): 'wasm' | 'cpu' | null {
+  let order: Candidate[];
+  try {
+    order = backendCandidates(r);
+  } catch {
+    return null;
+  }
+  if (order.some((c) => isNative(c) && loadable(c))) return null;
+  return (order.find((c) => !isNative(c)) as 'wasm' | 'cpu' | undefined) ?? null;
+}
+
 /** One line for a startup log: what runs, and why better candidates were passed over. */
 export function describeBackend(info: BackendInfo, skipped: BackendChoice['skipped'] = []): string {
   const on = info.package ? `${info.backend} on ${info.device} (${info.package})` : info.backend;

@@ -2,9 +2,6 @@
 // Order: tfjs-node-gpu → tfjs-node (native TensorFlow, optional deps that may be absent) → wasm → cpu;
 // CHARRNN_BACKEND (or the argument) and CHARRNN_REQUIRE_GPU narrow it. What to accept is decided in
 // backend-choice.ts (pure, tested without libtensorflow); this file only tries the candidates.
-import { existsSync, readdirSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import {
@@ -18,6 +15,7 @@ import {
   type NativePackage,
 } from './backend-choice.ts';
 import { backendSetting, requireGpuSetting } from './env.ts';
+import { nativeAddonMissing } from './native-packages.ts';
 import { type Blas, loadBlas } from './native/blas.ts';
 
 let chosen: Promise<BackendChoice> | null = null;
@@ -70,28 +68,6 @@ async function pick(request: { preferred: string; requireGpu: boolean }): Promis
   const c = chooseBackend(request, attempts);
   if (c.backend === 'wasm') installWasmKernelFixes();
   return c;
-}
-
-/**
- * Why a tfjs-node package cannot load, checked before importing it; null when it is installed with
- * its native addon. npm installs the optional packages even when their install script cannot
- * download libtensorflow; importing one of those registers ~150 kernels and then throws.
- */
-export function nativeAddonMissing(pkg: string): string | null {
-  let dir: string;
-  try {
-    dir = dirname(createRequire(import.meta.url).resolve(`${pkg}/package.json`));
-  } catch (e) {
-    return e instanceof Error ? e.message.split('\n')[0] : String(e);
-  }
-  const lib = join(dir, 'lib');
-  const found = existsSync(lib) && readdirSync(lib).some((d) => d.startsWith('napi-v') && existsSync(join(lib, d, 'tfjs_binding.node')));
-  return found ? null : `installed without its native addon (no ${join(lib, 'napi-v*', 'tfjs_binding.node')}): its install could not download libtensorflow`;
-}
-
-/** Whether a tfjs-node package is installed with its native addon. */
-export function nativeAddonPresent(pkg: string): boolean {
-  return nativeAddonMissing(pkg) === null;
 }
 
 const errorText = (e: unknown) => (e instanceof Error ? e.message : String(e));

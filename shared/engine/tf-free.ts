@@ -9,6 +9,7 @@ export { resolveConfig, countParams, PRESET_SHAPES, DEFAULT_PRESET, DEFAULT_TRAI
 export { checkCorpusFits } from './batches.ts';
 export { readCheckpointInfo, readModelFiles, type CheckpointInfo } from './checkpoint.ts';
 export { validateSampleOptions } from './pick.ts';
-export { BackendUnavailableError, describeBackend, type BackendChoice, type BackendInfo, type BackendName } from './backend-choice.ts';
-export { threadPlan, planOverrides, type ThreadPlan } from './threads.ts';
+export { BackendUnavailableError, describeBackend, foreseeBackend, type BackendChoice, type BackendInfo, type BackendName } from './backend-choice.ts';
+export { nativeAddonMissing, nativeAddonPresent } from './native-packages.ts';
+export { threadPlan, planOverrides, type ThreadPlan, type ThreadPlanInput } from './threads.ts';
 export { TextChannel, type ChannelStatus } from './text-channel.ts';

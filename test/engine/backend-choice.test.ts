@@ -6,6 +6,7 @@ import {
   BackendUnavailableError,
   chooseBackend,
   describeBackend,
+  foreseeBackend,
   type Attempt,
   type BackendRequest,
 } from '../../shared/engine/backend-choice.ts';
@@ -123,6 +124,19 @@ describe('chooseBackend', () => {
     expect(describeBackend({ backend: 'wasm', package: null, device: 'cpu', blas: { on: true, kernels: null } }, [{ candidate: GPU, error: CUDA_ERROR }])).toBe(
       `wasm, matmuls on OpenBLAS; not used: ${GPU} (${CUDA_ERROR})`,
     );
+  });
+});
+
+describe('foreseeBackend', () => {
+  it('names wasm/cpu only when no native package can load; otherwise only loading tells', () => {
+    const none = () => false;
+    const gpuOnly = (p: string) => p === GPU;
+    expect(foreseeBackend(auto, none)).toBe('wasm');
+    expect(foreseeBackend(auto, gpuOnly)).toBeNull();
+    expect(foreseeBackend({ preferred: 'cpu', requireGpu: false }, gpuOnly)).toBe('cpu');
+    expect(foreseeBackend({ preferred: 'tensorflow', requireGpu: false }, none)).toBeNull(); // startup will fail
+    expect(foreseeBackend(gpuRequired, none)).toBeNull();
+    expect(foreseeBackend({ preferred: 'bogus', requireGpu: false }, none)).toBeNull();
   });
 });
 

@@ -5,7 +5,8 @@ import { promisify } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { currentBackend, initBackend } from '../../shared/engine/index.ts';
-import { backendInfo, nativeAddonMissing, nativeAddonPresent } from '../../shared/engine/backend.ts';
+import { backendInfo } from '../../shared/engine/backend.ts';
+import { nativeAddonMissing, nativeAddonPresent } from '../../shared/engine/native-packages.ts';
 import { loadBlas } from '../../shared/engine/native/blas.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));

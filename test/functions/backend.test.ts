@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type RunningServer } from '../../functions/server.ts';
+import { nativeAddonMissing } from '../../shared/engine/native-packages.ts';
 import { json, tempStore, TINY } from './helpers.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -14,10 +15,7 @@ const GPU = '@tensorflow/tfjs-node-gpu';
 const NODE = '@tensorflow/tfjs-node';
 
 /** The resolver's or our own reason a tfjs-node package cannot load here (none can: no libtensorflow). */
-async function missing(pkg: string): Promise<string> {
-  const { nativeAddonMissing } = await import('../../shared/engine/backend.ts');
-  return nativeAddonMissing(pkg) ?? '';
-}
+const missing = (pkg: string) => nativeAddonMissing(pkg) ?? '';
 
 /** Runs a command to its exit (it must not start listening). */
 async function exitOf(args: string[], env: Record<string, string>): Promise<{ code: number; stderr: string }> {
@@ -67,7 +65,7 @@ describe('a lazy server (first use)', () => {
     expect(res.status).toBe(503);
     const { error } = await res.json();
     expect(error.code).toBe('backend_unavailable');
-    expect(error.message).toContain(`${GPU}: ${await missing(GPU)}`);
+    expect(error.message).toContain(`${GPU}: ${missing(GPU)}`);
     const health = await (await get('/healthz')).json();
     expect(health).toMatchObject({ ok: false, ready: false, error: expect.stringContaining('backend "tensorflow" is unavailable') });
 
@@ -92,7 +90,7 @@ describe('a backend that cannot be honoured stops startup', () => {
   it('CHARRNN_REQUIRE_GPU=1 without tfjs-node-gpu: the container entry exits 1 with the loader\'s error', async () => {
     const r = await exitOf(main, { CHARRNN_STORE: store.url, CHARRNN_REQUIRE_GPU: '1' });
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain(`[charrnn] tfjs backend unavailable: CHARRNN_REQUIRE_GPU=1, but ${GPU} did not load (${GPU}: ${await missing(GPU)})`);
+    expect(r.stderr).toContain(`[charrnn] tfjs backend unavailable: CHARRNN_REQUIRE_GPU=1, but ${GPU} did not load (${GPU}: ${missing(GPU)})`);
     expect(r.stderr).not.toContain('listening on');
   });
 
@@ -101,7 +99,7 @@ describe('a backend that cannot be honoured stops startup', () => {
       exitOf(main, { CHARRNN_STORE: store.url, CHARRNN_BACKEND: 'tensorflow' }),
       exitOf(['functions/bin/charrnn.js', 'serve', '--port', '0', '--store', store.dir], { CHARRNN_BACKEND: 'tensorflow' }),
     ]);
-    const why = `backend "tensorflow" is unavailable (${GPU}: ${await missing(GPU)}; ${NODE}: ${await missing(NODE)})`;
+    const why = `backend "tensorflow" is unavailable (${GPU}: ${missing(GPU)}; ${NODE}: ${missing(NODE)})`;
     expect(entry.code).toBe(1);
     expect(entry.stderr).toContain(`[charrnn] tfjs backend unavailable: ${why}`);
     expect(serve.code).toBe(1);
