@@ -1,18 +1,12 @@
 // The API in-process (app.request): routing, validation, errors, auth, OpenAPI, run creation.
 // Nothing here trains; see server.test.ts for slices and sampling over a real socket.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createApp } from '../../functions/app.ts';
 import { readLimits } from '../../functions/limits.ts';
 import { openRunStore } from '../../shared/store/index.ts';
-import { json, tempStore, TINY } from './helpers.ts';
+import { json, useTempStore, TINY } from './helpers.ts';
 
-let store: Awaited<ReturnType<typeof tempStore>>;
-beforeAll(async () => {
-  store = await tempStore();
-});
-afterAll(async () => {
-  await store.cleanup();
-});
+const store = useTempStore();
 
 const makeApp = (opts: { token?: string; limits?: Partial<ReturnType<typeof readLimits>> } = {}) =>
   createApp({ store: openRunStore(store.url), limits: readLimits({}, opts.limits ?? {}), ...(opts.token ? { token: opts.token } : {}), log: () => {} });

@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type RunningServer } from '../../functions/server.ts';
 import { nativeAddonMissing } from '../../shared/engine/native-packages.ts';
-import { json, tempStore, TINY } from './helpers.ts';
+import { json, useTempStore, TINY } from './helpers.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const GPU = '@tensorflow/tfjs-node-gpu';
@@ -28,13 +28,7 @@ async function exitOf(args: string[], env: Record<string, string>): Promise<{ co
   );
 }
 
-let store: Awaited<ReturnType<typeof tempStore>>;
-beforeAll(async () => {
-  store = await tempStore();
-});
-afterAll(async () => {
-  await store.cleanup();
-});
+const store = useTempStore();
 
 describe('a lazy server (first use)', () => {
   let server: RunningServer;
