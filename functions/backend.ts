@@ -61,8 +61,8 @@ export class ServerBackend {
   /**
    * The thread plan before tfjs is up, when no native package can load (then the backend is wasm
    * or cpu, whose plans agree): sampling threads can start alongside this thread's own tfjs, which
-   * takes ~0.5 s (server spawn → first sample character 0.34 s instead of 0.7 s, bench cold). Null
-   * when only loading tells.
+   * takes ~0.5 s (bundled server, spawn → first sample character: 1.22 s instead of 1.46 s at load 4,
+   * bench cold). Null when only loading tells.
    */
   earlyPlan(): ThreadPlan | null {
     if (this.state) return this.state.plan;

@@ -73,7 +73,7 @@ const BANNER = [
 export const NODE_BUNDLE = {
   bundle: true,
   // Shared code goes to chunks, loaded as the entries' dynamic imports run: `charrnn runs` then
-  // never parses tfjs (4.5 MiB) or the server's training half (0.49 s instead of 0.68 s here, BENCHMARKS.md).
+  // never parses tfjs (4.5 MiB): 0.50 s instead of 0.65 s here (min of 9; BENCHMARKS.md, cold).
   splitting: true,
   format: 'esm',
   platform: 'node',

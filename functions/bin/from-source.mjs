@@ -3,8 +3,8 @@
 // imports as separate chunks, and later runs import that bundle for as long as its inputs are
 // unchanged (their paths, sizes and mtimes make the key; checking ~200 files costs a few ms).
 //
-// Why not tsx: its loader resolves and transforms every module through a hooks thread. That cost
-// `charrnn runs` 1.1 s of its 1.2 s here, against 0.7 s from the cached bundle (BENCHMARKS.md, cold).
+// Why not tsx: its loader resolves and transforms every module through a hooks thread. `charrnn
+// runs` took 1.3 s through tsx here, 0.53 s from the cached bundle (min of 9; BENCHMARKS.md, cold).
 // import.meta.url keeps naming each module's source file, so paths built from it (the native
 // binding, the corpora, the worker shims, which still start tsx in their threads) resolve as they
 // do from source. Without esbuild, or when the cache cannot be written, it falls back to tsx.
