@@ -47,7 +47,10 @@ export class SamplerCache {
 
   private samplerLoader() {
     this.loader ??= (async () => {
-      const plan = this.backend.earlyPlan() ?? (await this.backend.ready()).plan;
+      const early = this.backend.earlyPlan();
+      // The threads need not wait for this thread's tfjs, but /healthz reports ready only once it is up.
+      if (early) this.backend.ready().catch(() => {});
+      const plan = early ?? (await this.backend.ready()).plan;
       if (plan.sampleThreads > 0) {
         const pool = (this.pool = new SamplingPool(plan.sampleThreads, this.log));
         return (key: string, files: CheckpointFiles) => pool.load(key, files);

@@ -76,6 +76,26 @@ describe('a lazy server (first use)', () => {
     expect(sampled.status).toBe(200);
     expect([...(await sampled.json()).text].length).toBe(12);
   });
+
+  it('a first request that samples (in threads, started before this thread\'s tfjs) also makes /healthz ready', async () => {
+    const other = await startServer({ storeUrl: store.url, token: '', backendInit: 'first-use', log: () => {} });
+    try {
+      expect((await fetch(`${other.url}/healthz`)).status).toBe(503);
+      const sampled = await fetch(`${other.url}/runs/lazy/sample`, json({ length: 12, seed: 1 }));
+      expect(sampled.status).toBe(200);
+      expect(other.app.services.backend.earlyPlan()).toMatchObject({ training: 'worker', sampleThreads: 2 });
+      // Nothing here asks for the backend: the sample itself started loading it.
+      const until = Date.now() + 20_000;
+      let status = 503;
+      while (status !== 200 && Date.now() < until) {
+        status = (await fetch(`${other.url}/healthz`)).status;
+        if (status !== 200) await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(status).toBe(200);
+    } finally {
+      await other.close(1000);
+    }
+  });
 });
 
 describe('a backend that cannot be honoured stops startup', () => {
