@@ -66,8 +66,12 @@ export class ServerBackend {
    */
   earlyPlan(): ThreadPlan | null {
     if (this.state) return this.state.plan;
-    const backend = foreseeBackend({ preferred: backendSetting(), requireGpu: requireGpuSetting() }, nativeAddonPresent);
-    return backend ? threadPlan(this.planInput(backend)) : null;
+    try {
+      const backend = foreseeBackend({ preferred: backendSetting(), requireGpu: requireGpuSetting() }, nativeAddonPresent);
+      return backend ? threadPlan(this.planInput(backend)) : null;
+    } catch {
+      return null; // a malformed setting: ready() reports it
+    }
   }
 
   private planInput(backend: string): ThreadPlanInput {

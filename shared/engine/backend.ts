@@ -11,6 +11,7 @@ import {
   type Attempt,
   type BackendChoice,
   type BackendInfo,
+  type BackendRequest,
   type Candidate,
   type NativePackage,
 } from './backend-choice.ts';
@@ -58,7 +59,7 @@ export function backendSkipped(): BackendChoice['skipped'] {
   return choice ? [...choice.skipped] : [];
 }
 
-async function pick(request: { preferred: string; requireGpu: boolean }): Promise<BackendChoice> {
+async function pick(request: BackendRequest): Promise<BackendChoice> {
   const attempts: Attempt[] = [];
   for (const candidate of backendCandidates(request)) {
     const a = await tryCandidate(candidate);
