@@ -1,6 +1,7 @@
 // The HTTP API: one OpenAPIHono app whose validators and /openapi.json come from shared/api/schemas.ts.
 // createApp wires services to route modules; the typed client (client.ts) imports only AppType.
 import type { RunStore } from '../shared/store/index.ts';
+import { ServerBackend } from './backend.ts';
 import { readLimits, type Limits } from './limits.ts';
 import { bearerAuth } from './middleware/auth.ts';
 import { bodyLimit } from './middleware/body-limit.ts';
@@ -24,8 +25,8 @@ export interface AppDeps {
   limits?: Limits;
   /** Bearer token every route but /healthz requires; unset = open. */
   token?: string;
-  /** The tfjs backend name for /healthz, once initialised. */
-  backend?: () => string | null;
+  /** The tfjs backend; default: one initialised on first use (a train or sample request). */
+  backend?: ServerBackend;
   now?: () => number;
   log?: (msg: string) => void;
 }
@@ -34,13 +35,14 @@ export function createApp(deps: AppDeps) {
   const limits = deps.limits ?? readLimits();
   const now = deps.now ?? Date.now;
   const log = deps.log ?? ((msg: string) => console.error(`[charrnn] ${msg}`));
+  const backend = deps.backend ?? new ServerBackend({ ...(limits.sampleThreads !== undefined ? { sampleThreads: limits.sampleThreads } : {}), log });
   const services: Services = {
     store: deps.store,
     limits,
     version: VERSION,
-    backend: deps.backend ?? (() => null),
+    backend,
     trainings: new TrainingManager({ store: deps.store, limits, log, now }),
-    samplers: new SamplerCache(deps.store, limits.samplerCacheSize, limits.sampleThreads, log),
+    samplers: new SamplerCache(deps.store, limits.samplerCacheSize, backend, log),
     sampling: { active: 0 },
     trainResponses: new Set(),
     closing: new AbortController(),

@@ -1,6 +1,6 @@
 // Per-instance limits, all from the environment (CHARRNN_*), with defaults. One place so the
 // operator can see every knob; handlers receive a Limits object and never read env themselves.
-import { availableParallelism } from 'node:os';
+import { ENGINE_ENV } from '../shared/engine/env.ts';
 
 export interface Limits {
   /** Largest model a run may be created with. */
@@ -24,8 +24,9 @@ export interface Limits {
   maxCorpusBytes: number;
   /** Loaded samplers kept in memory. */
   samplerCacheSize: number;
-  /** Threads that run sampling steps off the event loop; 0 = on it. */
-  sampleThreads: number;
+  /** Threads that run sampling steps off the event loop; 0 = on it. Unset: the backend's thread
+   * plan decides (shared/engine/threads.ts: min(2, cores) on wasm/cpu, 0 on native TensorFlow). */
+  sampleThreads?: number;
   /** How long a shutdown waits for slices to checkpoint. */
   shutdownGraceSeconds: number;
   /** Lifetime of a training lease; renewed every third of it while the slice runs. A crashed
@@ -46,7 +47,6 @@ export const DEFAULT_LIMITS: Limits = {
   maxBodyBytes: 50 * 1024 * 1024,
   maxCorpusBytes: 50 * 1024 * 1024,
   samplerCacheSize: 4,
-  sampleThreads: Math.min(2, availableParallelism()),
   shutdownGraceSeconds: 10,
   leaseSeconds: 60,
 };
@@ -64,7 +64,7 @@ const ENV_NAMES: Record<keyof Limits, string> = {
   maxBodyBytes: 'CHARRNN_MAX_BODY_BYTES',
   maxCorpusBytes: 'CHARRNN_MAX_CORPUS_BYTES',
   samplerCacheSize: 'CHARRNN_SAMPLER_CACHE',
-  sampleThreads: 'CHARRNN_SAMPLE_THREADS',
+  sampleThreads: ENGINE_ENV.sampleThreads,
   shutdownGraceSeconds: 'CHARRNN_SHUTDOWN_GRACE_SECONDS',
   leaseSeconds: 'CHARRNN_LEASE_SECONDS',
 };

@@ -2,9 +2,10 @@
 // `charrnn serve`, by the CLI's embedded mode and by tests (port 0 = any free port).
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
-import { initBackend } from '../shared/engine/index.ts';
+import { describeBackend } from '../shared/engine/tf-free.ts';
 import { openRunStore, type RunStore } from '../shared/store/index.ts';
 import { createApp, type App } from './app.ts';
+import { ServerBackend } from './backend.ts';
 import { readLimits, type Limits } from './limits.ts';
 
 export interface ServerOptions {
@@ -17,6 +18,12 @@ export interface ServerOptions {
   token?: string;
   limits?: Limits;
   log?: (msg: string) => void;
+  /**
+   * When tfjs is initialised: 'startup' (default: before listening; a failure rejects, with the
+   * loaders' error text), 'background' (starts now, /healthz answers 503 until it is ready) or
+   * 'first-use' (the first train or sample request: what the CLI's embedded server does).
+   */
+  backendInit?: 'startup' | 'background' | 'first-use';
 }
 
 export interface RunningServer {
@@ -30,22 +37,26 @@ export interface RunningServer {
 export async function startServer(opts: ServerOptions = {}): Promise<RunningServer> {
   const store = opts.store ?? openRunStore(opts.storeUrl);
   const limits = opts.limits ?? readLimits();
-  let backend: string | null = null;
-  // Initialise tfjs in the background: /healthz answers at once, sampling waits for it.
-  const backendReady = initBackend().then(
-    (b) => (backend = b),
-    (e: unknown) => {
-      (opts.log ?? console.error)(`tfjs backend failed to initialise: ${e instanceof Error ? e.message : String(e)}`);
-      return null;
-    },
-  );
+  const log = opts.log ?? ((msg: string) => console.error(`[charrnn] ${msg}`));
+  const backend = new ServerBackend({ ...(limits.sampleThreads !== undefined ? { sampleThreads: limits.sampleThreads } : {}), log });
+  const init = opts.backendInit ?? 'startup';
   const app = createApp({
     store,
     limits,
     token: opts.token ?? process.env.CHARRNN_API_TOKEN,
-    backend: () => backend,
-    ...(opts.log ? { log: opts.log } : {}),
+    backend,
+    log,
   });
+  // An eager server also starts its sampling threads (each loads its own tfjs), so the first sample finds them warm.
+  // (A backend failure is reported below at startup; in the background only this says it.)
+  if (init !== 'first-use') app.services.samplers.warm().catch((e: unknown) => init === 'background' && log(e instanceof Error ? e.message : String(e)));
+  if (init === 'startup') {
+    const { info, skipped } = await backend.ready().catch(async (e: unknown) => {
+      app.services.samplers.clear(); // threads already started must not keep a failed process alive
+      throw e;
+    });
+    log(`tfjs backend: ${describeBackend(info, skipped)}`);
+  }
   const host = opts.host ?? '127.0.0.1';
   const server = serve({ fetch: app.fetch, port: opts.port ?? 0, hostname: host });
   await new Promise<void>((resolve, reject) => {
@@ -53,7 +64,6 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
     server.once('listening', resolve);
     server.once('error', reject);
   });
-  await backendReady;
   const port = (server.address() as AddressInfo).port;
   const urlHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
   let closing: Promise<void> | null = null;

@@ -1,5 +1,6 @@
 // What the route handlers share: the store, the limits, the training slices and loaded samplers.
 import type { RunStore } from '../shared/store/index.ts';
+import type { ServerBackend } from './backend.ts';
 import type { Limits } from './limits.ts';
 import type { SamplerCache } from './sampling/sampler-cache.ts';
 import type { TrainingManager } from './training/slice.ts';
@@ -8,8 +9,8 @@ export interface Services {
   store: RunStore;
   limits: Limits;
   version: string;
-  /** The tfjs backend in use here, once known. */
-  backend: () => string | null;
+  /** The tfjs backend and thread plan: ready() initialises it (once). */
+  backend: ServerBackend;
   trainings: TrainingManager;
   samplers: SamplerCache;
   /** Sample requests in flight (bounded by limits.maxSampleStreams). */

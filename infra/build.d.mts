@@ -2,3 +2,5 @@
 /** Bundle entry points: output path under the out dir (without .mjs) → source file. */
 export declare const ENTRIES: Record<string, string>;
 export declare function bundle(opts?: { outdir?: string; native?: boolean; sourcemap?: boolean }): Promise<{ path: string; bytes: number }[]>;
+/** esbuild settings shared by every Node bundle of the repository (the deployable, the source CLI's cache). */
+export declare const NODE_BUNDLE: import('esbuild').BuildOptions;

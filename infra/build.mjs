@@ -18,6 +18,7 @@
 //   functions/train-replica.mjs  the engine's second training thread (beside worker.mjs)
 //   functions/sample-worker.mjs  a sampling thread (beside main.mjs)
 //   cli.mjs               the charrnn CLI
+//   *-<hash>.mjs          code shared by the entries or loaded on demand (esbuild chunks)
 //   *.wasm, functions/*.wasm   tfjs-backend-wasm binaries next to each bundle (portable only): the wasm
 //                         backend's default lookup is the bundle's own directory (__dirname)
 //   node_modules/@stdlib/…/data/*.txt   the built-in corpora, where the engine's
@@ -67,6 +68,26 @@ const BANNER = [
   'const __charrnn_dirname = __charrnnDirname(__charrnn_filename);',
 ].join('\n');
 
+/**
+ * esbuild settings shared by every Node bundle of this repository: this deployable and the source
+ * CLI's cached build (functions/bin/from-source.mjs).
+ */
+export const NODE_BUNDLE = {
+  bundle: true,
+  // Shared code goes to chunks, loaded as the entries' dynamic imports run: `charrnn runs` then
+  // never parses tfjs (4.5 MiB): 0.50 s instead of 0.65 s here (min of 9; BENCHMARKS.md, cold).
+  splitting: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  outExtension: { '.js': '.mjs' },
+  banner: { js: BANNER },
+  define: {
+    __dirname: '__charrnn_dirname',
+    __filename: '__charrnn_filename',
+  },
+};
+
 function parse(argv) {
   const { values } = parseArgs({
     args: argv,
@@ -98,14 +119,10 @@ export async function bundle({ outdir = 'dist', native = false, sourcemap = fals
   await rm(out, { recursive: true, force: true });
 
   const result = await build({
+    ...NODE_BUNDLE,
     absWorkingDir: root,
     entryPoints: Object.fromEntries(Object.entries(ENTRIES).map(([name, src]) => [name, join(root, src)])),
     outdir: out,
-    outExtension: { '.js': '.mjs' },
-    bundle: true,
-    format: 'esm',
-    platform: 'node',
-    target: 'node20',
     // Off by default: the maps are ~3x the bundles, and node --enable-source-maps parses them at load.
     sourcemap: sourcemap ? 'linked' : false,
     legalComments: 'none',
@@ -114,11 +131,6 @@ export async function bundle({ outdir = 'dist', native = false, sourcemap = fals
     // The engine imports native packages through a variable specifier; listing them keeps any
     // literal import external too.
     external: native ? ['@tensorflow/*'] : NATIVE,
-    banner: { js: BANNER },
-    define: {
-      __dirname: '__charrnn_dirname',
-      __filename: '__charrnn_filename',
-    },
   });
 
   const written = Object.keys(result.metafile.outputs).map((p) => resolve(root, p));
@@ -133,7 +145,8 @@ export async function bundle({ outdir = 'dist', native = false, sourcemap = fals
 
   if (!native) {
     const wasmDir = dirname(requireFromRoot.resolve('@tensorflow/tfjs-backend-wasm/package.json'));
-    const bundleDirs = [...new Set(Object.keys(ENTRIES).map((name) => dirname(join(out, name))))];
+    // Beside every bundle file: the wasm backend's code lands in one of the chunks.
+    const bundleDirs = [...new Set(written.filter((p) => p.endsWith('.mjs')).map((p) => dirname(p)))];
     for (const dir of bundleDirs) {
       for (const file of WASM_FILES) {
         await copyFile(join(wasmDir, 'dist', file), join(dir, file));

@@ -7,6 +7,7 @@ import type {
   CreateRunBody,
   CorpusUploaded,
   Health,
+  HealthNotReady,
   MetricPoint,
   Run,
   SampleBody,
@@ -17,7 +18,8 @@ import type {
 import { ApiRequestError, createClient, readSse, sseInit, type Client } from '../functions/client.ts';
 
 export type { Run, MetricPoint, TrainProgress, TrainSummary, CreateRunBody, SampleBody, TrainBody };
-export type HealthInfo = z.infer<typeof Health>;
+/** /healthz: ready (backend, device, version), or 503 not ready yet (or failed, with the reason). */
+export type HealthInfo = z.infer<typeof Health> | z.infer<typeof HealthNotReady>;
 export type UploadedCorpus = z.infer<typeof CorpusUploaded>;
 
 export type SampleEvent = { type: 'text'; text: string } | { type: 'done'; info: Record<string, unknown> };
@@ -40,7 +42,9 @@ export class Api {
   }
 
   async health(): Promise<HealthInfo> {
-    return (await this.call(() => this.client.healthz.$get())).json() as Promise<HealthInfo>;
+    // 503 is an answer here: the server is up, its tfjs backend is not ready (yet).
+    const res = await this.call(() => this.client.healthz.$get(), [503]);
+    return res.json() as Promise<HealthInfo>;
   }
 
   async listRuns(): Promise<Run[]> {
@@ -106,15 +110,15 @@ export class Api {
 
   // ---- plumbing ----
 
-  /** Send, and turn a failed answer (or none) into an ApiRequestError. */
-  private async call<R extends Response>(send: () => Promise<R>): Promise<R> {
+  /** Send, and turn a failed answer (or none) into an ApiRequestError; `answers` are statuses the caller reads itself. */
+  private async call<R extends Response>(send: () => Promise<R>, answers: number[] = []): Promise<R> {
     let res: R;
     try {
       res = await send();
     } catch (err) {
       throw toNetworkError(err, this.baseUrl);
     }
-    if (!res.ok) throw await errorFromResponse(res);
+    if (!res.ok && !answers.includes(res.status)) throw await errorFromResponse(res);
     return res;
   }
 

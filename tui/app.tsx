@@ -50,8 +50,25 @@ export function App({ api, apiLabel, sessions: given, sliceSeconds, saveDir, ini
     exit();
   }, [sessions, onQuit, exit]);
 
+  // Until the server's backend is ready (an embedded server loads tfjs in the background), ask again.
   useEffect(() => {
-    api.health().then(setHealth, (err) => setStatus({ text: describeError(err), tone: 'error' }));
+    let timer: NodeJS.Timeout | undefined;
+    let live = true;
+    const poll = () =>
+      api.health().then(
+        (h) => {
+          if (!live) return;
+          setHealth(h);
+          if (!h.ready && h.error) setStatus({ text: `tfjs backend unavailable: ${h.error}`, tone: 'error' });
+          else if (!h.ready) timer = setTimeout(poll, HEALTH_POLL_MS);
+        },
+        (err) => live && setStatus({ text: describeError(err), tone: 'error' }),
+      );
+    void poll();
+    return () => {
+      live = false;
+      clearTimeout(timer);
+    };
   }, [api]);
 
   useEffect(() => () => sessions.disposeAll(), [sessions]);
@@ -91,7 +108,7 @@ export function App({ api, apiLabel, sessions: given, sliceSeconds, saveDir, ini
     notify,
     setFooter,
     quit,
-    serverBackend: health?.backend ?? null,
+    serverBackend: health?.ready ? health.backend : null,
     columns,
     bodyRows,
   };
@@ -144,10 +161,17 @@ function Header({ screen, route, apiLabel, health, columns }: { screen: ScreenNa
       <Box flexGrow={1} />
       <Text dimColor wrap="truncate-start">
         {apiLabel}
-        {health ? ` · ${health.backend ?? 'backend n/a'} · v${health.version}` : ''}
+        {health ? ` · ${backendLabel(health)} · v${health.version}` : ''}
       </Text>
     </Box>
   );
+}
+
+const HEALTH_POLL_MS = 500;
+
+function backendLabel(h: HealthInfo): string {
+  if (h.ready) return h.device === 'gpu' ? `${h.backend} (gpu)` : h.backend;
+  return h.error ? 'backend failed' : 'backend starting…';
 }
 
 function Footer({ keys }: { keys: KeyBinding[] }) {

@@ -60,6 +60,8 @@ async function main(): Promise<number> {
       host: '127.0.0.1',
       storeUrl,
       ...(token ? { token } : { token: '' }),
+      // The screen draws at once; the header shows the backend when it is ready.
+      backendInit: 'background',
       // Server log lines would tear the drawn screen; keep the latest few in memory.
       log: (msg) => {
         logLines.push(msg);

@@ -1,9 +1,8 @@
 #!/usr/bin/env node
-// The `charrnn` command: registers tsx so the TypeScript CLI runs from source, then runs it.
-import { register } from 'tsx/esm/api';
+// The `charrnn` command from source: the TypeScript CLI through a cached esbuild bundle
+// (from-source.mjs says why not tsx), then its exit code.
+import { importSource } from './from-source.mjs';
 
-register();
-const { runCli } = await import('../cli.ts');
-const code = await runCli(process.argv);
+const { runCli } = await importSource('functions/cli.ts');
 // tfjs and open sockets may keep the loop alive; the command is done.
-process.exit(code);
+process.exit(await runCli(process.argv));

@@ -7,7 +7,7 @@
 // Idempotency-Key makes a repeated tick answer with the first one's report.
 import type { RetrainBody, RetrainReport, TrainProgress, TrainSummary } from '../../shared/api/schemas.ts';
 import { extendVocab, renumberCheckpoint } from '../../shared/engine/checkpoint-edit.ts';
-import { checkCorpusFits, countParams, formatChars, readCheckpointInfo, Vocab } from '../../shared/engine/index.ts';
+import { checkCorpusFits, countParams, formatChars, readCheckpointInfo, Vocab } from '../../shared/engine/tf-free.ts';
 import { EngineInputError, type CheckpointFiles, type ModelConfig } from '../../shared/engine/types.ts';
 import type { CheckpointPointer, CorpusVersion, RunRecord } from '../../shared/store/types.ts';
 import { HttpError } from '../errors.ts';
@@ -90,6 +90,7 @@ interface Prepared {
 }
 
 async function tick(s: Services, runId: string, body: RetrainBody, key: string | null, staleKeyEtag?: string): Promise<RetrainReport> {
+  await s.backend.ready(); // before anything is written: an unusable backend changes nothing
   const records = new RetrainRecords(s.store);
   const started = s.now();
   const id = newReportId(started);

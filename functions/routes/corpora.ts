@@ -1,7 +1,7 @@
 // POST /corpora: raw UTF-8 text in, a content-addressed ref out (for POST /runs {corpus: ref}).
 import { createRoute, z } from '@hono/zod-openapi';
 import { CorpusUploaded } from '../../shared/api/schemas.ts';
-import { decodeCorpus, Vocab } from '../../shared/engine/index.ts';
+import { decodeCorpus, Vocab } from '../../shared/engine/tf-free.ts';
 import { newRouter } from '../router.ts';
 import type { Services } from '../services.ts';
 import { errors } from './common.ts';

@@ -31,6 +31,7 @@ export function trainRoutes(s: Services) {
   return newRouter().openapi(train, async (c) => {
     const { id } = c.req.valid('param');
     const body = c.req.valid('json') ?? {};
+    await s.backend.ready(); // the thread plan says where the slice trains (a lazy server loads tfjs here)
     const slice = await s.trainings.start(id, body);
     if (!wantsSse(c.req.header('accept'))) return c.json(await slice.done, 200);
     c.header('X-Accel-Buffering', 'no'); // proxies must pass events through as they come

@@ -2,7 +2,7 @@
 // as an upload so every run names its corpus by a durable ref), and feeds ('key:feeds/<name>.txt', a
 // mutable store object whose current version each slice reads). Text is loaded again per slice.
 import { BUILTIN_CORPORA } from '../../shared/api/schemas.ts';
-import { decodeCorpus, loadBuiltinCorpus, Vocab } from '../../shared/engine/index.ts';
+import { decodeCorpus, loadBuiltinCorpus, Vocab } from '../../shared/engine/tf-free.ts';
 import type { RunStore } from '../../shared/store/index.ts';
 import type { CorpusVersion } from '../../shared/store/types.ts';
 import { HttpError } from '../errors.ts';

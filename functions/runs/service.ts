@@ -1,7 +1,7 @@
 // Run records as the API shows them: creation (ids, config, limits), listing, deletion.
 import { randomBytes } from 'node:crypto';
 import type { CreateRunBody, Run } from '../../shared/api/schemas.ts';
-import { checkCorpusFits, countParams, resolveConfig } from '../../shared/engine/index.ts';
+import { checkCorpusFits, countParams, resolveConfig } from '../../shared/engine/tf-free.ts';
 import type { ModelConfig } from '../../shared/engine/types.ts';
 import type { RunRecord } from '../../shared/store/types.ts';
 import { HttpError } from '../errors.ts';

@@ -1,17 +1,15 @@
 // Sampling threads: each hosts BatchSamplers loaded from checkpoint bytes the server thread sends,
 // so many streams use every core and the event loop only relays text. The threads start with the
-// pool (like the backend, warm before the first sample). A stream goes to the thread
-// with the fewest open streams (a hot checkpoint's streams spread over all threads); its text
-// comes back once per turn of batched steps. A thread that dies fails its streams (500) and is
+// first checkpoint loaded, not with the pool. A stream goes to the thread with the fewest open
+// streams (a hot checkpoint's streams spread over all threads); its text comes back once per turn
+// of batched steps. A thread that dies fails its streams (500) and is
 // replaced; the replacement reloads every live checkpoint from the bytes kept here.
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { readModelFiles } from '../../shared/engine/checkpoint.ts';
-import { validateSampleOptions } from '../../shared/engine/sample.ts';
-import { EngineInputError, type SampleOptions } from '../../shared/engine/types.ts';
-import { Vocab, formatChars } from '../../shared/engine/vocab.ts';
-import { TextChannel, type ChannelStatus } from '../../shared/engine/text-channel.ts';
+import {
+  EngineInputError, formatChars, readModelFiles, TextChannel, validateSampleOptions, Vocab, type ChannelStatus, type SampleOptions,
+} from '../../shared/engine/tf-free.ts';
 import { HttpError } from '../errors.ts';
 import type { FromWorker, ToWorker, WireError } from './protocol.ts';
 
@@ -58,9 +56,7 @@ export class SamplingPool {
   constructor(
     readonly size: number,
     private readonly log: (msg: string) => void = () => {},
-  ) {
-    this.start();
-  }
+  ) {}
 
   /**
    * Read a checkpoint here (a corrupt one throws EngineInputError now) and send it to every thread;
@@ -76,6 +72,11 @@ export class SamplingPool {
     // A copy per thread (structured clone): the original stays here for replacements.
     for (const t of this.threads) this.post(t, { type: 'load', key, files: own });
     return sampler;
+  }
+
+  /** Start the threads now (each loads its tfjs) rather than with the first load. */
+  warm(): void {
+    this.start();
   }
 
   /** Stop every thread; open streams fail. Threads start again on the next load. */

@@ -1,13 +1,14 @@
 // Loaded BatchSamplers, kept in an LRU keyed by run and checkpoint step, so repeated samples skip
 // the store read and the weight upload, and concurrent streams of one checkpoint are stepped
 // together (one batched cell step for all of them). An evicted sampler is disposed once its last
-// user is done. With sampling threads (CHARRNN_SAMPLE_THREADS > 0) the samplers live in a
-// SamplingPool; with 0 they run here on the event loop.
+// user is done. Where the samplers live follows the backend's thread plan, decided at the first
+// sample: in a SamplingPool's threads (wasm/cpu, CHARRNN_SAMPLE_THREADS > 0), or on this thread
+// (0, or native TensorFlow). Nothing loads tfjs or starts a thread before that first sample.
 import { LRUCache } from 'lru-cache';
-import { BatchSampler } from '../../shared/engine/index.ts';
 import type { CheckpointFiles } from '../../shared/engine/types.ts';
 import type { RunStore } from '../../shared/store/index.ts';
 import type { CheckpointRef } from '../../shared/store/types.ts';
+import type { ServerBackend } from '../backend.ts';
 import { HttpError } from '../errors.ts';
 import { SamplingPool, type LoadedSampler } from './pool.ts';
 
@@ -25,16 +26,16 @@ export interface SamplerLease {
 
 export class SamplerCache {
   private readonly lru: LRUCache<string, Entry>;
-  private readonly pool: SamplingPool | null;
+  private pool: SamplingPool | null = null;
+  /** How a checkpoint becomes a sampler here, once the thread plan is known. */
+  private loader: Promise<(key: string, files: CheckpointFiles) => LoadedSampler | Promise<LoadedSampler>> | null = null;
 
   constructor(
     private readonly store: RunStore,
     max: number,
-    /** Sampling threads; 0 samples on this thread. */
-    threads = 0,
-    log?: (msg: string) => void,
+    private readonly backend: ServerBackend,
+    private readonly log?: (msg: string) => void,
   ) {
-    this.pool = threads > 0 ? new SamplingPool(threads, log) : null;
     this.lru = new LRUCache<string, Entry>({
       max,
       dispose: (entry) => {
@@ -42,6 +43,32 @@ export class SamplerCache {
         if (entry.users === 0) disposeEntry(entry);
       },
     });
+  }
+
+  private samplerLoader() {
+    this.loader ??= (async () => {
+      const early = this.backend.earlyPlan();
+      // The threads need not wait for this thread's tfjs, but /healthz reports ready only once it is up.
+      if (early) this.backend.ready().catch(() => {});
+      const plan = early ?? (await this.backend.ready()).plan;
+      if (plan.sampleThreads > 0) {
+        const pool = (this.pool = new SamplingPool(plan.sampleThreads, this.log));
+        return (key: string, files: CheckpointFiles) => pool.load(key, files);
+      }
+      await this.backend.ready(); // samplers on this thread: its tfjs
+      const { BatchSampler } = await import('../../shared/engine/batch-sampler.ts');
+      return (_key: string, files: CheckpointFiles) => BatchSampler.load(files);
+    })().catch((e: unknown) => {
+      this.loader = null; // the backend may load on a later try
+      throw e;
+    });
+    return this.loader;
+  }
+
+  /** Decide where samplers live and start the sampling threads now (before this thread's tfjs is up when the plan allows), so the first sample finds them warm (eager servers). */
+  async warm(): Promise<void> {
+    await this.samplerLoader();
+    this.pool?.warm();
   }
 
   /** The sampler for a run's checkpoint; 409 when the run has none yet, 404 for an unknown step. */
@@ -67,7 +94,7 @@ export class SamplerCache {
           }
           files = loaded.files;
         }
-        return this.pool ? this.pool.load(key, files as CheckpointFiles) : BatchSampler.load(files as CheckpointFiles);
+        return (await this.samplerLoader())(key, files as CheckpointFiles);
       };
       entry = { sampler: load(), users: 0, evicted: false };
       entry.sampler.catch(() => this.lru.delete(key)); // failed loads are not cached

@@ -227,7 +227,26 @@ export const SampleChunk = z.object({ text: z.string() });
 
 export const MetricsResponse = z.object({ points: z.array(MetricPoint) });
 
-export const Health = z.object({ ok: z.literal(true), backend: z.string().nullable(), version: z.string() });
+/** The tfjs backend a server runs on (the engine's backendInfo(), shared/engine/backend-choice.ts). */
+export const BackendName = z.enum(['tensorflow', 'wasm', 'cpu']);
+export const Health = z.object({
+  ok: z.literal(true),
+  ready: z.literal(true),
+  backend: BackendName,
+  device: z.enum(['gpu', 'cpu']).meta({ description: 'gpu only when the tensorflow backend runs on a GPU device' }),
+  blas: z.object({
+    on: z.boolean().meta({ description: 'wasm matrix products run on the OpenBLAS binding' }),
+    kernels: z.string().nullable().meta({ description: "the binding's kernel variant, when it reports one" }),
+  }),
+  version: z.string(),
+});
+/** 503 from /healthz until the backend is ready (a startup probe waits for 200). */
+export const HealthNotReady = z.object({
+  ok: z.literal(false),
+  ready: z.literal(false),
+  version: z.string(),
+  error: z.string().optional().meta({ description: 'why the backend failed to initialise, when it did' }),
+});
 
 export const ApiError = z.object({
   error: z.object({

@@ -1,22 +1,42 @@
-// Picks the fastest tfjs backend available at run time and patches slow or missing wasm kernels.
-// Order: tfjs-node-gpu → tfjs-node (native TensorFlow, optional deps that may be absent) → wasm → cpu.
-// `CHARRNN_BACKEND` (or the argument) overrides: 'tensorflow' | 'wasm' | 'cpu' or a package name.
-import { existsSync, readdirSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+// Loads the fastest tfjs backend available at run time and patches slow or missing wasm kernels.
+// Order: tfjs-node-gpu → tfjs-node (native TensorFlow, optional deps that may be absent) → wasm → cpu;
+// CHARRNN_BACKEND (or the argument) and CHARRNN_REQUIRE_GPU narrow it. What to accept is decided in
+// backend-choice.ts (pure, tested without libtensorflow); this file only tries the candidates.
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
+import {
+  backendCandidates,
+  chooseBackend,
+  NATIVE_PACKAGES,
+  type Attempt,
+  type BackendChoice,
+  type BackendInfo,
+  type BackendRequest,
+  type Candidate,
+  type NativePackage,
+} from './backend-choice.ts';
+import { backendSetting, requireGpuSetting } from './env.ts';
+import { nativeAddonMissing } from './native-packages.ts';
 import { type Blas, loadBlas } from './native/blas.ts';
 
-let chosen: Promise<string> | null = null;
+let chosen: Promise<BackendChoice> | null = null;
+let choice: BackendChoice | null = null;
 
-/** Initialise the backend once (later calls keep the first choice) and return the active backend's name. */
+/**
+ * Initialise the backend once (later calls keep the first choice) and return the active backend's
+ * name. Rejects with BackendUnavailableError, carrying each loader's error text, when nothing
+ * acceptable loads (and then tries again on the next call).
+ */
 export async function initBackend(preferred?: string): Promise<string> {
   if (!chosen) {
-    chosen = pick(preferred ?? process.env.CHARRNN_BACKEND ?? '').catch((e) => {
-      chosen = null;
-      throw e;
-    });
+    const request = { preferred: preferred ?? backendSetting(), requireGpu: requireGpuSetting() };
+    chosen = pick(request).then(
+      (c) => (choice = c),
+      (e) => {
+        chosen = null;
+        throw e;
+      },
+    );
   }
   await chosen;
   return tf.getBackend();
@@ -27,61 +47,72 @@ export function currentBackend(): string {
   return tf.getBackend();
 }
 
-const NATIVE_PACKAGES = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'];
+/** What this thread runs on; call after initBackend() resolved (each thread initialises its own tfjs). */
+export function backendInfo(): BackendInfo {
+  if (!choice) throw new Error('backendInfo() called before initBackend() succeeded');
+  const { skipped: _, ...info } = choice;
+  return { ...info, blas: { on: info.backend === 'wasm' && loadBlas() !== null, kernels: null } };
+}
 
-async function pick(preferred: string): Promise<string> {
-  const want = preferred.trim().toLowerCase();
-  let order: string[];
-  if (!want) order = [...NATIVE_PACKAGES, 'wasm', 'cpu'];
-  else if (want === 'tensorflow' || want === 'native') order = [...NATIVE_PACKAGES];
-  else if (NATIVE_PACKAGES.includes(want)) order = [want];
-  else if (want === 'wasm' || want === '@tensorflow/tfjs-backend-wasm') order = ['wasm'];
-  else if (want === 'cpu' || want === '@tensorflow/tfjs-backend-cpu') order = ['cpu'];
-  else throw new Error(`unknown backend "${preferred}": use tensorflow, wasm or cpu`);
+/** The candidates passed over on the way to the chosen backend, with their loaders' error text. */
+export function backendSkipped(): BackendChoice['skipped'] {
+  return choice ? [...choice.skipped] : [];
+}
 
-  for (const name of order) {
-    if (await tryBackend(name)) {
-      if (tf.getBackend() === 'wasm') installWasmKernelFixes();
-      return tf.getBackend();
-    }
+async function pick(request: BackendRequest): Promise<BackendChoice> {
+  const attempts: Attempt[] = [];
+  for (const candidate of backendCandidates(request)) {
+    const a = await tryCandidate(candidate);
+    attempts.push(a);
+    if (a.loaded) break;
   }
-  const hint = order.some((n) => NATIVE_PACKAGES.includes(n))
-    ? ': the native backend needs @tensorflow/tfjs-node(-gpu) installed with its TensorFlow library; or set CHARRNN_BACKEND=wasm'
-    : '';
-  throw new Error(`no tfjs backend could be initialised (tried ${order.join(', ')})${hint}`);
+  const c = chooseBackend(request, attempts);
+  if (c.backend === 'wasm') installWasmKernelFixes();
+  return c;
+}
+
+const errorText = (e: unknown) => (e instanceof Error ? e.message : String(e));
+
+async function tryCandidate(candidate: Candidate): Promise<Attempt> {
+  if ((NATIVE_PACKAGES as readonly string[]).includes(candidate)) {
+    const missing = nativeAddonMissing(candidate);
+    if (missing) return { candidate, loaded: false, error: missing };
+    try {
+      // Optional dependency: a variable specifier keeps bundlers from requiring it at build time.
+      const spec: NativePackage = candidate as NativePackage;
+      await import(spec);
+    } catch (e) {
+      return { candidate, loaded: false, error: errorText(e) };
+    }
+    const set = await setBackend('tensorflow');
+    if (!set.ok) return { candidate, loaded: false, error: set.error };
+    // tfjs-node's NodeJSKernelBackend reads this from its binding once, when it is created.
+    const gpu = (tf.backend() as unknown as { isUsingGpuDevice?: unknown }).isUsingGpuDevice === true;
+    return { candidate, loaded: true, gpu };
+  }
+  const set = await setBackend(candidate);
+  return set.ok ? { candidate, loaded: true } : { candidate, loaded: false, error: set.error };
 }
 
 /**
- * Whether a tfjs-node package is installed with its native addon. npm installs the optional
- * packages even when their install script cannot download libtensorflow; importing one of those
- * registers ~150 kernels and then throws, so look before importing.
+ * tf.setBackend, keeping the reason when it fails: tfjs reports a backend's failed initialisation
+ * only through console.warn (engine.initializeBackend) and returns false, so the warning is caught
+ * here (and still printed).
  */
-export function nativeAddonPresent(pkg: string): boolean {
+async function setBackend(name: string): Promise<{ ok: true } | { ok: false; error: string }> {
+  const warned: string[] = [];
+  const warn = console.warn;
+  console.warn = (...a: unknown[]) => {
+    warned.push(a.map(String).join(' '));
+    warn(...a);
+  };
   try {
-    const dir = dirname(createRequire(import.meta.url).resolve(`${pkg}/package.json`));
-    const lib = join(dir, 'lib');
-    return readdirSync(lib).some((d) => d.startsWith('napi-v') && existsSync(join(lib, d, 'tfjs_binding.node')));
-  } catch {
-    return false;
-  }
-}
-
-async function tryBackend(name: string): Promise<boolean> {
-  if (NATIVE_PACKAGES.includes(name)) {
-    if (!nativeAddonPresent(name)) return false;
-    try {
-      // Optional dependency: a variable specifier keeps bundlers from requiring it at build time.
-      const spec = name;
-      await import(spec);
-    } catch {
-      return false;
-    }
-    name = 'tensorflow';
-  }
-  try {
-    return (await tf.setBackend(name)) && tf.getBackend() === name;
-  } catch {
-    return false;
+    if ((await tf.setBackend(name)) && tf.getBackend() === name) return { ok: true };
+    return { ok: false, error: warned.at(-1)?.split('\n')[0] ?? `tf.setBackend('${name}') failed` };
+  } catch (e) {
+    return { ok: false, error: errorText(e) };
+  } finally {
+    console.warn = warn;
   }
 }
 

@@ -12,7 +12,7 @@ import { readModelFiles } from './checkpoint.ts';
 import { CharRnn, type RnnState } from './model.ts';
 import { Rng } from './rng.ts';
 import { TextChannel } from './text-channel.ts';
-import { pick, validateSampleOptions } from './sample.ts';
+import { pick, validateSampleOptions } from './pick.ts';
 import { disposeStepWeights, prepareStepWeights, stepRows, type StepWeights } from './step.ts';
 import { EngineInputError, type CheckpointFiles, type ModelConfig, type SampleOptions } from './types.ts';
 import { Vocab, formatChars } from './vocab.ts';

@@ -9,6 +9,8 @@ import { availableParallelism } from 'node:os';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { trainThreadsSetting } from './env.ts';
+import { threadPlan } from './threads.ts';
 import type { ModelConfig } from './types.ts';
 
 /** Worker input (workerData). */
@@ -45,19 +47,15 @@ const MIN_PARALLEL_FLOPS = 1e9;
 
 /**
  * How many replicas to train with. `requested` (or CHARRNN_TRAIN_THREADS) pins it; otherwise 2 when
- * the backend is wasm/cpu, there is a second core, and the step is big enough to gain. The batch
- * must split evenly, and native TensorFlow backends thread on their own: those always get 1.
+ * there is a second core and the step is big enough to gain. Never more than the backend's thread
+ * plan allows (threads.ts: native TensorFlow gets 1), and the batch must split evenly.
  */
 export function chooseReplicas(o: { backend: string; batchSize: number; flopsPerStep: number; requested?: number }): number {
-  const env = process.env.CHARRNN_TRAIN_THREADS?.trim();
-  let want = o.requested ?? (env ? Number(env) : undefined);
-  if (want !== undefined && !(want === 1 || want === 2)) {
-    throw new Error(`training threads must be 1 or 2 (got ${o.requested ?? `CHARRNN_TRAIN_THREADS=${env}`})`);
-  }
-  if (o.backend !== 'wasm' && o.backend !== 'cpu') return 1;
-  if (o.batchSize % 2 !== 0) return 1;
-  want ??= availableParallelism() > 1 && o.flopsPerStep >= MIN_PARALLEL_FLOPS ? 2 : 1;
-  return want;
+  if (o.requested !== undefined && !(o.requested === 1 || o.requested === 2)) throw new Error(`training threads must be 1 or 2 (got ${o.requested})`);
+  const want = o.requested ?? trainThreadsSetting();
+  const cores = availableParallelism();
+  if (threadPlan({ backend: o.backend, cores }).maxReplicas === 1 || o.batchSize % 2 !== 0) return 1;
+  return want ?? (cores > 1 && o.flopsPerStep >= MIN_PARALLEL_FLOPS ? 2 : 1);
 }
 
 /** The replica worker's script: the bundled one beside this bundle, or a tsx shim from source. */

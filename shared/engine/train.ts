@@ -7,6 +7,7 @@ import { readCheckpoint, writeCheckpoint, CHECKPOINT_FORMAT, type TrainState } f
 import { splitCorpus } from './corpus.ts';
 import { CharRnn, crossEntropy, type RnnState } from './model.ts';
 import { Adam, globalNorm } from './optimizer.ts';
+import { trainThreadsSetting } from './env.ts';
 import { chooseReplicas, TrainReplica } from './replica.ts';
 import { stepGrads, streamSlice } from './step-grads.ts';
 import { Rng } from './rng.ts';
@@ -176,7 +177,7 @@ export class Trainer {
       this.replica = await TrainReplica.start({ backend: this.backend, model: { ...this.s.model }, vocabSize: this.vocab.size });
     } catch (e) {
       // Chosen automatically: one thread still trains. Asked for explicitly: say why it cannot.
-      if (requested === undefined && !process.env.CHARRNN_TRAIN_THREADS?.trim()) return;
+      if (requested === undefined && trainThreadsSetting() === undefined) return;
       this.dispose();
       throw e;
     }

@@ -1,7 +1,8 @@
 // `npm run bench [-- --budget S --json --only train,sample,serve,cold,ckpt,torch --configs 1x256,2x512]`
 // Measures, on this machine and in one run: training throughput, batch-1 sampling, 32 concurrent
-// streams through the HTTP server, cold start of a fresh server process, checkpoint save/load, and
-// the PyTorch reference on the same configs (with ours/torch ratios). See BENCHMARKS.md.
+// streams through the HTTP server, cold starts (a fresh server process, and the CLI's `runs` and
+// `sample`), checkpoint save/load, and the PyTorch reference on the same configs (with ours/torch
+// ratios). See BENCHMARKS.md.
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -25,6 +26,7 @@ import { FileObjectStore, RunStore, type RunRecord } from '../../shared/store/in
 import { readLimits } from '../../functions/limits.ts';
 import { startServer } from '../../functions/server.ts';
 import { childEnv, spawnServer } from './child-server.ts';
+import { timeCommand, timeRepeated, type Until } from './cli-cold.ts';
 import { Report, fmtInt, fmtMs, machineInfo } from './report.ts';
 import { quietly } from './quiet.ts';
 import { streamSample } from './sample-stream.ts';
@@ -47,6 +49,8 @@ const WARM_STEPS = 3;
 const VAL_CHARS = 20_000;
 const SAMPLE_CHARS = 2000;
 const STREAMS = 32;
+/** Fresh CLI processes per cold figure (median and min are reported). */
+const CLI_REPEATS = 7;
 
 interface BenchConfig {
   name: string;
@@ -291,6 +295,7 @@ async function measureCold(ctx: Ctx, st: ConfigState, bundleDir: string | null):
     variants.push({ name: 'bundle', args: [path.join(bundleDir, 'functions/main.mjs')], env: { PORT: '0', HOST: '127.0.0.1', CHARRNN_STORE: ctx.storeUrl } });
   }
   for (const v of variants) {
+    if (v.name === 'cli') await timeCommand([v.args[0], '--version'], childEnv({}), 'exit'); // builds the source bin's cache after a change
     const server = await spawnServer(v.args, childEnv(v.env));
     try {
       const requestAt = performance.now();
@@ -308,6 +313,42 @@ async function measureCold(ctx: Ctx, st: ConfigState, bundleDir: string | null):
       await server.stop();
     }
   }
+}
+
+/** The CLI as a user runs it (embedded API on the bench store): from source (functions/bin/charrnn.js) and the bundle's cli.mjs. */
+function cliVariants(bundleDir: string | null): { name: string; bin: string }[] {
+  return [
+    { name: 'source', bin: path.join(ROOT, 'functions/bin/charrnn.js') },
+    ...(bundleDir ? [{ name: 'bundle', bin: path.join(bundleDir, 'cli.mjs') }] : []),
+  ];
+}
+
+/** CLI_REPEATS fresh processes of `charrnn <args>` per variant: median and min ms to `until`. */
+async function measureCli(ctx: Ctx, config: string, command: string, args: string[], until: Until, bundleDir: string | null): Promise<void> {
+  const env = childEnv({});
+  delete env.CHARRNN_API_URL;
+  for (const v of cliVariants(bundleDir)) {
+    const argv = [v.bin, ...args, '--store', ctx.storeUrl];
+    await timeRepeated(argv, env, until, 1); // the source bin builds its cache on a first run after a change
+    const ms = await timeRepeated(argv, env, until, CLI_REPEATS);
+    const [median, min] = [percentile(ms, 50), Math.min(...ms)];
+    const what = until === 'exit' ? 'spawn → exit' : 'spawn → first character';
+    ctx.report.add({
+      bench: 'cold',
+      config,
+      backend: ctx.backend,
+      figures: { variant: `cli-${v.name}`, command, until, median_ms: round(median), min_ms: round(min), repeats: CLI_REPEATS },
+      text: `charrnn ${command} (${v.name}): ${what} median ${fmtMs(median)}, min ${fmtMs(min)} over ${CLI_REPEATS}`,
+    });
+  }
+}
+
+/** `charrnn runs` on the bench store, topped up to a few runs (records only: listing reads no checkpoint). */
+async function measureCliRuns(ctx: Ctx, bundleDir: string | null): Promise<void> {
+  const runs = await ctx.store.listRuns();
+  if (!runs.length) throw new Error('no run in the bench store to copy');
+  for (let i = runs.length; i < 4; i++) await ctx.store.createRun({ ...runs[0], id: `cold-${i}`, name: `cold ${i}` });
+  await measureCli(ctx, '-', 'runs', ['runs'], 'exit', bundleDir);
 }
 
 /** ref_torch.py on the same config and budget; ratios are ours / torch (>1 = we are faster). */
@@ -417,10 +458,16 @@ async function main(): Promise<void> {
       await attempt(`${st.cfg.name} model`, () => prepareModel(ctx, st));
       if (opts.only.has('sample') && st.files) await attempt(`${st.cfg.name} sample`, () => measureSampling(ctx, st));
       if (opts.only.has('serve') && st.runId) await attempt(`${st.cfg.name} serve`, () => measureServe(ctx, st));
-      if (opts.only.has('cold') && st.runId) await attempt(`${st.cfg.name} cold`, () => measureCold(ctx, st, bundleDir));
+      if (opts.only.has('cold') && st.runId) {
+        await attempt(`${st.cfg.name} cold`, () => measureCold(ctx, st, bundleDir));
+        await attempt(`${st.cfg.name} cold cli sample`, () =>
+          measureCli(ctx, st.cfg.name, 'sample', ['sample', '--run', st.runId!, '--length', '20', '--seed', '1'], 'first-output', bundleDir),
+        );
+      }
       st.trainer?.dispose();
       st.trainer = undefined;
     }
+    if (opts.only.has('cold')) await attempt('cold cli runs', () => measureCliRuns(ctx, bundleDir));
     if (opts.only.has('torch')) {
       const why = ctx.corpus.file ? torchUnavailable(REF_TORCH) : 'tinyshakespeare not found (the reference reads it from a file)';
       if (why) report.note(`torch reference skipped: ${why}`);

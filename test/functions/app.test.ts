@@ -1,18 +1,12 @@
 // The API in-process (app.request): routing, validation, errors, auth, OpenAPI, run creation.
 // Nothing here trains; see server.test.ts for slices and sampling over a real socket.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createApp } from '../../functions/app.ts';
 import { readLimits } from '../../functions/limits.ts';
 import { openRunStore } from '../../shared/store/index.ts';
-import { json, tempStore, TINY } from './helpers.ts';
+import { json, useTempStore, TINY } from './helpers.ts';
 
-let store: Awaited<ReturnType<typeof tempStore>>;
-beforeAll(async () => {
-  store = await tempStore();
-});
-afterAll(async () => {
-  await store.cleanup();
-});
+const store = useTempStore();
 
 const makeApp = (opts: { token?: string; limits?: Partial<ReturnType<typeof readLimits>> } = {}) =>
   createApp({ store: openRunStore(store.url), limits: readLimits({}, opts.limits ?? {}), ...(opts.token ? { token: opts.token } : {}), log: () => {} });
@@ -150,7 +144,7 @@ describe('auth', () => {
 
   it('requires the bearer token everywhere but /healthz', async () => {
     const app = makeApp({ token: TOKEN });
-    expect((await app.request('/healthz')).status).toBe(200);
+    expect((await app.request('/healthz')).status).toBe(503); // open (not 401); not ready: nothing has loaded tfjs
     const none = await app.request('/runs');
     expect(none.status).toBe(401);
     expect((await none.json()).error.code).toBe('unauthorized');
@@ -168,10 +162,16 @@ describe('auth', () => {
 });
 
 describe('meta', () => {
-  it('/healthz reports ok, backend and version', async () => {
-    const app = createApp({ store: openRunStore(store.url), backend: () => 'wasm', log: () => {} });
-    const body = await (await app.request('/healthz')).json();
-    expect(body).toEqual({ ok: true, backend: 'wasm', version: expect.stringMatching(/^\d+\.\d+\.\d+/) });
+  it('/healthz: 503 until the backend is ready, then ok, backend, device, blas and version', async () => {
+    const app = makeApp();
+    const version = expect.stringMatching(/^\d+\.\d+\.\d+/);
+    const before = await app.request('/healthz');
+    expect(before.status).toBe(503);
+    expect(await before.json()).toEqual({ ok: false, ready: false, version });
+    await app.services.backend.ready();
+    const after = await app.request('/healthz');
+    expect(after.status).toBe(200);
+    expect(await after.json()).toEqual({ ok: true, ready: true, backend: 'wasm', device: 'cpu', blas: { on: expect.any(Boolean), kernels: null }, version });
   });
 
   it('/openapi.json lists every route with bearer security and never the token', async () => {

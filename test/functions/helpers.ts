@@ -3,6 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { afterAll, beforeAll } from 'vitest';
 import { readSse, type SseEvent } from '../../functions/client.ts';
 
 /** Small enough that a step takes milliseconds on two cores. */
@@ -11,6 +12,25 @@ export const TINY = { preset: 'tiny', hidden: 32, seqLen: 16, batchSize: 8, eval
 export async function tempStore(): Promise<{ url: string; dir: string; cleanup(): Promise<void> }> {
   const dir = await mkdtemp(path.join(tmpdir(), 'charrnn-fn-'));
   return { url: pathToFileURL(dir).href, dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/** A temp file store for the calling file's tests: created before them, removed after (read `url`/`dir` inside tests). */
+export function useTempStore(): { readonly url: string; readonly dir: string } {
+  let store: Awaited<ReturnType<typeof tempStore>> | undefined;
+  beforeAll(async () => {
+    store = await tempStore();
+  });
+  afterAll(async () => {
+    await store?.cleanup();
+  });
+  return {
+    get url() {
+      return store!.url;
+    },
+    get dir() {
+      return store!.dir;
+    },
+  };
 }
 
 export interface TimedEvent extends SseEvent {

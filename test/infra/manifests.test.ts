@@ -11,6 +11,7 @@ import { CronJob } from 'kubernetes-models/batch/v1/CronJob';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENTRIES } from '../../infra/build.mjs';
 import { DEFAULT_LIMITS } from '../../functions/limits.ts';
+import { backendCandidates } from '../../shared/engine/backend-choice.ts';
 import {
   codeReadingEnv,
   defaultPort,
@@ -50,7 +51,9 @@ beforeAll(async () => {
   storeDir = mkdtempSync(path.join(tmpdir(), 'charrnn-infra-app-'));
   const { createApp } = await import('../../functions/app.ts');
   const { openRunStore } = await import('../../shared/store/index.ts');
-  app = createApp({ store: openRunStore(`file://${storeDir}`), token: 'infra-test-token' });
+  const created = createApp({ store: openRunStore(`file://${storeDir}`), token: 'infra-test-token' });
+  await created.services.backend.ready(); // /healthz answers 503 until then (what main.ts does before listening)
+  app = created;
   const res = await app.request('/openapi.json', { headers: { authorization: 'Bearer infra-test-token' } });
   expect(res.status).toBe(200);
   openapi = await res.json();
@@ -400,7 +403,7 @@ describe('Knative service', () => {
     expect(env.find((e) => e.name === 'CHARRNN_STORE')!.value).toMatch(/^s3:\/\/[^/]+\/.+/);
     // A backend name the engine accepts.
     const backend = env.find((e) => e.name === 'CHARRNN_BACKEND');
-    if (backend) expect(read('shared/engine/backend.ts')).toContain(`want === '${backend.value}'`);
+    if (backend) expect(backendCandidates({ preferred: backend.value!, requireGpu: false }).length).toBeGreaterThan(0);
   });
 });
 

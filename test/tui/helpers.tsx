@@ -15,10 +15,12 @@ export interface TestApi {
   url: string;
   api: Api;
   dir: string;
+  /** What a first train or sample does on a lazily started server: load its tfjs backend. */
+  loadBackend(): Promise<unknown>;
   close(): Promise<void>;
 }
 
-export async function startTestApi(opts: { token?: string } = {}): Promise<TestApi> {
+export async function startTestApi(opts: { token?: string; backendInit?: 'startup' | 'first-use' } = {}): Promise<TestApi> {
   const dir = await mkdtemp(join(tmpdir(), 'charrnn-tui-test-'));
   const { startServer } = await import('../../functions/server.ts');
   const server = await startServer({
@@ -26,12 +28,14 @@ export async function startTestApi(opts: { token?: string } = {}): Promise<TestA
     host: '127.0.0.1',
     storeUrl: pathToFileURL(join(dir, 'store')).href,
     token: opts.token ?? '',
+    ...(opts.backendInit ? { backendInit: opts.backendInit } : {}),
     log: (msg) => { if (process.env.CHARRNN_TEST_LOG) console.error('[server]', msg); },
   });
   return {
     url: server.url,
     api: new Api(server.url),
     dir,
+    loadBackend: () => server.app.services.backend.ready(),
     async close() {
       await server.close(5000);
       await rm(dir, { recursive: true, force: true });

@@ -135,4 +135,17 @@ describe('runs screen', () => {
       await locked.close();
     }
   });
+
+  it('the header says the backend is starting until the server has loaded it (503), then names it', async () => {
+    const lazy = await startTestApi({ backendInit: 'first-use' });
+    try {
+      const app = renderApp(lazy.api);
+      const frame = await waitForText(app, 'backend starting…');
+      expect(frame).not.toMatch(/✗/); // a 503 from /healthz is not an error to show
+      await lazy.loadBackend();
+      await waitForFrame(app, (f) => /test · wasm · v\d+\.\d+\.\d+/.test(f));
+    } finally {
+      await lazy.close();
+    }
+  });
 });
