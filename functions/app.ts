@@ -41,7 +41,7 @@ export function createApp(deps: AppDeps) {
     limits,
     version: VERSION,
     backend,
-    trainings: new TrainingManager({ store: deps.store, limits, log, now }),
+    trainings: new TrainingManager({ store: deps.store, limits, log, now, trainingThread: async () => (await backend.ready()).plan.training }),
     samplers: new SamplerCache(deps.store, limits.samplerCacheSize, backend, log),
     sampling: { active: 0 },
     trainResponses: new Set(),

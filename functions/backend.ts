@@ -3,7 +3,7 @@
 // CLI's embedded server on the first train or sample, so commands that only list or read never load
 // tfjs (~0.5–1 s of CPU here). Only ready() imports the engine's tfjs half.
 import { availableParallelism } from 'node:os';
-import { backendSetting, requireGpuSetting, trainThreadsSetting } from '../shared/engine/env.ts';
+import { backendSetting, oneTfjsThreadSetting, requireGpuSetting, trainThreadsSetting } from '../shared/engine/env.ts';
 import {
   foreseeBackend, nativeAddonPresent, planOverrides, threadPlan, type BackendChoice, type BackendInfo, type ThreadPlan, type ThreadPlanInput,
 } from '../shared/engine/tf-free.ts';
@@ -81,6 +81,7 @@ export class ServerBackend {
       cores: availableParallelism(),
       ...(this.opts.sampleThreads !== undefined ? { sampleThreads: this.opts.sampleThreads } : {}),
       ...(trainThreads !== undefined ? { trainThreads } : {}),
+      ...(oneTfjsThreadSetting() ? { oneThread: true } : {}),
     };
   }
 

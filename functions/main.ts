@@ -1,6 +1,6 @@
 // Container entry point: PORT (default 8080), CHARRNN_STORE, CHARRNN_API_TOKEN, CHARRNN_* limits.
-// The tfjs backend is initialised before listening: when it cannot be (CHARRNN_BACKEND or
-// CHARRNN_REQUIRE_GPU not met), the process exits 1 with the loaders' own error text.
+// The tfjs backend is initialised at startup, while /healthz answers 503: when it cannot be
+// (CHARRNN_BACKEND or CHARRNN_REQUIRE_GPU not met), the process exits 1 with the loaders' own text.
 // SIGTERM/SIGINT: stop accepting, let training slices checkpoint and release their leases, exit 0
 // within the grace period (CHARRNN_SHUTDOWN_GRACE_SECONDS, default 10; Cloud Run gives 10 s).
 import { readLimits } from './limits.ts';

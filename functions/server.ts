@@ -19,9 +19,10 @@ export interface ServerOptions {
   limits?: Limits;
   log?: (msg: string) => void;
   /**
-   * When tfjs is initialised: 'startup' (default: before listening; a failure rejects, with the
-   * loaders' error text), 'background' (starts now, /healthz answers 503 until it is ready) or
-   * 'first-use' (the first train or sample request: what the CLI's embedded server does).
+   * When tfjs is initialised: 'startup' (default: at once, while /healthz already answers 503;
+   * startServer resolves when it is ready and rejects with the loaders' error text, socket closed,
+   * when it cannot be), 'background' (the same without waiting: a failure only shows in /healthz)
+   * or 'first-use' (the first train or sample request: what the CLI's embedded server does).
    */
   backendInit?: 'startup' | 'background' | 'first-use';
 }
@@ -50,13 +51,8 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
   // An eager server also starts its sampling threads (each loads its own tfjs), so the first sample finds them warm.
   // (A backend failure is reported below at startup; in the background only this says it.)
   if (init !== 'first-use') app.services.samplers.warm().catch((e: unknown) => init === 'background' && log(e instanceof Error ? e.message : String(e)));
-  if (init === 'startup') {
-    const { info, skipped } = await backend.ready().catch(async (e: unknown) => {
-      app.services.samplers.clear(); // threads already started must not keep a failed process alive
-      throw e;
-    });
-    log(`tfjs backend: ${describeBackend(info, skipped)}`);
-  }
+  const loading = init === 'startup' ? backend.ready() : null;
+  loading?.catch(() => {}); // observed below, once listening
   const host = opts.host ?? '127.0.0.1';
   const server = serve({ fetch: app.fetch, port: opts.port ?? 0, hostname: host });
   await new Promise<void>((resolve, reject) => {
@@ -64,6 +60,16 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
     server.once('listening', resolve);
     server.once('error', reject);
   });
+  if (loading) {
+    // Listening already, so a startup probe sees 503 (not a refused connection) while libtensorflow
+    // and CUDA load, which can take minutes on a GPU that JIT-compiles PTX.
+    const { info, skipped } = await loading.catch(async (e: unknown) => {
+      app.services.samplers.clear(); // threads already started must not keep a failed process alive
+      await new Promise<void>((r) => server.close(() => r()));
+      throw e;
+    });
+    log(`tfjs backend: ${describeBackend(info, skipped)}`);
+  }
   const port = (server.address() as AddressInfo).port;
   const urlHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
   let closing: Promise<void> | null = null;

@@ -7,6 +7,7 @@
 //   healthz-gap  /healthz polled every HEALTHZ_POLL_MS meanwhile: the longest time without an answer
 //   sigterm      SIGTERM mid-slice: `done` says shutdown, its checkpoint is committed, exit 0 within
 //                the grace period
+import { ENGINE_ENV } from '../../shared/engine/env.ts';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -174,9 +175,10 @@ export async function serverChecks(o: ServerCheckOptions): Promise<ServerRows> {
     HOST: '127.0.0.1',
     CHARRNN_STORE: pathToFileURL(storeDir).href,
     CHARRNN_API_TOKEN: token,
-    CHARRNN_BACKEND: o.backend,
-    // The image's setting: the server must refuse to start without TensorFlow on the GPU.
-    ...(o.backend === 'tensorflow' ? { CHARRNN_REQUIRE_GPU: '1' } : {}),
+    [ENGINE_ENV.backend]: o.backend,
+    // The image's setting: the server must refuse to start without TensorFlow on the GPU. On wasm,
+    // the native backends' thread layout (one tfjs thread), so this run exercises the GPU's code path.
+    ...(o.backend === 'tensorflow' ? { [ENGINE_ENV.requireGpu]: '1' } : { [ENGINE_ENV.oneTfjsThread]: '1' }),
   };
   const graceMs = readLimits(env).shutdownGraceSeconds * 1000;
   const rows: Partial<ServerRows> = {};

@@ -12,7 +12,7 @@
 // Exceptions: a shutdown checkpoint skips the validation (the grace period is short), and nothing
 // is written after a lost lease (another trainer owns the run) or a divergence (the last good
 // state was already offered by the final validation).
-import { initBackend, Trainer } from '../../shared/engine/index.ts';
+import { backendInfo, initBackend, Trainer } from '../../shared/engine/index.ts';
 import { EngineInputError } from '../../shared/engine/types.ts';
 import type { ProgressPoint, ServerMessage, WorkerInput, WorkerMessage } from './protocol.ts';
 
@@ -30,12 +30,13 @@ export async function runSlice(input: WorkerInput, port: SlicePort): Promise<voi
   });
   const post = (msg: WorkerMessage) => port.postMessage(msg);
   try {
-    const backend = await initBackend();
+    await initBackend();
+    const { backend, device, blas } = backendInfo();
     const trainer = input.checkpoint
       ? await Trainer.resume({ text: input.text, checkpoint: input.checkpoint, train: input.train })
       : await Trainer.create({ text: input.text, model: input.model, train: input.train });
     try {
-      post({ type: 'ready', backend, step: trainer.step, epoch: trainer.epoch, vocabSize: trainer.vocab.size, params: trainer.params });
+      post({ type: 'ready', using: { backend, device, blas }, step: trainer.step, epoch: trainer.epoch, vocabSize: trainer.vocab.size, params: trainer.params });
       await trainLoop(trainer, input, abort.signal, post);
     } finally {
       trainer.dispose();

@@ -1,4 +1,5 @@
 // Messages between the server thread (store, HTTP) and a training worker (tfjs only).
+import type { BackendInUse } from '../../shared/api/schemas.ts';
 import type { CheckpointFiles, MetricPoint, ModelConfig, TrainConfig } from '../../shared/engine/types.ts';
 
 export interface WorkerInput {
@@ -23,7 +24,7 @@ export interface ProgressPoint extends MetricPoint {
 }
 
 export type WorkerMessage =
-  | { type: 'ready'; backend: string; step: number; epoch: number; vocabSize: number; params: number }
+  | { type: 'ready'; using: BackendInUse; step: number; epoch: number; vocabSize: number; params: number }
   | { type: 'progress'; point: ProgressPoint }
   | { type: 'checkpoint'; step: number; epoch: number; valLoss: number | null; files: CheckpointFiles }
   | { type: 'diverged'; step: number; reason: string }

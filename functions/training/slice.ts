@@ -5,7 +5,7 @@
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { TrainBody, TrainProgress, TrainSummary } from '../../shared/api/schemas.ts';
+import type { BackendInUse, TrainBody, TrainProgress, TrainSummary } from '../../shared/api/schemas.ts';
 import { EngineInputError } from '../../shared/engine/types.ts';
 import type { CheckpointFiles, ModelConfig, TrainConfig } from '../../shared/engine/types.ts';
 import { PreconditionFailedError, type CheckpointPointer, type Lease, type RunRecord } from '../../shared/store/types.ts';
@@ -86,7 +86,7 @@ export class TrainingSlice extends EventEmitter<Events> {
     let currentLease = lease;
     let leaseLost = false;
     let leaseTakenOver = false;
-    let backend = 'unknown';
+    let using: BackendInUse | null = null;
     let resumedFrom = run.step;
     const sliceTag = randomBytes(4).toString('hex');
     let committed = { step: run.step, epoch: run.epoch };
@@ -155,7 +155,7 @@ export class TrainingSlice extends EventEmitter<Events> {
       runner.onMessage((m: WorkerMessage) => {
         switch (m.type) {
           case 'ready':
-            backend = m.backend;
+            using = m.using;
             resumedFrom = m.step;
             enqueue(() => store.updateRun(run.id, { vocabSize: m.vocabSize, params: m.params } as Partial<RunRecord>).then(() => {}));
             break;
@@ -169,7 +169,7 @@ export class TrainingSlice extends EventEmitter<Events> {
             }
             pending.push(m.point);
             const { etaSeconds, ...point } = m.point;
-            this.emit('progress', { runId: run.id, ...point, etaSeconds, backend });
+            if (using) this.emit('progress', { runId: run.id, ...point, etaSeconds, ...using });
             break;
           }
           case 'checkpoint': {
@@ -251,7 +251,7 @@ export class TrainingSlice extends EventEmitter<Events> {
       seconds: finalEnd.seconds,
       stopReason,
       checkpointStep: committed.step,
-      backend,
+      backend: (using as BackendInUse | null)?.backend ?? 'unknown',
     });
   }
 }

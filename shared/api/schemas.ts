@@ -142,11 +142,23 @@ export const MetricPoint = z.object({
 });
 export type MetricPoint = z.infer<typeof MetricPoint>;
 
+/** The tfjs backend a server runs on (the engine's backendInfo(), shared/engine/backend-choice.ts). */
+export const BackendName = z.enum(['tensorflow', 'wasm', 'cpu']);
+/** What computes: in /healthz and in every training progress event. */
+export const BackendInUse = z.object({
+  backend: BackendName,
+  device: z.enum(['gpu', 'cpu']).meta({ description: 'gpu only when the tensorflow backend runs on a GPU device' }),
+  blas: z.object({
+    on: z.boolean().meta({ description: 'wasm matrix products run on the OpenBLAS binding' }),
+    kernels: z.string().nullable().meta({ description: "the binding's kernel variant, when it reports one" }),
+  }),
+});
+export type BackendInUse = z.infer<typeof BackendInUse>;
+
 /** SSE `progress` event data while training. */
-export const TrainProgress = MetricPoint.extend({
+export const TrainProgress = MetricPoint.extend(BackendInUse.shape).extend({
   runId: z.string(),
   etaSeconds: z.number().nullable(),
-  backend: z.string(),
 });
 export type TrainProgress = z.infer<typeof TrainProgress>;
 
@@ -227,19 +239,12 @@ export const SampleChunk = z.object({ text: z.string() });
 
 export const MetricsResponse = z.object({ points: z.array(MetricPoint) });
 
-/** The tfjs backend a server runs on (the engine's backendInfo(), shared/engine/backend-choice.ts). */
-export const BackendName = z.enum(['tensorflow', 'wasm', 'cpu']);
-export const Health = z.object({
+export const Health = BackendInUse.extend({
   ok: z.literal(true),
   ready: z.literal(true),
-  backend: BackendName,
-  device: z.enum(['gpu', 'cpu']).meta({ description: 'gpu only when the tensorflow backend runs on a GPU device' }),
-  blas: z.object({
-    on: z.boolean().meta({ description: 'wasm matrix products run on the OpenBLAS binding' }),
-    kernels: z.string().nullable().meta({ description: "the binding's kernel variant, when it reports one" }),
-  }),
   version: z.string(),
 });
+
 /** 503 from /healthz until the backend is ready (a startup probe waits for 200). */
 export const HealthNotReady = z.object({
   ok: z.literal(false),

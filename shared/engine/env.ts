@@ -11,6 +11,11 @@ export const ENGINE_ENV = {
   trainThreads: 'CHARRNN_TRAIN_THREADS',
   /** Sampling threads of a server (read with the server's limits, functions/limits.ts). */
   sampleThreads: 'CHARRNN_SAMPLE_THREADS',
+  /**
+   * 1 = one thread of the process uses tfjs whatever the backend: the layout the native backends
+   * always get (threads.ts), so it can be exercised on wasm (tests, `gpu-smoke.sh --backend wasm`).
+   */
+  oneTfjsThread: 'CHARRNN_ONE_TFJS_THREAD',
 } as const;
 
 type Env = Record<string, string | undefined>;
@@ -25,13 +30,19 @@ export function backendSetting(env: Env = process.env): string {
   return raw(env, ENGINE_ENV.backend) ?? '';
 }
 
-/** CHARRNN_REQUIRE_GPU as a boolean; anything but a clear yes/no is a startup error naming the variable. */
-export function requireGpuSetting(env: Env = process.env): boolean {
-  const v = raw(env, ENGINE_ENV.requireGpu)?.toLowerCase();
+/** A yes/no variable; anything but a clear yes/no is a startup error naming the variable. */
+function flag(env: Env, name: string): boolean {
+  const v = raw(env, name)?.toLowerCase();
   if (v === undefined || ['0', 'false', 'no', 'off'].includes(v)) return false;
   if (['1', 'true', 'yes', 'on'].includes(v)) return true;
-  throw new Error(`${ENGINE_ENV.requireGpu} must be 1 or 0, got "${env[ENGINE_ENV.requireGpu]}"`);
+  throw new Error(`${name} must be 1 or 0, got "${env[name]}"`);
 }
+
+/** CHARRNN_REQUIRE_GPU as a boolean. */
+export const requireGpuSetting = (env: Env = process.env): boolean => flag(env, ENGINE_ENV.requireGpu);
+
+/** CHARRNN_ONE_TFJS_THREAD as a boolean. */
+export const oneTfjsThreadSetting = (env: Env = process.env): boolean => flag(env, ENGINE_ENV.oneTfjsThread);
 
 /** CHARRNN_TRAIN_THREADS (1 or 2), undefined when unset. */
 export function trainThreadsSetting(env: Env = process.env): number | undefined {

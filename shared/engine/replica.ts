@@ -9,7 +9,7 @@ import { availableParallelism } from 'node:os';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { trainThreadsSetting } from './env.ts';
+import { oneTfjsThreadSetting, trainThreadsSetting } from './env.ts';
 import { threadPlan } from './threads.ts';
 import type { ModelConfig } from './types.ts';
 
@@ -54,7 +54,7 @@ export function chooseReplicas(o: { backend: string; batchSize: number; flopsPer
   if (o.requested !== undefined && !(o.requested === 1 || o.requested === 2)) throw new Error(`training threads must be 1 or 2 (got ${o.requested})`);
   const want = o.requested ?? trainThreadsSetting();
   const cores = availableParallelism();
-  if (threadPlan({ backend: o.backend, cores }).maxReplicas === 1 || o.batchSize % 2 !== 0) return 1;
+  if (threadPlan({ backend: o.backend, cores, oneThread: oneTfjsThreadSetting() }).maxReplicas === 1 || o.batchSize % 2 !== 0) return 1;
   return want ?? (cores > 1 && o.flopsPerStep >= MIN_PARALLEL_FLOPS ? 2 : 1);
 }
 

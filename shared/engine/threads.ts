@@ -25,19 +25,21 @@ export interface ThreadPlanInput {
   sampleThreads?: number;
   /** CHARRNN_TRAIN_THREADS, if set. */
   trainThreads?: number;
+  /** CHARRNN_ONE_TFJS_THREAD: the native backends' layout on any backend. */
+  oneThread?: boolean;
 }
 
 /** Backends whose tfjs instance is per thread; anything else gets one tfjs thread. */
 const PER_THREAD_BACKENDS = ['wasm', 'cpu'];
 
 export function threadPlan(o: ThreadPlanInput): ThreadPlan {
-  if (!PER_THREAD_BACKENDS.includes(o.backend)) return { training: 'in-process', sampleThreads: 0, maxReplicas: 1 };
+  if (o.oneThread || !PER_THREAD_BACKENDS.includes(o.backend)) return { training: 'in-process', sampleThreads: 0, maxReplicas: 1 };
   return { training: 'worker', sampleThreads: o.sampleThreads ?? Math.min(2, Math.max(1, o.cores)), maxReplicas: 2 };
 }
 
 /** What the plan overrode of the explicit settings, one sentence each (empty when nothing). */
 export function planOverrides(o: ThreadPlanInput, plan: ThreadPlan = threadPlan(o)): string[] {
-  const why = `on the ${o.backend} backend one thread per process uses tfjs (tensorflow/tfjs#8388)`;
+  const why = o.oneThread ? `${ENGINE_ENV.oneTfjsThread} is set` : `on the ${o.backend} backend one thread per process uses tfjs (tensorflow/tfjs#8388)`;
   const out: string[] = [];
   if (o.sampleThreads !== undefined && o.sampleThreads > plan.sampleThreads) {
     out.push(`${ENGINE_ENV.sampleThreads}=${o.sampleThreads} overridden: ${why}, so sampling runs on the main thread`);

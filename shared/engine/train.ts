@@ -410,6 +410,9 @@ export class Trainer {
       r.loss.dispose();
       disposeState(state);
       state = r.state;
+      // A window at a time, like training steps: on a one-tfjs-thread server the loop runs on the
+      // event loop's thread, and HTTP must get a turn between windows.
+      await new Promise<void>((resolve) => setImmediate(resolve));
     }
     disposeState(state);
     const valLoss = sum / count;

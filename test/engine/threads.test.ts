@@ -32,3 +32,13 @@ describe('threadPlan', () => {
     expect(threadPlan({ backend: 'webgl', cores: 4 })).toEqual({ training: 'in-process', sampleThreads: 0, maxReplicas: 1 });
   });
 });
+
+describe('threadPlan with CHARRNN_ONE_TFJS_THREAD', () => {
+  it('gives any backend the native layout, and says what it overrode', () => {
+    const one = { training: 'in-process', sampleThreads: 0, maxReplicas: 1 };
+    expect(threadPlan({ backend: 'wasm', cores: 2, oneThread: true })).toEqual(one);
+    expect(planOverrides({ backend: 'wasm', cores: 2, oneThread: true, sampleThreads: 2 })).toEqual([
+      'CHARRNN_SAMPLE_THREADS=2 overridden: CHARRNN_ONE_TFJS_THREAD is set, so sampling runs on the main thread',
+    ]);
+  });
+});

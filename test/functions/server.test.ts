@@ -34,7 +34,10 @@ describe('create → train → resume → sample', () => {
     const events = await collectSse(res);
     const progress = events.filter((e) => e.event === 'progress').map((e) => JSON.parse(e.data));
     expect(progress.length).toBeGreaterThan(0);
-    expect(progress.at(-1)).toMatchObject({ runId: id, step: 30, backend: expect.any(String) });
+    expect(progress.at(-1)).toMatchObject({ runId: id, step: 30 });
+    // Every event says what computes, as /healthz does for the server (the training thread loads the same).
+    const { backend, device, blas } = await (await fetch(url('/healthz'))).json();
+    for (const p of progress) expect({ backend: p.backend, device: p.device, blas: p.blas }).toEqual({ backend, device, blas });
     expect(progress.some((p) => typeof p.valLoss === 'number')).toBe(true);
     for (const p of progress) expect(p).toHaveProperty('etaSeconds');
     const done = events.at(-1)!;

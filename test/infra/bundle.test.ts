@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENTRIES } from '../../infra/build.mjs';
 import { S3ObjectStore } from '../../shared/store/s3-store.ts';
 import { startS3Server, type S3TestServer } from '../support/s3server.ts';
-import { NATIVE_ENV, parseAssignments, PENDING_ENV, parseDockerfile, read, readYaml, rel, ROOT } from './support.ts';
+import { NATIVE_ENV, parseAssignments, parseDockerfile, read, readYaml, rel, ROOT } from './support.ts';
 
 const run = promisify(execFile);
 const TOKEN = 'bundle-test-token';
@@ -181,7 +181,7 @@ describe('portable bundle', () => {
     const dockerEnv = parseDockerfile(read('infra/images/Dockerfile.gpu'))
       .filter((i) => i.op === 'ENV')
       .flatMap((i) => Object.keys(parseAssignments(i.args)));
-    const names = [...new Set([...svc.map((e) => e.name), ...dockerEnv])].filter((n) => !(n in NATIVE_ENV) && !(n in PENDING_ENV));
+    const names = [...new Set([...svc.map((e) => e.name), ...dockerEnv])].filter((n) => !(n in NATIVE_ENV));
     expect(names.length).toBeGreaterThan(5);
     for (const name of names) expect(shipped.includes(name), `${name} not read by the bundle`).toBe(true);
   });

@@ -18,7 +18,6 @@ import {
   NATIVE_ENV,
   parseAssignments,
   parseDockerfile,
-  PENDING_ENV,
   read,
   readYaml,
   rel,
@@ -39,7 +38,7 @@ const CLOUD_RUN_SIGTERM_GRACE_SECONDS = 10;
 const CLOUD_RUN_GPU_STARTUP_WINDOW_SECONDS = 1800;
 
 function envIsRead(name: string): string[] {
-  const table = NATIVE_ENV[name] ?? PENDING_ENV[name];
+  const table = NATIVE_ENV[name];
   return [...codeReadingEnv(name), ...sdkReadingEnv(name), ...(table ? [table] : [])];
 }
 

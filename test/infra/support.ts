@@ -66,14 +66,6 @@ export const NATIVE_ENV: Record<string, string> = {
   CUDA_CACHE_MAXSIZE: 'NVIDIA driver: PTX JIT cache size',
 };
 
-/**
- * Env vars the manifests set for server code that is being built on another branch (issue 12,
- * part 3): read by nothing here yet. Each leaves this table when the code that reads it lands.
- */
-export const PENDING_ENV: Record<string, string> = {
-  CHARRNN_REQUIRE_GPU: 'the server refuses to start unless tfjs-node-gpu loaded and TensorFlow uses the GPU',
-};
-
 /** Every .ts file under the given repo folders. */
 export function sourceFiles(...dirs: string[]): string[] {
   const files: string[] = [];

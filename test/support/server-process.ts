@@ -24,12 +24,12 @@ process.once('exit', () => {
   for (const c of live) c.kill('SIGKILL');
 });
 
-/** Spawns `node --import tsx functions/main.ts` on a free port with `env` on top of a clean environment. */
-export async function spawnServerProcess(env: Record<string, string>, timeoutMs = 60_000): Promise<ServerProcess> {
+/** Spawns `node [nodeArgs] --import tsx functions/main.ts` on a free port with `env` on top of a clean environment. */
+export async function spawnServerProcess(env: Record<string, string>, timeoutMs = 60_000, nodeArgs: string[] = []): Promise<ServerProcess> {
   const full: NodeJS.ProcessEnv = { ...process.env, PORT: '0', HOST: '127.0.0.1', ...env };
   delete full.NODE_OPTIONS; // the test runner's loaders stay out of the server
   if (!('CHARRNN_API_TOKEN' in env)) delete full.CHARRNN_API_TOKEN;
-  const child = spawn(process.execPath, ['--import', 'tsx', 'functions/main.ts'], { cwd: ROOT, env: full, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'functions/main.ts'], { cwd: ROOT, env: full, stdio: ['ignore', 'ignore', 'pipe'] });
   live.add(child);
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
