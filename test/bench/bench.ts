@@ -31,7 +31,6 @@ const WARM_STEPS = 3;
 const SAMPLE_CHARS = 2000;
 const STREAMS = 32;
 
-
 interface Options {
   budget: number;
   json: boolean;

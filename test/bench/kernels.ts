@@ -1,11 +1,14 @@
-// `npx tsx test/bench/kernels.ts [--rounds N] [--configs 1x256,2x512] [--variants avx512,avx2,baseline,off] [--json]`
+// `npx tsx test/bench/kernels.ts [--rounds N] [--configs 1x256,2x512] [--variants avx512,avx2,baseline,off|auto] [--steps N] [--json]`
 // The OpenBLAS binding's kernel variants against each other and against no binding, in CPU time:
 // characters per CPU second of training (one thread, B64 T100; steps after the first two), batch-1
 // sampling (Sampler, after a warm-up call) and 16 streams sampled together (BatchSampler). Each
 // variant runs in its own process (CHARRNN_BLAS_KERNELS=<variant>, or CHARRNN_BLAS=off; `auto`: the
-// binding's own choice), the variants alternate for N rounds, and each figure is the median. CPU time
-// (process.cpuUsage, one busy thread) rather than wall time, so that other work on a shared machine
-// moves the figures little. See BENCHMARKS.md.
+// binding's own choice), the variants alternate for N rounds, and each figure is the median over the
+// rounds. CPU time (process.cpuUsage, one busy thread) rather than wall time, and within a process
+// the fastest of several segments (a step, 100 characters, one batch of streams): other work on a
+// shared machine slows a segment down (its cache and memory traffic), never speeds it up. Measured
+// on two shared cores: medians of whole runs of 1000 characters moved ±30% from round to round.
+// See BENCHMARKS.md.
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
@@ -16,9 +19,12 @@ import { quietly } from './quiet.ts';
 import { percentile, round } from './stats.ts';
 
 const WARM_STEPS = 2;
-const SAMPLE_CHARS = 1000;
+/** Batch-1 sampling: SEGMENTS calls of SEGMENT_CHARS characters. */
+const SEGMENTS = 10;
+const SEGMENT_CHARS = 100;
+/** STREAMS streams of STREAM_CHARS characters, SEGMENTS / 2 times. */
 const STREAMS = 16;
-const STREAM_CHARS = 200;
+const STREAM_CHARS = 50;
 
 interface Figures {
   /** Training characters per CPU second. */
@@ -34,17 +40,31 @@ const cpuSeconds = () => {
   return (u.user + u.system) / 1e6;
 };
 
+/** The least CPU time of `n` runs of `f`. */
+async function fastest(n: number, f: (i: number) => Promise<void>): Promise<number> {
+  let best = Infinity;
+  for (let i = 0; i < n; i++) {
+    const t = cpuSeconds();
+    await f(i);
+    best = Math.min(best, cpuSeconds() - t);
+  }
+  return best;
+}
+
 /** One variant, one config, in this process (the child side). */
 async function measure(cfg: BenchConfig, steps: number): Promise<Figures> {
   await quietly(() => initBackend('wasm'));
   const trainer = await Trainer.create({ text: benchCorpus().text, model: modelOf(cfg), train: { ...trainOf(), evalChars: 2000 }, threads: 1 });
-  let start = 0;
+  let last = 0;
   let done = 0;
+  let best = Infinity;
   for await (const ev of trainer.run({ steps: WARM_STEPS + steps })) {
     if (ev.type !== 'step') continue;
-    if (++done === WARM_STEPS) start = cpuSeconds();
+    const now = cpuSeconds();
+    if (++done > WARM_STEPS) best = Math.min(best, now - last);
+    last = now;
   }
-  const train = (steps * BATCH * SEQ_LEN) / (cpuSeconds() - start);
+  const train = (BATCH * SEQ_LEN) / best;
   const files: CheckpointFiles = await trainer.checkpoint();
   trainer.dispose();
 
@@ -54,10 +74,8 @@ async function measure(cfg: BenchConfig, steps: number): Promise<Figures> {
       // the characters themselves do not matter
     }
   };
-  await generate(1, 100);
-  let t = cpuSeconds();
-  await generate(2, SAMPLE_CHARS);
-  const sample = SAMPLE_CHARS / (cpuSeconds() - t);
+  await generate(1, SEGMENT_CHARS);
+  const sample = SEGMENT_CHARS / (await fastest(SEGMENTS, (i) => generate(2 + i, SEGMENT_CHARS)));
   sampler.dispose();
 
   const batch = await BatchSampler.load(files);
@@ -70,9 +88,7 @@ async function measure(cfg: BenchConfig, steps: number): Promise<Figures> {
     }));
   };
   await streams(100, 20);
-  t = cpuSeconds();
-  await streams(200, STREAM_CHARS);
-  const together = (STREAMS * STREAM_CHARS) / (cpuSeconds() - t);
+  const together = (STREAMS * STREAM_CHARS) / (await fastest(SEGMENTS / 2, (i) => streams(200 + STREAMS * i, STREAM_CHARS)));
   batch.dispose();
   return { train, sample, streams: together };
 }
@@ -105,7 +121,7 @@ async function main(): Promise<void> {
   });
   const configs = parseConfigs(values.child ?? values.configs, (msg) => new Error(msg));
   // Fewer measured steps where a step costs seconds.
-  const stepsOf = (cfg: BenchConfig) => Number(values.steps ?? (cfg.layers * cfg.hidden >= 1024 ? 3 : 8));
+  const stepsOf = (cfg: BenchConfig) => Number(values.steps ?? (cfg.layers * cfg.hidden >= 1024 ? 3 : 6));
   if (values.child) {
     console.log(JSON.stringify(await measure(configs[0], stepsOf(configs[0]))));
     return;

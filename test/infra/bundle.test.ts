@@ -190,6 +190,15 @@ describe('portable bundle', () => {
     const status = JSON.parse(stdout) as BlasStatus;
     expect(status).toMatchObject({ on: true, reason: null, addon: path.join(cwd, 'dist', BUNDLED_ADDON) });
     expect(status.kernels).toMatch(/^(avx512|avx2|baseline)$/);
+    // dist/cli.mjs, one level up, runs the engine too (its embedded server) and prints no status: a
+    // kernel variant that does not exist makes it fail loudly, which it does only once it found the
+    // addon (without one it would run on wasm without a word).
+    const cli = await run(process.execPath, ['dist/cli.mjs', 'train', '--corpus', 'names', '--run', 'r', '--steps', '1', '--hidden', '16', '--seq', '16', '--batch', '8', '--store', `file://${path.join(cwd, 'store')}`], {
+      cwd,
+      env: { PATH: process.env.PATH, CHARRNN_BLAS_KERNELS: 'avx1024' },
+      timeout: 60_000,
+    }).then(() => null, (e: { stderr: string }) => e.stderr);
+    expect(cli).toContain('tfjs backend failed to initialise: CHARRNN_BLAS_KERNELS=avx1024: no such kernels');
   });
 
   it('trains as fast as the checkout: same config and threads, back to back', async () => {
