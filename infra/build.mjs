@@ -17,6 +17,10 @@
 //   functions/worker.mjs  training worker (beside main.mjs: main resolves it relative to itself)
 //   functions/train-replica.mjs  the engine's second training thread (beside worker.mjs)
 //   functions/sample-worker.mjs  a sampling thread (beside main.mjs)
+//   functions/blas-status.mjs    prints whether the bundle runs the OpenBLAS binding, and why not
+//   functions/native/charrnn_blas.node  the OpenBLAS binding (both flavours), when it is built in the
+//                         source tree: portable across CPUs of its architecture, it links
+//                         libopenblas.so.0 (Debian: libopenblas0 on the machine that runs the bundle)
 //   cli.mjs               the charrnn CLI
 //   *-<hash>.mjs          code shared by the entries or loaded on demand (esbuild chunks)
 //   *.wasm, functions/*.wasm   tfjs-backend-wasm binaries next to each bundle (portable only): the wasm
@@ -24,11 +28,13 @@
 //   node_modules/@stdlib/…/data/*.txt   the built-in corpora, where the engine's
 //                         createRequire(import.meta.url).resolve('@stdlib/…/data/…') finds them
 import { build } from 'esbuild';
+import { existsSync } from 'node:fs';
 import { copyFile, mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { BUILT_ADDON, BUNDLED_ADDON } from '../shared/engine/native/env.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const requireFromRoot = createRequire(join(root, 'package.json'));
@@ -41,6 +47,8 @@ export const ENTRIES = {
   'functions/train-replica': 'shared/engine/replica-worker.ts',
   // Sampling threads (functions/sampling/pool.ts looks for it beside main.mjs).
   'functions/sample-worker': 'functions/sampling/worker.ts',
+  // `node dist/functions/blas-status.mjs`: whether this bundle, here, runs the OpenBLAS binding.
+  'functions/blas-status': 'shared/engine/native/status.ts',
   cli: 'functions/cli.ts',
   // The GPU smoke's checks (infra/gpu-smoke.sh runs them in the image, which has no sources).
   'gpu-smoke': 'functions/smoke/main.ts',
@@ -155,13 +163,29 @@ export async function bundle({ outdir = 'dist', native = false, sourcemap = fals
     }
   }
 
+  // The OpenBLAS binding, where the engine's loader looks beside the bundles (shared/engine/native/blas.ts).
+  const builtBlas = join(root, 'shared/engine/native', BUILT_ADDON);
+  const blas = existsSync(builtBlas);
+  if (blas) {
+    const dest = join(out, BUNDLED_ADDON);
+    await mkdir(dirname(dest), { recursive: true });
+    await copyFile(builtBlas, dest);
+    written.push(dest);
+  } else {
+    console.warn(`build: no OpenBLAS binding in ${relative(root, builtBlas)} (npm run postinstall builds it): the bundle will run without it`);
+  }
+
   // What went in, minus dependencies: the images copy only these folders into their build stage.
   const sources = Object.keys(result.metafile.inputs)
     .filter((p) => !p.includes('node_modules/'))
     .sort();
   await writeFile(
     join(out, 'build.json'),
-    JSON.stringify({ flavour: native ? 'native' : 'portable', entries: ENTRIES, sources, builtAt: new Date().toISOString() }, null, 2) + '\n',
+    JSON.stringify(
+      { flavour: native ? 'native' : 'portable', entries: ENTRIES, blas: blas ? BUNDLED_ADDON : null, sources, builtAt: new Date().toISOString() },
+      null,
+      2,
+    ) + '\n',
   );
   written.push(join(out, 'build.json'));
 

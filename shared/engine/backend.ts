@@ -17,7 +17,7 @@ import {
 } from './backend-choice.ts';
 import { backendSetting, requireGpuSetting } from './env.ts';
 import { nativeAddonMissing } from './native-packages.ts';
-import { type Blas, loadBlas } from './native/blas.ts';
+import { type Blas, blasStatus, loadBlas } from './native/blas.ts';
 
 let chosen: Promise<BackendChoice> | null = null;
 let choice: BackendChoice | null = null;
@@ -51,7 +51,9 @@ export function currentBackend(): string {
 export function backendInfo(): BackendInfo {
   if (!choice) throw new Error('backendInfo() called before initBackend() succeeded');
   const { skipped: _, ...info } = choice;
-  return { ...info, blas: { on: info.backend === 'wasm' && loadBlas() !== null, kernels: null } };
+  // The binding serves the wasm kernels only: on other backends it is loaded but not in use.
+  const blas = blasStatus();
+  return { ...info, blas: info.backend === 'wasm' && blas.on ? { on: true, kernels: blas.kernels } : { on: false, kernels: null } };
 }
 
 /** The candidates passed over on the way to the chosen backend, with their loaders' error text. */

@@ -8,55 +8,33 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import {
-  DEFAULT_MODEL,
-  DEFAULT_TRAIN,
-  Sampler,
-  Trainer,
-  currentBackend,
-  initBackend,
-  loadBuiltinCorpus,
-  type CheckpointFiles,
-  type ModelConfig,
-  type TrainConfig,
-} from '../../shared/engine/index.ts';
+import { Sampler, Trainer, currentBackend, initBackend, type CheckpointFiles } from '../../shared/engine/index.ts';
+import { blasStatus } from '../../shared/engine/native/blas.ts';
 import { FileObjectStore, RunStore, type RunRecord } from '../../shared/store/index.ts';
 import { readLimits } from '../../functions/limits.ts';
 import { startServer } from '../../functions/server.ts';
 import { childEnv, spawnServer } from './child-server.ts';
 import { timeCommand, timeRepeated, type Until } from './cli-cold.ts';
+import { BATCH, benchCorpus, modelOf, parseConfigs, ROOT, SEQ_LEN, trainOf, VAL_CHARS, type BenchConfig, type BenchCorpus } from './protocol.ts';
 import { Report, fmtInt, fmtMs, machineInfo } from './report.ts';
 import { quietly } from './quiet.ts';
 import { streamSample } from './sample-stream.ts';
 import { mean, percentile, round } from './stats.ts';
 import { runTorch, torchUnavailable } from './torch-ref.ts';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const TINYSHAKESPEARE = path.resolve(ROOT, '../shared/data/tinyshakespeare.txt');
 const REF_TORCH = path.resolve(ROOT, '../shared/bench/ref_torch.py');
 
 const MEASURES = ['train', 'sample', 'serve', 'cold', 'ckpt', 'torch'] as const;
 type Measure = (typeof MEASURES)[number];
 
-/** The protocol of /work/shared/bench (BASELINE.md): B 64, T 100, Adam lr 2e-3, clip 5. */
-const BATCH = 64;
-const SEQ_LEN = 100;
 /** Steps left out of the steady-state figure (compilation, allocation, first-touch). */
 const WARM_STEPS = 3;
-/** Validation characters after training (ours and torch's; both cap their eval). */
-const VAL_CHARS = 20_000;
 const SAMPLE_CHARS = 2000;
 const STREAMS = 32;
 /** Fresh CLI processes per cold figure (median and min are reported). */
 const CLI_REPEATS = 7;
-
-interface BenchConfig {
-  name: string;
-  layers: number;
-  hidden: number;
-}
 
 interface Options {
   budget: number;
@@ -78,7 +56,7 @@ interface Ctx {
   opts: Options;
   report: Report;
   backend: string;
-  corpus: { name: string; text: string; file: string | null };
+  corpus: BenchCorpus;
   store: RunStore;
   storeUrl: string;
   corpusRef?: string;
@@ -109,29 +87,11 @@ function parseOptions(argv: string[]): Options {
     if (!(MEASURES as readonly string[]).includes(m)) throw new UsageError(`--only: unknown measurement "${m}"; use ${MEASURES.join(', ')}`);
     only.add(m as Measure);
   }
-  const configs = values.configs.split(',').map((s) => {
-    const m = /^(\d+)x(\d+)$/.exec(s.trim());
-    if (!m || +m[1] < 1 || +m[2] < 1) throw new UsageError(`--configs: "${s}" is not LAYERSxHIDDEN (e.g. 2x512)`);
-    return { name: s.trim(), layers: +m[1], hidden: +m[2] };
-  });
+  const configs = parseConfigs(values.configs, (msg) => new UsageError(msg));
   return { budget, json: values.json, only, configs };
 }
 
 class UsageError extends Error {}
-
-function benchCorpus(): Ctx['corpus'] {
-  if (existsSync(TINYSHAKESPEARE)) return { name: 'tinyshakespeare', text: readFileSync(TINYSHAKESPEARE, 'utf8'), file: TINYSHAKESPEARE };
-  return { name: 'moby-dick', text: loadBuiltinCorpus('moby-dick'), file: null };
-}
-
-function modelOf(cfg: BenchConfig): ModelConfig {
-  return { ...DEFAULT_MODEL, cell: 'lstm', layers: cfg.layers, hidden: cfg.hidden, dropout: 0, embedding: null };
-}
-
-function trainOf(): TrainConfig {
-  // evalEvery out of reach: the only eval is the one after the budget, outside the timed steps.
-  return { ...DEFAULT_TRAIN, batchSize: BATCH, seqLen: SEQ_LEN, lr: 2e-3, gradClip: 5, evalEvery: 1_000_000, evalChars: VAL_CHARS, seed: 1 };
-}
 
 // ---------------------------------------------------------------------------------------------
 // measurements (one function each)
@@ -437,9 +397,11 @@ async function main(): Promise<void> {
     store: new RunStore(new FileObjectStore(storeDir)), storeUrl: pathToFileURL(storeDir).href,
   };
   const m = machineInfo();
+  const blas = blasStatus();
+  const blasText = blas.on ? `OpenBLAS binding, ${blas.kernels} kernels` : `no OpenBLAS binding (${blas.reason})`;
   report.add({
-    bench: 'machine', config: '-', backend: currentBackend(), figures: { ...m, corpus: ctx.corpus.name, budget_s: opts.budget },
-    text: `${m.cpu} ×${m.nproc} (${m.simd}), ${m.memGiB} GiB, node ${m.node}, load ${m.load1m}; ${ctx.corpus.name}, budget ${opts.budget} s`,
+    bench: 'machine', config: '-', backend: currentBackend(), figures: { ...m, corpus: ctx.corpus.name, budget_s: opts.budget, blas: blas.kernels ?? 'off' },
+    text: `${m.cpu} ×${m.nproc} (${m.simd}), ${m.memGiB} GiB, node ${m.node}, load ${m.load1m}; ${ctx.corpus.name}, budget ${opts.budget} s; ${blasText}`,
   });
   if (m.load1m > 1) report.note(`load average ${m.load1m} on ${m.nproc} cores: the machine is busy, treat these numbers as a smoke check only`);
   let failures = 0;

@@ -1,13 +1,14 @@
 // The OpenBLAS matmul path: built wherever OpenBLAS's headers are (CI installs them), taken for
 // every matmul big enough, row by row where sampling needs it, and numerically the same as the cpu
-// backend.
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+// backend. Then each kernel variant this CPU runs (one portable build, chosen at load time).
+import { execFile } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { promisify } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { hasLstmCellKernel, initBackend, LSTM_CELL, rowInvariantMatMuls } from '../../shared/engine/backend.ts';
-import { BLAS_ADDON, builtForThisCpu, loadBlas, type Blas } from '../../shared/engine/native/blas.ts';
+import { blasStatus, blasVariants, findBlasAddon, loadBlas, type Blas, type BlasStatus } from '../../shared/engine/native/blas.ts';
+import { BLAS_KERNELS_ENV } from '../../shared/engine/native/env.mjs';
 
 const headers = ['/usr/include', '/usr/local/include', '/usr/include/x86_64-linux-gnu'].some((d) => existsSync(`${d}/cblas.h`));
 const rnd = (shape: number[], seed: number) => tf.randomUniform(shape, -1, 1, 'float32', seed);
@@ -38,7 +39,7 @@ describe('OpenBLAS matmuls', () => {
     expect(await initBackend('wasm')).toBe('wasm');
     // CI installs libopenblas-dev before `npm ci`, whose postinstall builds the binding.
     expect(headers, 'OpenBLAS headers (apt-get install libopenblas-dev)').toBe(true);
-    expect(existsSync(BLAS_ADDON), `${BLAS_ADDON} (npm run postinstall)`).toBe(true);
+    expect(findBlasAddon(), 'shared/engine/native/build/Release/charrnn_blas.node (npm run postinstall)').not.toBeNull();
     blas = loadBlas()!;
     expect(blas).not.toBeNull();
   });
@@ -142,23 +143,6 @@ describe('OpenBLAS matmuls', () => {
     expect(cellSpy).toHaveBeenCalledTimes(2 * 3);
   });
 
-  it('is used only on the CPU it was built for (-march=native)', () => {
-    const record = join(BLAS_ADDON, '..', 'cpu.json');
-    expect(builtForThisCpu(record)).toBe(true);
-    const dir = mkdtempSync(join(tmpdir(), 'charrnn-cpu-'));
-    try {
-      const built = JSON.parse(readFileSync(record, 'utf8'));
-      const other = join(dir, 'cpu.json');
-      writeFileSync(other, JSON.stringify({ ...built, flags: `${built.flags ?? ''} not_this_cpu` }));
-      expect(builtForThisCpu(other)).toBe(false);
-      writeFileSync(other, JSON.stringify({ ...built, arch: 'arm64' === process.arch ? 'x64' : 'arm64' }));
-      expect(builtForThisCpu(other)).toBe(false);
-      expect(builtForThisCpu(join(dir, 'missing.json'))).toBe(false);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
-
   it('rejects operands that do not hold the sizes it is told, instead of reading past them', () => {
     const a = new Float32Array(6);
     const b = new Float32Array(6);
@@ -178,5 +162,122 @@ describe('OpenBLAS matmuls', () => {
     const y = Float32Array.of(1, 1, 1, 1);
     blas.rowGemm(2, 2, 3, Float32Array.of(1, 2, 3, 4, 5, 6), Float32Array.of(1, 0, 0, 1, 1, 1), y, true);
     expect([...y]).toEqual([5, 6, 11, 12]);
+  });
+});
+
+/** Uniform in [-scale, scale), from a seed (no tfjs: the variants are called directly). */
+function uniform(length: number, seed: number, scale = 1): Float32Array {
+  const out = new Float32Array(length);
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < length; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    out[i] = ((x >>> 0) / 2 ** 32 * 2 - 1) * scale;
+  }
+  return out;
+}
+
+const bits = (a: Float32Array) => Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length));
+
+/** The CPU's feature flags, as the kernel choice should see them (Linux). */
+const cpuFlags = new Set((/^flags\s*:(.*)$/m.exec(existsSync('/proc/cpuinfo') ? readFileSync('/proc/cpuinfo', 'utf8') : '')?.[1] ?? '').trim().split(/\s+/));
+
+describe('kernel variants (one portable build)', () => {
+  const variants = blasVariants();
+
+  it('lists the variants this CPU runs, best first, and uses the best', () => {
+    const names = variants.map((v) => v.kernels);
+    const expected = process.arch === 'x64'
+      ? [...(cpuFlags.has('avx512f') && cpuFlags.has('avx2') && cpuFlags.has('fma') ? ['avx512'] : []), ...(cpuFlags.has('avx2') && cpuFlags.has('fma') ? ['avx2'] : []), 'baseline']
+      : ['baseline'];
+    expect(names).toEqual(expected);
+    expect(blasStatus()).toMatchObject({ on: true, kernels: names[0], reason: null, addon: findBlasAddon() });
+    expect(loadBlas()!.kernels).toBe(names[0]);
+  });
+
+  it('rowGemm: each row has the bits it has alone, at any row count (past 16), in every variant, and every variant agrees', () => {
+    // One FMA chain per element, in k order, in every path: the maths leaves no room for a difference.
+    for (const [k, n] of [[256, 1024], [100, 1000], [37, 65], [3, 5]]) {
+      const rows = 40;
+      const a = uniform(rows * k, k * 7 + n);
+      const b = uniform(k * n, k + n * 3);
+      const bias = uniform(rows * n, 11);
+      let reference: number[] | null = null;
+      for (const v of variants) {
+        const alone = new Float32Array(rows * n);
+        const aloneAcc = bias.slice();
+        for (let r = 0; r < rows; r++) {
+          v.rowGemm(1, n, k, a.subarray(r * k, (r + 1) * k), b, alone.subarray(r * n, (r + 1) * n), false);
+          v.rowGemm(1, n, k, a.subarray(r * k, (r + 1) * k), b, aloneAcc.subarray(r * n, (r + 1) * n), true);
+        }
+        for (const m of [2, 3, 5, 7, 8, 9, 15, 16, 17, 24, 33, 40]) {
+          const together = new Float32Array(m * n);
+          v.rowGemm(m, n, k, a.subarray(0, m * k), b, together, false);
+          expect(bits(together), `${v.kernels}: ${m} rows, k ${k}, n ${n}`).toEqual(bits(alone.subarray(0, m * n)));
+          const acc = bias.slice(0, m * n);
+          v.rowGemm(m, n, k, a.subarray(0, m * k), b, acc, true);
+          expect(bits(acc), `${v.kernels}: ${m} rows accumulated`).toEqual(bits(aloneAcc.subarray(0, m * n)));
+        }
+        reference ??= bits(alone);
+        expect(bits(alone), `${v.kernels} against ${variants[0].kernels}`).toEqual(reference);
+      }
+    }
+  });
+
+  it('lstmCell: each row has the bits it has alone in every variant, and every variant agrees', () => {
+    // Measured: the same bits in all three variants, on these inputs out to ±100 (both ends of the
+    // exp clamp). Every operation in cell.c is an exactly rounded IEEE one (add, mul, div, FMA,
+    // min/max, floor, exponent bits) in the same order at every width, so nothing allows a difference.
+    for (const [n, H] of [[16, 256], [5, 37], [3, 1]]) {
+      const xp = uniform(n * 4 * H, n + H, 100);
+      const hw = uniform(n * 4 * H, 2 * n + H, 4);
+      const c = uniform(n * H, 3 * n + H, 20);
+      xp.set([0, -0, 1e-30, -1e-30, 87.3, -87.3, 200, -200].slice(0, xp.length));
+      let reference: number[] | null = null;
+      for (const v of variants) {
+        const h = new Float32Array(n * H);
+        const cNext = new Float32Array(n * H);
+        v.lstmCell(n, H, xp, hw, c, h, cNext);
+        const got = [...bits(h), ...bits(cNext)];
+        expect(got.every((x) => (x & 0x7f800000) !== 0x7f800000), `${v.kernels}: no NaN or infinity`).toBe(true);
+        for (const r of [0, n - 1]) {
+          const h1 = new Float32Array(H);
+          const c1 = new Float32Array(H);
+          v.lstmCell(1, H, xp.subarray(r * 4 * H, (r + 1) * 4 * H), hw.subarray(r * 4 * H, (r + 1) * 4 * H), c.subarray(r * H, (r + 1) * H), h1, c1);
+          expect(bits(h1), `${v.kernels}: row ${r} of ${n}, H ${H}`).toEqual(bits(h.subarray(r * H, (r + 1) * H)));
+          expect(bits(c1)).toEqual(bits(cNext.subarray(r * H, (r + 1) * H)));
+        }
+        reference ??= got;
+        expect(got, `${v.kernels} against ${variants[0].kernels}`).toEqual(reference);
+      }
+    }
+  });
+
+  it(`${BLAS_KERNELS_ENV} picks a variant for the whole engine, and a variant it cannot have is a clear error`, async () => {
+    const script = [
+      "import { blasStatus, loadBlas } from './shared/engine/native/blas.ts';",
+      "import { initBackend, hasLstmCellKernel } from './shared/engine/backend.ts';",
+      'const status = blasStatus();',
+      'let error = null;',
+      'try { await initBackend("wasm"); } catch (e) { error = e.message; }',
+      'const kernels = error ? null : loadBlas()?.kernels ?? null;',
+      'console.log(JSON.stringify({ status, kernels, cell: !error && hasLstmCellKernel(), error }));',
+    ].join('\n');
+    const probe = async (want: string) => {
+      const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+        env: { ...process.env, [BLAS_KERNELS_ENV]: want },
+        timeout: 60_000,
+      });
+      return JSON.parse(stdout) as { status: BlasStatus; kernels: string | null; cell: boolean; error: string | null };
+    };
+    for (const v of variants) {
+      expect(await probe(v.kernels)).toMatchObject({ status: { on: true, kernels: v.kernels }, kernels: v.kernels, cell: true, error: null });
+    }
+    const bad = await probe('avx1024');
+    expect(bad.status).toMatchObject({ on: false, kernels: null });
+    expect(bad.status.reason).toMatch(/^CHARRNN_BLAS_KERNELS=avx1024: no such kernels \(the binding has .*baseline\); this CPU runs /);
+    // The engine does not quietly run on something else: initialising the backend fails with it.
+    expect(bad.error).toBe(bad.status.reason);
   });
 });

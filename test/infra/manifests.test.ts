@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENTRIES } from '../../infra/build.mjs';
 import { DEFAULT_LIMITS } from '../../functions/limits.ts';
 import { backendCandidates } from '../../shared/engine/backend-choice.ts';
+import { BUILT_ADDON } from '../../shared/engine/native/env.mjs';
 import {
   codeReadingEnv,
   defaultPort,
@@ -314,6 +315,36 @@ describe('Dockerfiles', () => {
         it('runs on a slim Node 22+ image', () => {
           expect(subst(final[0].args)).toMatch(/^node:(\d+)-\w+-slim$/);
           expect(Number(/node:(\d+)/.exec(subst(final[0].args))?.[1])).toBeGreaterThanOrEqual(22);
+        });
+
+        it('builds the OpenBLAS binding in the bundle stage, ships it in the bundle, and can load it at run time', () => {
+          const stage = (name: string) => {
+            const start = ins.findIndex((i) => i.op === 'FROM' && new RegExp(`\\bAS\\s+${name}$`, 'i').test(i.args));
+            const end = ins.findIndex((i, n) => n > start && i.op === 'FROM');
+            return ins.slice(start, end < 0 ? undefined : end);
+          };
+          const bundle = stage('bundle');
+          const runs = only(bundle, 'RUN').map((i) => i.args);
+          const aptIndex = runs.findIndex((r) => r.includes('apt-get install'));
+          expect(aptIndex, 'an apt-get install in the bundle stage').toBeGreaterThanOrEqual(0);
+          for (const pkg of ['libopenblas-dev', 'python3', 'make', 'g++']) expect(runs[aptIndex].split(/\s+/)).toContain(pkg);
+          // node-gyp gets the node image's own headers (/usr/local/include/node): nothing to download.
+          const native = runs.findIndex((r) => r.includes('node shared/engine/native/build.mjs'));
+          expect(native, 'a RUN of shared/engine/native/build.mjs').toBeGreaterThan(aptIndex);
+          expect(runs[native]).toMatch(/npm_config_nodedir=\/usr\/local\b|--nodedir[= ]\/usr\/local\b/);
+          // build.mjs never fails an install; the image must not ship without the binding.
+          expect(runs[native]).toContain(`test -f shared/engine/native/${BUILT_ADDON}`);
+          // infra/build.mjs copies it into dist/, so it runs after.
+          expect(runs.findIndex((r) => r.includes('infra/build.mjs'))).toBeGreaterThan(native);
+          // A binding built on the host never enters the context.
+          expect(read(`${file}.dockerignore`).split('\n').map((l) => l.trim())).toContain('shared/engine/native/build');
+
+          // The runtime has libopenblas.so.0 (what the binding links), and the bundle loads the binding.
+          const finalRuns = only(final, 'RUN').map((i) => i.args);
+          expect(finalRuns.some((r) => r.includes('apt-get install') && /\blibopenblas0(-pthread)?\b/.test(r))).toBe(true);
+          const check = final.findIndex((i) => i.op === 'RUN' && i.args.includes(`node dist/functions/blas-status.mjs`));
+          expect(check).toBeGreaterThan(final.findIndex((i) => i.op === 'COPY' && i.args.includes('/src/dist')));
+          expect(Object.keys(ENTRIES)).toContain('functions/blas-status');
         });
       }
     });

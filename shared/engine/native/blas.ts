@@ -1,9 +1,13 @@
 // Loads the optional native binding (built by `npm install` when the system has OpenBLAS; see
-// build.mjs). Absent, switched off (CHARRNN_BLAS=off), stale or unloadable: null, and the engine
-// keeps its wasm kernels.
-import { existsSync, readFileSync } from 'node:fs';
+// build.mjs), from the source tree or from beside the bundle (infra/build.mjs). Absent, switched
+// off (CHARRNN_BLAS=off), incomplete or unloadable: null, and the engine keeps its wasm kernels;
+// blasStatus() says which and why. One build runs on any CPU of its architecture: the binding lists
+// the kernel variants this CPU runs, best first, and the best is used unless CHARRNN_BLAS_KERNELS
+// names another.
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { BLAS_ENV, BLAS_KERNELS_ENV, BUILT_ADDON, BUNDLED_ADDON, blasSwitchedOff } from './env.mjs';
 
 export interface Blas {
   /** c[m×n] = op(a)·op(b) + beta·c, row-major; a, b, c may be views of the wasm heap. */
@@ -12,47 +16,95 @@ export interface Blas {
   rowGemm(m: number, n: number, k: number, a: Float32Array, b: Float32Array, c: Float32Array, accumulate: boolean): void;
   /** An LSTM cell's element-wise half for n rows: z = xp + hw ([n, 4H], gates i, f, o, g), c [n, H] → h, cNext. */
   lstmCell(n: number, H: number, xp: Float32Array, hw: Float32Array, c: Float32Array, h: Float32Array, cNext: Float32Array): void;
+  /** The kernel variant rowGemm and lstmCell run: 'avx512', 'avx2' or 'baseline'. */
+  readonly kernels: string;
 }
 
-export const BLAS_ADDON = fileURLToPath(new URL('./build/Release/charrnn_blas.node', import.meta.url));
+export interface BlasStatus {
+  on: boolean;
+  /** The kernel variant in use, when on. */
+  kernels: string | null;
+  /** Why it is off: 'CHARRNN_BLAS=off', 'not built', the load error's first line, … */
+  reason: string | null;
+  /** The addon file found (loaded or not). */
+  addon: string | null;
+}
 
-let loaded: Blas | null | undefined;
-
-export function loadBlas(): Blas | null {
-  if (loaded !== undefined) return loaded;
-  loaded = null;
-  const mode = (process.env.CHARRNN_BLAS ?? '').trim().toLowerCase();
-  if (mode === 'off' || mode === '0' || mode === 'false') return loaded;
-  if (!existsSync(BLAS_ADDON) || !builtForThisCpu()) return loaded;
-  try {
-    const addon = createRequire(import.meta.url)(BLAS_ADDON) as Partial<Blas>;
-    // A build from an older checkout lacks newer functions: treat it as absent until rebuilt.
-    const complete = (['sgemm', 'rowGemm', 'lstmCell'] as const).every((f) => typeof addon[f] === 'function');
-    loaded = complete ? (addon as Blas) : null;
-  } catch {
-    loaded = null; // e.g. libopenblas removed after the build
-  }
-  return loaded;
+/** What blas.c exports. */
+interface Addon {
+  sgemm: Blas['sgemm'];
+  variants: { name: string; rowGemm: Blas['rowGemm']; lstmCell: Blas['lstmCell'] }[];
+  built: string[];
 }
 
 /**
- * Whether the binding was built on this kind of CPU: it is compiled with -march=native, and on a
- * CPU without those instructions it would stop the process. build.mjs records arch and flags.
+ * Where the addon may be, first found wins: this file in the source tree (native/), or the bundle
+ * this code is bundled into: dist/functions/*.mjs or dist/cli.mjs, with the addon at
+ * dist/BUNDLED_ADDON.
  */
-export function builtForThisCpu(record: string | URL = new URL('./build/Release/cpu.json', import.meta.url)): boolean {
-  try {
-    const built = JSON.parse(readFileSync(record, 'utf8')) as { arch: string; flags: string | null };
-    return built.arch === process.arch && built.flags === cpuFlags();
-  } catch {
-    return false; // built before the record existed, or unreadable: rebuild with npm run postinstall
-  }
+export const ADDON_CANDIDATES: readonly string[] = [BUILT_ADDON, `../${BUNDLED_ADDON}`, BUNDLED_ADDON].map((p) =>
+  fileURLToPath(new URL(p, import.meta.url)),
+);
+
+/** The addon file loadBlas() loads, or null when none is built. */
+export function findBlasAddon(): string | null {
+  return ADDON_CANDIDATES.find((p) => existsSync(p)) ?? null;
 }
 
-/** The CPU's feature flags (Linux), or null where /proc/cpuinfo is absent (as build.mjs reads them). */
-function cpuFlags(): string | null {
+let state: { blas: Blas | null; all: Blas[]; status: BlasStatus; error: Error | null } | undefined;
+
+function load(): NonNullable<typeof state> {
+  if (state) return state;
+  const off = (reason: string, addon: string | null = null, error: Error | null = null) =>
+    (state = { blas: null, all: [], status: { on: false, kernels: null, reason, addon }, error });
+  if (blasSwitchedOff()) return off(`${BLAS_ENV}=off`);
+  const addon = findBlasAddon();
+  if (!addon) return off('not built');
+  let lib: Partial<Addon>;
   try {
-    return /^flags\s*:(.*)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1].trim() ?? null;
-  } catch {
-    return null;
+    lib = createRequire(import.meta.url)(addon) as Partial<Addon>;
+  } catch (e) {
+    // e.g. libopenblas.so.0 missing on this machine (Debian: apt-get install libopenblas0)
+    return off(String(e instanceof Error ? e.message : e).split('\n')[0], addon);
   }
+  // A build from an older checkout lacks newer exports: treat it as absent until rebuilt.
+  if (typeof lib.sgemm !== 'function' || !Array.isArray(lib.variants) || !Array.isArray(lib.built) || !lib.variants.length) {
+    return off('built by an older checkout (npm run postinstall rebuilds it)', addon);
+  }
+  const all = lib.variants.map((v): Blas => ({ sgemm: lib.sgemm!, rowGemm: v.rowGemm, lstmCell: v.lstmCell, kernels: v.name }));
+  const want = (process.env[BLAS_KERNELS_ENV] ?? '').trim().toLowerCase();
+  const runs = all.map((b) => b.kernels).join(', ');
+  let blas = all[0];
+  if (want && want !== 'auto') {
+    const chosen = all.find((b) => b.kernels === want);
+    if (!chosen) {
+      const why = lib.built.includes(want) ? 'this CPU cannot run them' : `no such kernels (the binding has ${lib.built.join(', ')})`;
+      // An explicit choice that cannot hold is an error, not a silent fallback: it exists to pin
+      // tests and benchmarks to one variant.
+      const msg = `${BLAS_KERNELS_ENV}=${want}: ${why}; this CPU runs ${runs}`;
+      return off(msg, addon, new Error(msg));
+    }
+    blas = chosen;
+  }
+  return (state = { blas, all, status: { on: true, kernels: blas.kernels, reason: null, addon }, error: null });
+}
+
+/**
+ * The binding with the chosen kernels, or null without one. Throws when CHARRNN_BLAS_KERNELS names
+ * kernels this CPU or this build does not have.
+ */
+export function loadBlas(): Blas | null {
+  const s = load();
+  if (s.error) throw s.error;
+  return s.blas;
+}
+
+/** Whether the binding is in use, with which kernels, or why not. Never throws. */
+export function blasStatus(): BlasStatus {
+  return { ...load().status };
+}
+
+/** Every kernel variant this CPU runs, best first, each as a Blas (tests and benchmarks compare them). */
+export function blasVariants(): Blas[] {
+  return [...load().all];
 }

@@ -1,16 +1,20 @@
-// Builds the optional OpenBLAS binding (`npm install` runs this as postinstall). It never fails the
-// install: without OpenBLAS's headers (Debian: `apt-get install libopenblas-dev`) or a compiler,
-// it says so in one line and the engine keeps its wasm matmuls.
+// Builds the optional OpenBLAS binding (`npm install` runs this as postinstall; by hand:
+// `node shared/engine/native/build.mjs`). It never fails the install: without OpenBLAS's headers
+// (Debian: `apt-get install libopenblas-dev`), a compiler or Node's headers, it says so in one line
+// and the engine keeps its wasm matmuls. It builds in a temporary directory and swaps the addon in
+// only once the new one loads, so a failed rebuild leaves a working binding as it was. The build is
+// portable (binding.gyp: kernels for every CPU of the architecture, chosen at load time), so the
+// bundle can ship it.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { BLAS_ENV, BUILT_ADDON, blasSwitchedOff } from './env.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const addon = join(here, 'build', 'Release', 'charrnn_blas.node');
+const addon = join(here, BUILT_ADDON);
 const say = (msg) => console.log(`charrnn: ${msg}`);
 
-const off = ['off', '0', 'false'].includes((process.env.CHARRNN_BLAS ?? '').trim().toLowerCase());
 const headers = ['/usr/include', '/usr/local/include', '/usr/include/x86_64-linux-gnu', '/usr/include/aarch64-linux-gnu'].some(
   (d) => existsSync(join(d, 'cblas.h')),
 );
@@ -19,33 +23,56 @@ const gyp =
   process.env.npm_config_node_gyp ??
   join(dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js');
 
-if (off) {
+if (blasSwitchedOff()) {
   rmSync(join(here, 'build'), { recursive: true, force: true });
-  say('CHARRNN_BLAS=off: OpenBLAS binding not built; matmuls run on wasm SIMD');
+  say(`${BLAS_ENV}=off: OpenBLAS binding not built; matmuls run on wasm SIMD`);
 } else if (!headers) {
   say('OpenBLAS not found (Debian: apt-get install libopenblas-dev, then npm run postinstall); matmuls run on wasm SIMD');
 } else if (!existsSync(gyp)) {
   say(`node-gyp not found at ${gyp}; matmuls run on wasm SIMD`);
 } else {
-  const r = spawnSync(process.execPath, [gyp, 'rebuild'], { cwd: here, encoding: 'utf8' });
-  if (r.status === 0 && existsSync(addon)) {
-    // -march=native: record the CPU it was built for; blas.ts loads it only on the same one.
-    writeFileSync(join(here, 'build', 'Release', 'cpu.json'), JSON.stringify({ arch: process.arch, flags: cpuFlags() }) + '\n');
-    say('built the OpenBLAS binding; matmuls run on the CPU\'s own vector units');
-  } else {
-    mkdirSync(join(here, 'build'), { recursive: true });
-    const log = join(here, 'build', 'build.log');
-    writeFileSync(log, `${r.stdout ?? ''}\n${r.stderr ?? ''}\n${r.error ?? ''}`);
-    rmSync(join(here, 'build', 'Release'), { recursive: true, force: true });
-    say(`could not build the OpenBLAS binding (see ${log}); matmuls run on wasm SIMD`);
+  say(build());
+}
+
+/** Build, check and swap in; returns the line to print. */
+function build() {
+  mkdirSync(dirname(addon), { recursive: true });
+  // Inside build/ (same filesystem, so the swap is a rename; git ignores it).
+  const tmp = mkdtempSync(join(here, 'build', 'next-'));
+  const log = join(here, 'build', 'build.log');
+  try {
+    for (const f of readdirSync(here)) if (/\.(c|h|gyp)$/.test(f)) copyFileSync(join(here, f), join(tmp, f));
+    const nodedir = nodeHeaders();
+    const r = spawnSync(process.execPath, [gyp, 'rebuild', ...(nodedir ? [`--nodedir=${nodedir}`] : [])], { cwd: tmp, encoding: 'utf8' });
+    const built = join(tmp, BUILT_ADDON);
+    const kept = existsSync(addon) ? 'the existing binding is unchanged' : 'matmuls run on wasm SIMD';
+    if (r.status !== 0 || !existsSync(built)) {
+      writeFileSync(log, `${r.stdout ?? ''}\n${r.stderr ?? ''}\n${r.error ?? ''}\n`);
+      return `could not build the OpenBLAS binding (see ${log}); ${kept}`;
+    }
+    // Load it in a fresh process before it replaces anything (a missing libopenblas.so, say).
+    const probe = spawnSync(process.execPath, ['-e', 'console.log(require(process.argv[1]).variants.map((v) => v.name).join(", "))', built], {
+      encoding: 'utf8',
+    });
+    if (probe.status !== 0) {
+      writeFileSync(log, probe.stderr);
+      return `built the OpenBLAS binding but it does not load (see ${log}); ${kept}`;
+    }
+    renameSync(built, addon); // atomic: a process loading the addon meanwhile gets the old or the new file
+    rmSync(log, { force: true });
+    return `built the OpenBLAS binding (kernels this CPU runs: ${probe.stdout.trim()}); matmuls run on the CPU's own vector units`;
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
   }
 }
 
-/** The CPU's feature flags (Linux), or null where /proc/cpuinfo is absent. */
-function cpuFlags() {
-  try {
-    return /^flags\s*:(.*)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1].trim() ?? null;
-  } catch {
-    return null;
-  }
+/**
+ * Node's headers for node-gyp, so that it never downloads them: npm's nodedir when npm runs this
+ * (npm_config_nodedir), else the installation running this script (<prefix>/include/node/node.h).
+ * null: let node-gyp find them (its cache, or a download).
+ */
+function nodeHeaders() {
+  if (process.env.npm_config_nodedir) return process.env.npm_config_nodedir;
+  const prefix = dirname(dirname(process.execPath));
+  return existsSync(join(prefix, 'include', 'node', 'node.h')) ? prefix : null;
 }

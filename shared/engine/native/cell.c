@@ -1,48 +1,13 @@
 // The LSTM cell's element-wise half for sampling, one call instead of ten tfjs ops (their
 // dispatch, not their arithmetic, is most of a one-row step): z = xp + hw; i, f, o = σ(z[0:3H]);
 // g = tanh(z[3H:4H]); c' = f·c + i·g; h = o·tanh(c'). Every element goes through the same
-// vector code (a tail is padded), so a row's bits never depend on the rows beside it.
-#include "cell.h"
-
+// vector code (a tail is padded), so a row's bits never depend on the rows beside it. Built once
+// per variant (simd.h); each lane computes the same bits in every variant.
 #include <stddef.h>
 #include <string.h>
 
-#if defined(__AVX2__) && defined(__FMA__)
-#include <immintrin.h>
-typedef __m256 vec;
-#define LOAD(p) _mm256_loadu_ps(p)
-#define STORE(p, v) _mm256_storeu_ps(p, v)
-#define SET1(x) _mm256_set1_ps(x)
-#define ADD(a, b) _mm256_add_ps(a, b)
-#define SUB(a, b) _mm256_sub_ps(a, b)
-#define MUL(a, b) _mm256_mul_ps(a, b)
-#define DIV(a, b) _mm256_div_ps(a, b)
-#define FMA(a, b, c) _mm256_fmadd_ps(a, b, c)
-#define MIN(a, b) _mm256_min_ps(a, b)
-#define MAX(a, b) _mm256_max_ps(a, b)
-#define FLOOR(a) _mm256_floor_ps(a)
-// 2^n for integral n in [-127, 128], by building the exponent bits.
-static inline vec pow2i(vec n) {
-  return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_cvttps_epi32(n), _mm256_set1_epi32(127)), 23));
-}
-#define LANES 8
-#else
-#include <math.h>
-typedef float vec;
-#define LOAD(p) (*(p))
-#define STORE(p, v) (*(p) = (v))
-#define SET1(x) (x)
-#define ADD(a, b) ((a) + (b))
-#define SUB(a, b) ((a) - (b))
-#define MUL(a, b) ((a) * (b))
-#define DIV(a, b) ((a) / (b))
-#define FMA(a, b, c) fmaf(a, b, c)
-#define MIN(a, b) ((a) < (b) ? (a) : (b))
-#define MAX(a, b) ((a) > (b) ? (a) : (b))
-#define FLOOR(a) floorf(a)
-static inline vec pow2i(vec n) { return ldexpf(1.0f, (int)n); }
-#define LANES 1
-#endif
+#include "kernels.h"
+#include "simd.h"
 
 // e^x (Cephes expf: range reduction by ln 2, degree-5 polynomial; ~1 ulp on the clamped range).
 static inline vec vexp(vec x) {
@@ -72,7 +37,7 @@ static inline void lanes(const float *xp, const float *hw, const float *c, float
   STORE(h_out + j, MUL(o, vtanh(cn)));
 }
 
-void lstm_cell(int n, int H, const float *xp, const float *hw, const float *c, float *h_out, float *c_out) {
+void KERNEL(lstm_cell)(int n, int H, const float *xp, const float *hw, const float *c, float *h_out, float *c_out) {
   for (int r = 0; r < n; r++) {
     const float *xr = xp + (size_t)r * 4 * H, *hr = hw + (size_t)r * 4 * H, *cr = c + (size_t)r * H;
     float *ho = h_out + (size_t)r * H, *co = c_out + (size_t)r * H;

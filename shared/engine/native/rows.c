@@ -1,153 +1,199 @@
 // A matrix product whose every output row has the same bits however many rows are computed
-// together: each element is one fused multiply-add chain over k, in order, from 0, and FMA is
-// exactly rounded, so the vector and scalar paths agree. Sampling needs that (a seeded stream's
-// text must not depend on the streams batched with it); BLAS sgemm gives no such promise (its
-// blocking changes with the row count). Up to 16 rows share each pass over the weights, which
-// is what makes a batched step cheaper per row than one row alone. Without AVX2+FMA at build
-// time, plain fmaf gives the same bits, slower.
-#include "rows.h"
-
-#include <math.h>
-#include <stddef.h>
+// together: each element is one fused multiply-add chain over k, in order, from 0 (then + c when
+// accumulating), and FMA is exactly rounded, so every path below, and every variant (simd.h),
+// gives the same bits. Sampling needs that (a seeded stream's text must not depend on the streams
+// batched with it); BLAS sgemm gives no such promise (its blocking changes with the row count).
+// Batched rows share each pass over the weights, which is what makes a batched step cheaper per
+// row than one row alone.
+//
+// Paths (µs measured on the AVX-512 machine of BENCHMARKS.md, CPU time, best of 5):
+// - one row: axpy order (row_axpy), b read contiguously; 256×1024 in ~11 µs on AVX-512 and AVX2.
+// - AVX-512, rows in registers (rows_registers): 8 rows × 3 vectors of columns stay in zmm
+//   registers for the whole chain; 16×256×1024 in ~60 µs (~150-190 GFLOP/s), where the L1 tile
+//   below takes ~125 µs at 8 lanes and ~63 at 16.
+// - AVX2 and baseline, an L1 tile (rows_tile): 16 ymm registers hold too few accumulators (4×3
+//   took 150-160 µs on 16×256×1024, the tile ~120).
 #include <stdlib.h>
 #include <string.h>
 
-#if defined(__AVX2__) && defined(__FMA__)
-#include <immintrin.h>
+#include "kernels.h"
+#include "simd.h"
 
-// One row, axpy order: for each k, the whole (tile of the) row of b, read contiguously. Each
-// element still gets its chain over k in order, so the bits equal the blocked paths'.
+// A k-major copy of rows r..r+R of a (ap[kk·R + i]): rows sit k floats apart (4 KiB at k = 1024,
+// all in one L1 set); packed, the values one step broadcasts are side by side.
+static void pack(int R, int k, const float *a, float *ap) {
+  for (int kk = 0; kk < k; kk++)
+    for (int i = 0; i < R; i++) ap[(size_t)kk * R + i] = a[(size_t)i * k + kk];
+}
+
+static float *scratch(size_t floats) {
+  float *p = malloc(floats ? floats * sizeof(float) : 1);
+  if (!p) abort();
+  return p;
+}
+
+// One row, axpy order: b is read row after row, contiguously (what bounds a one-row step is reading
+// b), into a tile of accumulators in L1, each loaded and stored once per four k.
 enum { TILE = 1024 };
 static void row_axpy(int k, int n, const float *a, const float *b, float *c, int accumulate) {
-  float tmp[TILE] __attribute__((aligned(32)));
+  vec tmp[TILE / LANES];
   for (int j0 = 0; j0 < n; j0 += TILE) {
     const int w = n - j0 < TILE ? n - j0 : TILE;
-    const int wv = w & ~7;
-    for (int j = 0; j < w; j++) tmp[j] = 0.0f;
+    const int whole = w / LANES, part = w % LANES;
+    for (int v = 0; v < whole + (part > 0); v++) tmp[v] = SET1(0.0f);
     int kk = 0;
-    // Four k at a time: the chain stays in a register for four FMAs (same order, fewer loads).
     for (; kk + 4 <= k; kk += 4) {
-      const float *b0 = b + (size_t)kk * n + j0;
-      const float *b1 = b0 + n, *b2 = b1 + n, *b3 = b2 + n;
-      const __m256 x0 = _mm256_broadcast_ss(a + kk), x1 = _mm256_broadcast_ss(a + kk + 1);
-      const __m256 x2 = _mm256_broadcast_ss(a + kk + 2), x3 = _mm256_broadcast_ss(a + kk + 3);
-      int j = 0;
-      for (; j < wv; j += 8) {
-        __m256 t = _mm256_load_ps(tmp + j);
-        t = _mm256_fmadd_ps(x0, _mm256_loadu_ps(b0 + j), t);
-        t = _mm256_fmadd_ps(x1, _mm256_loadu_ps(b1 + j), t);
-        t = _mm256_fmadd_ps(x2, _mm256_loadu_ps(b2 + j), t);
-        t = _mm256_fmadd_ps(x3, _mm256_loadu_ps(b3 + j), t);
-        _mm256_store_ps(tmp + j, t);
+      const float *b0 = b + (size_t)kk * n + j0, *b1 = b0 + n, *b2 = b1 + n, *b3 = b2 + n;
+      const vec x0 = SET1(a[kk]), x1 = SET1(a[kk + 1]), x2 = SET1(a[kk + 2]), x3 = SET1(a[kk + 3]);
+      for (int v = 0; v < whole; v++) {
+        const int j = v * LANES;
+        tmp[v] = FMA(x3, LOAD(b3 + j), FMA(x2, LOAD(b2 + j), FMA(x1, LOAD(b1 + j), FMA(x0, LOAD(b0 + j), tmp[v]))));
       }
-      for (; j < w; j++) {
-        float t = tmp[j];
-        t = fmaf(a[kk], b0[j], t);
-        t = fmaf(a[kk + 1], b1[j], t);
-        t = fmaf(a[kk + 2], b2[j], t);
-        tmp[j] = fmaf(a[kk + 3], b3[j], t);
+      if (part) {
+        const int j = whole * LANES;
+        tmp[whole] = FMA(x3, LOAD_PART(b3 + j, part),
+                         FMA(x2, LOAD_PART(b2 + j, part), FMA(x1, LOAD_PART(b1 + j, part), FMA(x0, LOAD_PART(b0 + j, part), tmp[whole]))));
       }
     }
     for (; kk < k; kk++) {
-      const float *br = b + (size_t)kk * n + j0;
-      const __m256 x = _mm256_broadcast_ss(a + kk);
-      int j = 0;
-      for (; j < wv; j += 8) _mm256_store_ps(tmp + j, _mm256_fmadd_ps(x, _mm256_loadu_ps(br + j), _mm256_load_ps(tmp + j)));
-      for (; j < w; j++) tmp[j] = fmaf(a[kk], br[j], tmp[j]);
+      const float *bk = b + (size_t)kk * n + j0;
+      const vec x = SET1(a[kk]);
+      for (int v = 0; v < whole; v++) tmp[v] = FMA(x, LOAD(bk + v * LANES), tmp[v]);
+      if (part) tmp[whole] = FMA(x, LOAD_PART(bk + whole * LANES, part), tmp[whole]);
     }
-    for (int j = 0; j < w; j++) c[j0 + j] = accumulate ? tmp[j] + c[j0 + j] : tmp[j];
+    float *cj = c + j0;
+    for (int v = 0; v < whole; v++) STORE(cj + v * LANES, accumulate ? ADD(tmp[v], LOAD(cj + v * LANES)) : tmp[v]);
+    if (part) STORE_PART(cj + whole * LANES, accumulate ? ADD(tmp[whole], LOAD_PART(cj + whole * LANES, part)) : tmp[whole], part);
   }
 }
-// Up to ROWS rows, axpy order: each row of b (a tile of it) is read once for all of them, and each
-// element's chain stays in a register for four k (the same order as every other path). The rows'
-// a[k] are broadcast from memory (cheap), so any row count uses the same code.
-#ifndef ROWS
-#define ROWS 16
-#endif
-#ifndef RTILE
-#define RTILE 256
-#endif
-static void rows_axpy(int rows, int k, int n, const float *a, const float *b, float *c, int accumulate) {
-  float tmp[ROWS][RTILE] __attribute__((aligned(32)));
-  // a's rows, k-quad by k-quad: rows sit k floats apart, and at k = 1024 (4 KiB) all of them fall
-  // into the same L1 set; packed, one quad of every row is 64 contiguous floats.
-  const int kq = k / 4;
-  float *ap = malloc((size_t)kq * rows * 4 * sizeof(float));
-  if (!ap) abort();
-  for (int q = 0; q < kq; q++)
-    for (int i = 0; i < rows; i++) memcpy(ap + ((size_t)q * rows + i) * 4, a + (size_t)i * k + 4 * q, 4 * sizeof(float));
-  for (int j0 = 0; j0 < n; j0 += RTILE) {
-    const int w = n - j0 < RTILE ? n - j0 : RTILE;
-    const int wv = w & ~7;
-    for (int i = 0; i < rows; i++)
-      for (int j = 0; j < w; j++) tmp[i][j] = 0.0f;
-    for (int q = 0; q < kq; q++) {
-      const float *b0 = b + (size_t)4 * q * n + j0;
-      const float *b1 = b0 + n, *b2 = b1 + n, *b3 = b2 + n;
-      const float *aq = ap + (size_t)q * rows * 4;
-      for (int j = 0; j < wv; j += 8) {
-        const __m256 w0 = _mm256_loadu_ps(b0 + j), w1 = _mm256_loadu_ps(b1 + j);
-        const __m256 w2 = _mm256_loadu_ps(b2 + j), w3 = _mm256_loadu_ps(b3 + j);
-        for (int i = 0; i < rows; i++) {
-          const float *ai = aq + 4 * i;
-          __m256 t = _mm256_load_ps(tmp[i] + j);
-          t = _mm256_fmadd_ps(_mm256_broadcast_ss(ai), w0, t);
-          t = _mm256_fmadd_ps(_mm256_broadcast_ss(ai + 1), w1, t);
-          t = _mm256_fmadd_ps(_mm256_broadcast_ss(ai + 2), w2, t);
-          t = _mm256_fmadd_ps(_mm256_broadcast_ss(ai + 3), w3, t);
-          _mm256_store_ps(tmp[i] + j, t);
-        }
-      }
-      for (int j = wv; j < w; j++)
-        for (int i = 0; i < rows; i++) {
-          const float *ai = aq + 4 * i;
-          float t = tmp[i][j];
-          t = fmaf(ai[0], b0[j], t);
-          t = fmaf(ai[1], b1[j], t);
-          t = fmaf(ai[2], b2[j], t);
-          tmp[i][j] = fmaf(ai[3], b3[j], t);
-        }
+
+#if defined(KERNELS_AVX512)
+// R rows × C vectors of columns: R·C accumulators plus C loaded vectors fit 32 zmm registers.
+#define ROW_BLOCK 8
+#define COL_VECS 3
+
+// R rows (packed) × C vectors at column j, the last one `part` lanes wide (LANES when whole). Inlined
+// with constant R and C and unrolled, so acc lives in registers (objdump: no spills).
+static inline __attribute__((always_inline)) void block(const int R, const int C, int k, int n, const float *ap, const float *b,
+                                                        float *c, int j, int part, int accumulate) {
+  vec acc[ROW_BLOCK][COL_VECS];
+#pragma GCC unroll 16
+  for (int i = 0; i < R; i++)
+#pragma GCC unroll 16
+    for (int v = 0; v < C; v++) acc[i][v] = SET1(0.0f);
+  const float *bk = b + j;
+  for (int kk = 0; kk < k; kk++, bk += n) {
+    vec bv[COL_VECS];
+#pragma GCC unroll 16
+    for (int v = 0; v < C; v++) bv[v] = v == C - 1 && part < LANES ? LOAD_PART(bk + v * LANES, part) : LOAD(bk + v * LANES);
+    const float *ak = ap + (size_t)kk * R;
+#pragma GCC unroll 16
+    for (int i = 0; i < R; i++) {
+      const vec x = SET1(ak[i]);
+#pragma GCC unroll 16
+      for (int v = 0; v < C; v++) acc[i][v] = FMA(x, bv[v], acc[i][v]);
     }
-    for (int kk = 4 * kq; kk < k; kk++) {
-      const float *br = b + (size_t)kk * n + j0;
-      for (int i = 0; i < rows; i++) {
-        const float xi = a[(size_t)i * k + kk];
-        const __m256 x = _mm256_set1_ps(xi);
-        int j = 0;
-        for (; j < wv; j += 8) _mm256_store_ps(tmp[i] + j, _mm256_fmadd_ps(x, _mm256_loadu_ps(br + j), _mm256_load_ps(tmp[i] + j)));
-        for (; j < w; j++) tmp[i][j] = fmaf(xi, br[j], tmp[i][j]);
-      }
+  }
+#pragma GCC unroll 16
+  for (int i = 0; i < R; i++) {
+    float *ci = c + (size_t)i * n + j;
+#pragma GCC unroll 16
+    for (int v = 0; v < C; v++) {
+      const int whole = !(v == C - 1 && part < LANES);
+      vec r = acc[i][v];
+      if (accumulate) r = ADD(r, whole ? LOAD(ci + v * LANES) : LOAD_PART(ci + v * LANES, part));
+      if (whole) STORE(ci + v * LANES, r);
+      else STORE_PART(ci + v * LANES, r, part);
     }
-    for (int i = 0; i < rows; i++)
-      for (int j = 0; j < w; j++) c[(size_t)i * n + j0 + j] = accumulate ? tmp[i][j] + c[(size_t)i * n + j0 + j] : tmp[i][j];
+  }
+}
+
+// All n columns of R rows: blocks of C vectors, then single vectors, then a partial one.
+static inline __attribute__((always_inline)) void columns(const int R, int k, int n, const float *ap, const float *b, float *c,
+                                                          int accumulate) {
+  const int whole = n / LANES, part = n % LANES;
+  int v = 0;
+  for (; v + COL_VECS <= whole; v += COL_VECS) block(R, COL_VECS, k, n, ap, b, c, v * LANES, LANES, accumulate);
+  for (; v < whole; v++) block(R, 1, k, n, ap, b, c, v * LANES, LANES, accumulate);
+  if (part) block(R, 1, k, n, ap, b, c, whole * LANES, part, accumulate);
+}
+
+static void rows_registers(int m, int n, int k, const float *a, const float *b, float *c, int accumulate) {
+  float *ap = scratch((size_t)k * (m < ROW_BLOCK ? m : ROW_BLOCK));
+  for (int r = 0; r < m; r += ROW_BLOCK) {
+    const int R = m - r < ROW_BLOCK ? m - r : ROW_BLOCK;
+    pack(R, k, a + (size_t)r * k, ap);
+    float *cr = c + (size_t)r * n;
+    switch (R) { // a constant R for each, so block() unrolls
+      case 1: columns(1, k, n, ap, b, cr, accumulate); break;
+      case 2: columns(2, k, n, ap, b, cr, accumulate); break;
+      case 3: columns(3, k, n, ap, b, cr, accumulate); break;
+      case 4: columns(4, k, n, ap, b, cr, accumulate); break;
+      case 5: columns(5, k, n, ap, b, cr, accumulate); break;
+      case 6: columns(6, k, n, ap, b, cr, accumulate); break;
+      case 7: columns(7, k, n, ap, b, cr, accumulate); break;
+      default: columns(ROW_BLOCK, k, n, ap, b, cr, accumulate); break;
+    }
   }
   free(ap);
 }
-#define VECTOR_COLS 8
-#else
-#define VECTOR_COLS 0
+#define ROWS_BATCHED rows_registers
 
-// One element, the same chain as every vector lane.
-static void element(int k, int n, const float *a, const float *b, float *c, int accumulate) {
-  float s = 0.0f;
-  for (int kk = 0; kk < k; kk++) s = fmaf(a[kk], b[(size_t)kk * n], s);
-  *c = accumulate ? s + *c : s;
+#else
+// Up to TILE_ROWS rows, axpy order over a tile of columns kept in L1: each vector of b's rows
+// k..k+3 is loaded once for all the rows, each row's accumulators loaded and stored once per four k.
+#define TILE_ROWS 16
+#define RTILE 256
+static void tile(int rows, int k, int n, const float *ap, const float *b, float *c, int accumulate) {
+  vec tmp[TILE_ROWS][RTILE / LANES];
+  for (int j0 = 0; j0 < n; j0 += RTILE) {
+    const int w = n - j0 < RTILE ? n - j0 : RTILE;
+    const int whole = w / LANES, part = w % LANES, nv = whole + (part > 0);
+    for (int i = 0; i < rows; i++)
+      for (int v = 0; v < nv; v++) tmp[i][v] = SET1(0.0f);
+    int kk = 0;
+    for (; kk + 4 <= k; kk += 4) {
+      const float *b0 = b + (size_t)kk * n + j0, *b1 = b0 + n, *b2 = b1 + n, *b3 = b2 + n;
+      const float *ak = ap + (size_t)kk * rows;
+      for (int v = 0; v < nv; v++) {
+        const int j = v * LANES;
+        vec w0, w1, w2, w3;
+        if (v < whole) w0 = LOAD(b0 + j), w1 = LOAD(b1 + j), w2 = LOAD(b2 + j), w3 = LOAD(b3 + j);
+        else w0 = LOAD_PART(b0 + j, part), w1 = LOAD_PART(b1 + j, part), w2 = LOAD_PART(b2 + j, part), w3 = LOAD_PART(b3 + j, part);
+        for (int i = 0; i < rows; i++) {
+          tmp[i][v] = FMA(SET1(ak[3 * rows + i]), w3,
+                          FMA(SET1(ak[2 * rows + i]), w2, FMA(SET1(ak[rows + i]), w1, FMA(SET1(ak[i]), w0, tmp[i][v]))));
+        }
+      }
+    }
+    for (; kk < k; kk++) {
+      const float *bk = b + (size_t)kk * n + j0;
+      for (int i = 0; i < rows; i++) {
+        const vec x = SET1(ap[(size_t)kk * rows + i]);
+        for (int v = 0; v < nv; v++) tmp[i][v] = FMA(x, v < whole ? LOAD(bk + v * LANES) : LOAD_PART(bk + v * LANES, part), tmp[i][v]);
+      }
+    }
+    for (int i = 0; i < rows; i++) {
+      float *ci = c + (size_t)i * n + j0;
+      for (int v = 0; v < whole; v++) STORE(ci + v * LANES, accumulate ? ADD(tmp[i][v], LOAD(ci + v * LANES)) : tmp[i][v]);
+      if (part) STORE_PART(ci + whole * LANES, accumulate ? ADD(tmp[i][whole], LOAD_PART(ci + whole * LANES, part)) : tmp[i][whole], part);
+    }
+  }
 }
+
+static void rows_tile(int m, int n, int k, const float *a, const float *b, float *c, int accumulate) {
+  float *ap = scratch((size_t)k * (m < TILE_ROWS ? m : TILE_ROWS));
+  for (int r = 0; r < m; r += TILE_ROWS) {
+    const int R = m - r < TILE_ROWS ? m - r : TILE_ROWS;
+    pack(R, k, a + (size_t)r * k, ap);
+    tile(R, k, n, ap, b, c + (size_t)r * n, accumulate);
+  }
+  free(ap);
+}
+#define ROWS_BATCHED rows_tile
 #endif
 
-void rows_gemm(int m, int n, int k, const float *a, const float *b, float *c, int accumulate) {
-#if VECTOR_COLS
-  if (m == 1) {
-    row_axpy(k, n, a, b, c, accumulate);
-    return;
-  }
-  for (int r = 0; r < m; r += ROWS) {
-    const int rows = m - r < ROWS ? m - r : ROWS;
-    rows_axpy(rows, k, n, a + (size_t)r * k, b, c + (size_t)r * n, accumulate);
-  }
-#else
-  for (int r = 0; r < m; r++) {
-    for (int j = 0; j < n; j++) element(k, n, a + (size_t)r * k, b + j, c + (size_t)r * n + j, accumulate);
-  }
-#endif
+void KERNEL(rows_gemm)(int m, int n, int k, const float *a, const float *b, float *c, int accumulate) {
+  if (m == 1) row_axpy(k, n, a, b, c, accumulate);
+  else ROWS_BATCHED(m, n, k, a, b, c, accumulate);
 }
