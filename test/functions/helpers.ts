@@ -5,6 +5,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll } from 'vitest';
 import { readSse, type SseEvent } from '../../functions/client.ts';
+import { blasStatus } from '../../shared/engine/native/blas.ts';
 
 /** Small enough that a step takes milliseconds on two cores. */
 export const TINY = { preset: 'tiny', hidden: 32, seqLen: 16, batchSize: 8, evalEvery: 10, evalChars: 2000 } as const;
@@ -55,3 +56,9 @@ export const sse = (body: unknown) => ({
   headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
   body: JSON.stringify(body),
 });
+
+/** The binding as a wasm server in this environment reports it (/healthz, progress events). */
+export function blasInUse(): { on: boolean; kernels: string | null } {
+  const { on, kernels } = blasStatus();
+  return { on, kernels };
+}
