@@ -10,7 +10,9 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { Sampler, Trainer, currentBackend, initBackend, type CheckpointFiles } from '../../shared/engine/index.ts';
+import {
+  DEFAULT_MODEL, DEFAULT_TRAIN, Sampler, Trainer, currentBackend, initBackend, loadBuiltinCorpus, type CheckpointFiles,
+} from '../../shared/engine/index.ts';
 import { blasStatus } from '../../shared/engine/native/blas.ts';
 import { FileObjectStore, RunStore, type RunRecord } from '../../shared/store/index.ts';
 import { readLimits } from '../../functions/limits.ts';
@@ -26,7 +28,7 @@ import { runTorch, torchUnavailable } from './torch-ref.ts';
 
 const REF_TORCH = path.resolve(ROOT, '../shared/bench/ref_torch.py');
 
-const MEASURES = ['train', 'sample', 'serve', 'cold', 'ckpt', 'torch'] as const;
+const MEASURES = ['train', 'sample', 'serve', 'cold', 'ckpt', 'best', 'torch'] as const;
 type Measure = (typeof MEASURES)[number];
 
 /** Steps left out of the steady-state figure (compilation, allocation, first-touch). */
@@ -167,6 +169,59 @@ async function measureCheckpoint(ctx: Ctx, st: ConfigState, trainer: Trainer): P
       `save ${fmtMs(serialise + save)} (serialise ${fmtMs(serialise)} + store ${fmtMs(save)}), load ${fmtMs(load + samplerLoad)} ` +
       `(store ${fmtMs(load)} + Sampler.load ${fmtMs(samplerLoad)}), ${(bytes / 2 ** 20).toFixed(2)} MiB`,
   });
+}
+
+/**
+ * What the best-checkpoint rule (functions/training/loop.ts) costs at the shipped defaults (preset
+ * small, B 32, T 64, evalEvery 100, evalChars 20k, checkpointSeconds 30, moby-dick): a validation
+ * before every periodic checkpoint, and a checkpoint after every validation that improves (worst
+ * case: all of them, as early in a run). The training thread pays the validation and the
+ * serialisation; the store write runs on the server thread meanwhile.
+ */
+async function measureBestRule(ctx: Ctx): Promise<void> {
+  const checkpointSeconds = readLimits({}).defaultCheckpointSeconds;
+  const trainer = await Trainer.create({ text: loadBuiltinCorpus('moby-dick'), model: DEFAULT_MODEL, train: DEFAULT_TRAIN });
+  try {
+    const steps = Math.max(20, Math.round(ctx.opts.budget * 5));
+    for await (const ev of trainer.run({ steps: WARM_STEPS })) void ev;
+    const t0 = performance.now();
+    for await (const ev of trainer.run({ steps })) void ev; // the final validation runs too: timed below
+    const evalStart = performance.now();
+    await trainer.evaluate();
+    const t1 = performance.now();
+    const stepMs = (evalStart - t0 - (t1 - evalStart)) / steps;
+    const evalMs = t1 - evalStart;
+    const files = await trainer.checkpoint();
+    const t2 = performance.now();
+    const now = new Date().toISOString();
+    const runId = 'bench-best-rule';
+    await ctx.store.createRun({
+      id: runId, name: runId, corpus: 'builtin:moby-dick', corpusName: 'moby-dick', model: { ...DEFAULT_MODEL }, train: { ...DEFAULT_TRAIN },
+      status: 'idle', step: 0, epoch: 0, latestValLoss: null, bestValLoss: null, createdAt: now, updatedAt: now,
+    });
+    const t3 = performance.now();
+    await ctx.store.saveCheckpoint(runId, trainer.step, files, { valLoss: 1, epoch: trainer.epoch });
+    const saveMs = performance.now() - t3;
+    const serialiseMs = t2 - t1;
+    const interval = DEFAULT_TRAIN.evalEvery * stepMs;
+    const periodic = evalMs / (checkpointSeconds * 1000);
+    const improving = serialiseMs / interval;
+    ctx.report.add({
+      bench: 'best',
+      config: `default (${DEFAULT_MODEL.layers}x${DEFAULT_MODEL.hidden}, B${DEFAULT_TRAIN.batchSize} T${DEFAULT_TRAIN.seqLen})`,
+      backend: ctx.backend,
+      figures: {
+        step_ms: round(stepMs), validation_ms: round(evalMs), serialise_ms: round(serialiseMs), store_save_ms: round(saveMs),
+        periodic_validation_pct: round(periodic * 100, 2), improving_commit_pct: round(improving * 100, 2),
+      },
+      text:
+        `step ${fmtMs(stepMs)}, validation ${fmtMs(evalMs)}, checkpoint serialise ${fmtMs(serialiseMs)} (+ store ${fmtMs(saveMs)} on the server thread); ` +
+        `cost: validating each periodic checkpoint ${(periodic * 100).toFixed(2)}% of training, committing every improving validation ` +
+        `(one per ${DEFAULT_TRAIN.evalEvery} steps at most) ${(improving * 100).toFixed(2)}%`,
+    });
+  } finally {
+    trainer.dispose();
+  }
 }
 
 /** Batch-1 sampling from the in-memory checkpoint: chars/s and time to first char of a warm call. */
@@ -430,6 +485,7 @@ async function main(): Promise<void> {
       st.trainer = undefined;
     }
     if (opts.only.has('cold')) await attempt('cold cli runs', () => measureCliRuns(ctx, bundleDir));
+    if (opts.only.has('best')) await attempt('best rule', () => measureBestRule(ctx));
     if (opts.only.has('torch')) {
       const why = ctx.corpus.file ? torchUnavailable(REF_TORCH) : 'tinyshakespeare not found (the reference reads it from a file)';
       if (why) report.note(`torch reference skipped: ${why}`);
