@@ -6,8 +6,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BIN, cliEnv, runCharrnn } from './run-cli.ts';
 
-const BIN = path.resolve('functions/bin/charrnn.js');
 let dir: string;
 let storeUrl: string;
 
@@ -19,32 +19,7 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-function cliEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  delete env.CHARRNN_API_URL;
-  delete env.CHARRNN_API_TOKEN;
-  delete env.NODE_OPTIONS;
-  return { ...env, ...extra };
-}
-
-function charrnn(args: string[], timeoutMs = 90_000, extraEnv: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const env = cliEnv(extraEnv);
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`charrnn ${args.join(' ')} timed out\n${stderr}`));
-    }, timeoutMs);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const charrnn = (args: string[], timeoutMs = 90_000, env: Record<string, string> = {}) => runCharrnn(args, { cwd: dir, timeoutMs, env });
 
 const tiny = ['--hidden', '32', '--seq', '16', '--batch', '8'];
 

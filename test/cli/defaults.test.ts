@@ -2,15 +2,14 @@
 // default checkpointSeconds (30) and evalEvery. Those two defaults meet at the slice's end, which
 // is where `best` used to go missing (a periodic checkpoint at the last step, then the final
 // validation with nothing left to commit it).
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectBestIsMinimum } from '../support/best.ts';
+import { runCharrnn } from './run-cli.ts';
 
-const BIN = path.resolve('functions/bin/charrnn.js');
 let dir: string;
 let storeUrl: string;
 
@@ -20,18 +19,7 @@ beforeAll(async () => {
 });
 afterAll(() => rm(dir, { recursive: true, force: true }));
 
-function charrnn(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const k of ['CHARRNN_API_URL', 'CHARRNN_API_TOKEN', 'NODE_OPTIONS']) delete env[k];
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const charrnn = (args: string[]) => runCharrnn(args, { cwd: dir });
 
 describe('charrnn with the shipped defaults', () => {
   it('train --seconds 30 leaves best on the lowest validation; runs shows it; sample --checkpoint best works', async () => {

@@ -1,13 +1,11 @@
 // `charrnn train --store s3://…` end to end against a local S3 server (s3rver over HTTP): the real
 // CLI in a child process, configured the AWS way (endpoint and credentials from the environment).
-import { spawn } from 'node:child_process';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RunStore } from '../../shared/store/index.ts';
 import { S3ObjectStore } from '../../shared/store/s3-store.ts';
 import { startS3Server, type S3TestServer } from '../support/s3server.ts';
+import { runCharrnn } from './run-cli.ts';
 
-const BIN = path.resolve('functions/bin/charrnn.js');
 let s3: S3TestServer;
 
 beforeAll(async () => {
@@ -17,19 +15,7 @@ afterAll(async () => {
   await s3?.stop();
 });
 
-function charrnn(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const env: NodeJS.ProcessEnv = { ...process.env, ...s3.env };
-  delete env.CHARRNN_API_URL;
-  delete env.NODE_OPTIONS;
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const charrnn = (args: string[]) => runCharrnn(args, { env: s3.env });
 
 describe('charrnn CLI on S3', () => {
   it('trains, continues and samples a run whose checkpoints live in the bucket', async () => {
