@@ -143,7 +143,7 @@ export function wasmKernelFixesInstalled(): boolean {
  * (2) Slice copies the whole input out of the heap on every call, and SplitV/Unpack slice once per
  *     output. Read through a heap view instead.
  * (3) GatherV2 row lookups, (4) the missing UnsortedSegmentSum, (5) the sampling step's fused
- *     LSTM cell (native binding only): see below.
+ *     LSTM cell and (6) native calls on heap views (native binding only): see below.
  */
 export function installWasmKernelFixes(): void {
   if (fixesInstalled) return;
@@ -320,7 +320,62 @@ export function installWasmKernelFixes(): void {
       }) as any,
     });
   }
+  // (6) Native code over heap views (heapCall below), where the binding is built: the fused
+  //     training layers (fused.ts).
+  if (blas && !tf.getKernel(HEAP_CALL, be)) {
+    addedKernels.push(HEAP_CALL);
+    tf.registerKernel({
+      kernelName: HEAP_CALL,
+      backendName: be,
+      kernelFunc: (({ inputs, backend, attrs }: KernelArgs) => {
+        const { outputs, run } = attrs as HeapCallAttrs;
+        const outs = outputs.map(([, shape]) => backend.makeOutput(shape, 'float32') as tf.TensorInfo);
+        // Views after every makeOutput: each may grow the heap, which detaches older views.
+        const views: Record<string, Float32Array | Int32Array> = {};
+        for (const [name, t] of Object.entries(inputs)) views[name] = backend.typedArrayFromHeap(t);
+        outputs.forEach(([name], i) => (views[name] = backend.typedArrayFromHeap(outs[i]) as Float32Array));
+        run(views);
+        return outs;
+      }) as any,
+    });
+  }
   fixesInstalled = true;
+}
+
+/** Kernel name of the generic native call on heap views (heapCall). */
+const HEAP_CALL = 'CharrnnHeapCall';
+
+interface HeapCallAttrs {
+  outputs: [string, number[]][];
+  run: (views: Record<string, Float32Array | Int32Array>) => void;
+}
+
+/** Whether heapCall is available: the wasm backend with the native binding. */
+export function hasHeapCall(): boolean {
+  return tf.getBackend() === 'wasm' && tf.getKernel(HEAP_CALL, 'wasm') !== undefined;
+}
+
+/**
+ * One kernel that hands `run` views of the wasm heap: the inputs' (float32 or int32) and those of new
+ * float32 outputs (uninitialised), by name; `run` fills the outputs (it may also write an input it
+ * owns: fused.ts's gate trace). Nothing is copied. `run` must not call tfjs (a heap growth would
+ * detach the views). Records no gradient: call it inside a custom gradient op, or outside gradients.
+ */
+export function heapCall(
+  inputs: Record<string, tf.Tensor>,
+  outputs: Record<string, number[]>,
+  run: (views: Record<string, Float32Array | Int32Array>) => void,
+): Record<string, tf.Tensor> {
+  const order = Object.entries(outputs);
+  const attrs: HeapCallAttrs = { outputs: order, run };
+  const out = tf.engine().runKernel(HEAP_CALL, inputs, attrs as unknown as tf.NamedAttrMap) as tf.Tensor | tf.Tensor[];
+  const list = Array.isArray(out) ? out : [out];
+  return Object.fromEntries(order.map(([name], i) => [name, list[i]]));
+}
+
+/** The native binding the wasm kernels use (null without one); call after initBackend(). */
+export function loadedBlas(): Blas | null {
+  return hasHeapCall() ? loadBlas() : null;
 }
 
 /** Kernel name of the fused sampling LSTM cell: inputs xp, hw [n, 4H] and c [n, H]; outputs h, c. */

@@ -82,7 +82,7 @@ export function lstmFused(Xp: tf.Tensor, Wh: tf.Tensor, h0: tf.Tensor, c0: tf.Te
     const tr = lstmSteps(xp, wh, h0, c0, T);
     // The final state leaves the op's internal tidy through keep(); the caller owns it.
     last = { h: tf.keep(tr.hs[T - 1].clone()), c: tf.keep(tr.c[T - 1].clone()) };
-    const saved = keep.hold([wh, ...tr.hs, ...tr.sig, ...tr.g, ...tr.c, ...tr.tc, ...tr.ifo.flat()]);
+    const saved = [wh, ...keep.hold([...tr.hs, ...tr.sig, ...tr.g, ...tr.c, ...tr.tc, ...tr.ifo.flat()])];
     return {
       value: tf.concat(tr.hs, 0),
       gradFunc: (dHs) => keep.release(lstmBackward(dHs, saved, h0, c0, T)),
@@ -169,7 +169,7 @@ export function gruFused(Xp: tf.Tensor, Wh: tf.Tensor, h0: tf.Tensor, T: number)
   const op = customOp(([xp, wh]) => {
     const tr = gruSteps(xp, wh, h0, T);
     last = tf.keep(tr.hs[T - 1].clone());
-    const saved = keep.hold([wh, ...tr.hs, ...tr.zr, ...tr.hh, ...tr.rh]);
+    const saved = [wh, ...keep.hold([...tr.hs, ...tr.zr, ...tr.hh, ...tr.rh])];
     return {
       value: tf.concat(tr.hs, 0),
       gradFunc: (dHs) => keep.release(gruBackward(dHs, saved, h0, T)),
@@ -230,18 +230,19 @@ export function customOp(f: (inputs: tf.Tensor[], save: Saver) => { value: tf.Te
 }
 
 /**
- * What a fused op's backward pass reads, kept alive past the forward pass's tidy without copies.
+ * What a fused op's backward pass reads, kept alive past the forward pass's tidy without copies
+ * (here and in fused.ts).
  * (customGrad's save() clones every saved tensor: 8 copies per LSTM time step.) Only while
  * gradients are being recorded, as save() does; the backward pass releases them once used.
  */
-function backwardKeeper(): { hold: (ts: tf.Tensor[]) => tf.Tensor[]; release: (grads: tf.Tensor[]) => tf.Tensor[] } {
+export function backwardKeeper(): { hold: (ts: tf.Tensor[]) => tf.Tensor[]; release: (grads: tf.Tensor[]) => tf.Tensor[] } {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   const recording = (tf.engine() as any).state.gradientDepth > 0;
   let held: tf.Tensor[] = [];
   return {
     hold: (ts) => {
-      // ts[0] is the op's input Wh: not ours to keep or dispose.
-      if (recording) held = ts.slice(1).map((t) => tf.keep(t));
+      // The op's own tensors (never its inputs: not ours to keep or dispose).
+      if (recording) held = ts.map((t) => tf.keep(t));
       return ts;
     },
     release: (grads) => {
@@ -252,9 +253,17 @@ function backwardKeeper(): { hold: (ts: tf.Tensor[]) => tf.Tensor[]; release: (g
   };
 }
 
+/**
+ * Another reference to t's data, without a copy (wasm's clone copies; a reshape shares the buffer):
+ * what a fused op holds for its backward pass.
+ */
+export function ref<T extends tf.Tensor>(t: T): T {
+  return tf.reshape(t, t.shape) as T;
+}
+
 /** Undo tf.keep: let the current tidy scope own (and dispose) this tensor like any other. */
-function track<T extends tf.Tensor>(t: T): T {
-  const owned = t.clone();
+export function track<T extends tf.Tensor>(t: T): T {
+  const owned = ref(t);
   t.dispose();
   return owned;
 }

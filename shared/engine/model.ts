@@ -4,7 +4,8 @@
 // of multiplying by a one-hot matrix; its gradient is a scatter-add of dY into those rows
 // (UnsortedSegmentSum, which backend.ts provides on wasm where tfjs lacks it).
 import * as tf from '@tensorflow/tfjs';
-import { customOp, gruFused, gruPlain, lstmFused, lstmPlain } from './cells.ts';
+import { customOp, gruFused, gruPlain, lstmFused, lstmPlain, type SeqOut } from './cells.ts';
+import { fusedLayer, hasFusedLayers } from './fused.ts';
 import { Rng } from './rng.ts';
 import type { ModelConfig } from './types.ts';
 
@@ -30,6 +31,8 @@ export interface ForwardOptions {
   dropoutSeed?: number;
   /** Use the autodiff reference instead of the fused BPTT op (gradient checks). */
   plain?: boolean;
+  /** Threads of the native layers (fused.ts), where they run; default 1. */
+  threads?: number;
 }
 
 export class CharRnn {
@@ -115,17 +118,24 @@ export class CharRnn {
     let seed = o.dropoutSeed ?? 0;
     const dropout = (x: tf.Tensor2D) => (drop ? (tf.dropout(x, this.config.dropout, undefined, seed++) as tf.Tensor2D) : x);
     const fused = o.training && !o.plain;
+    // The native layers (fused.ts) wherever the binding runs, training or not; else tfjs (cells.ts).
+    const native = !o.plain && hasFusedLayers();
 
     let x: tf.Tensor2D | null = this.embedding ? gatherRows(this.embedding, ids) : null;
     const next: RnnState = [];
     this.layers.forEach((layer, l) => {
-      // One-hot rows: (onehot·W + b) = rows of (W + b), and the bias gradient becomes a sum over V rows.
-      const Xp = x === null ? gatherRows(tf.add(layer.kernel, layer.bias), ids) : affine(x, layer.kernel, layer.bias);
       const s = state[l];
-      const out =
-        this.config.cell === 'lstm'
-          ? (fused ? lstmFused : lstmPlain)(Xp, layer.recurrent, s.h, s.c!, T)
-          : (fused ? gruFused : gruPlain)(Xp, layer.recurrent, s.h, T);
+      let out: SeqOut;
+      if (native) {
+        out = fusedLayer(this.config.cell, x === null ? { ids } : { x }, layer, s, { T, threads: o.threads ?? 1 });
+      } else {
+        // One-hot rows: (onehot·W + b) = rows of (W + b), and the bias gradient becomes a sum over V rows.
+        const Xp = x === null ? gatherRows(tf.add(layer.kernel, layer.bias), ids) : affine(x, layer.kernel, layer.bias);
+        out =
+          this.config.cell === 'lstm'
+            ? (fused ? lstmFused : lstmPlain)(Xp, layer.recurrent, s.h, s.c!, T)
+            : (fused ? gruFused : gruPlain)(Xp, layer.recurrent, s.h, T);
+      }
       next.push(out.c ? { h: out.h as tf.Tensor2D, c: out.c as tf.Tensor2D } : { h: out.h as tf.Tensor2D });
       x = dropout(out.Hs as tf.Tensor2D);
     });

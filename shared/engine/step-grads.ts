@@ -18,7 +18,7 @@ export function stepGrads(
   x: Int32Array,
   y: Int32Array,
   carry: RnnState,
-  o: { T: number; B: number; dropoutSeed?: number },
+  o: { T: number; B: number; dropoutSeed?: number; threads?: number },
 ): StepGrads {
   const vars = model.variables();
   let nextCarry: RnnState = [];
@@ -26,7 +26,7 @@ export function stepGrads(
     const xt = tf.tensor1d(x, 'int32');
     const yt = tf.tensor1d(y, 'int32');
     const { value, grads } = tf.variableGrads(() => {
-      const out = model.forward(xt, carry, { T: o.T, B: o.B, training: true, dropoutSeed: o.dropoutSeed });
+      const out = model.forward(xt, carry, { T: o.T, B: o.B, training: true, dropoutSeed: o.dropoutSeed, threads: o.threads });
       nextCarry = out.state.map((s) => (s.c ? { h: tf.keep(s.h), c: tf.keep(s.c) } : { h: tf.keep(s.h) }));
       return crossEntropy(out.logits, yt);
     }, vars);

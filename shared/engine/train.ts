@@ -9,6 +9,7 @@ import { CharRnn, crossEntropy, type RnnState } from './model.ts';
 import { Adam, globalNorm } from './optimizer.ts';
 import { trainThreadsSetting } from './env.ts';
 import { chooseReplicas, TrainReplica } from './replica.ts';
+import { hasFusedLayers } from './fused.ts';
 import { stepGrads, streamSlice } from './step-grads.ts';
 import { Rng } from './rng.ts';
 import {
@@ -51,8 +52,10 @@ export class Trainer {
   private readonly valIds: Ids;
   private carry: RnnState;
   private evaluatedAt = -1;
-  /** The second replica's worker (2 training threads), or null (1). */
+  /** The second replica's worker (2 training threads without the native layers), or null. */
   private replica: TrainReplica | null = null;
+  /** Threads of the native layers (fused.ts): 2 training threads where they run. */
+  private layerThreads = 1;
 
   private constructor(
     readonly vocab: Vocab,
@@ -160,7 +163,12 @@ export class Trainer {
     return t;
   }
 
-  /** Start the second replica if 2 threads are chosen (see TrainerOptions.threads). */
+  /**
+   * With 2 threads chosen (see TrainerOptions.threads): where the native layers run (fused.ts), the
+   * second thread is theirs, splitting the streams inside each layer; otherwise a second replica
+   * (replica.ts). The native layers' thread needs no second tfjs instance (~0.25 GB less at 2x512),
+   * no weights and gradients passed between threads, and is faster: BENCHMARKS.md.
+   */
   private async startReplicas(requested: number | undefined): Promise<void> {
     let n: number;
     try {
@@ -173,6 +181,10 @@ export class Trainer {
       throw e;
     }
     if (n !== 2) return;
+    if (hasFusedLayers()) {
+      this.layerThreads = 2;
+      return;
+    }
     try {
       this.replica = await TrainReplica.start({ backend: this.backend, model: { ...this.s.model }, vocabSize: this.vocab.size });
     } catch (e) {
@@ -183,9 +195,9 @@ export class Trainer {
     }
   }
 
-  /** Data-parallel replicas training this run: 1, or 2 with a worker thread. */
+  /** Threads training this run: 1, or 2 (the native layers' helper thread, or a replica's worker). */
   get threads(): number {
-    return this.replica ? 2 : 1;
+    return this.replica ? 2 : this.layerThreads;
   }
 
   get step(): number {
@@ -286,7 +298,7 @@ export class Trainer {
     // Nothing below changes the trainer's state before the step is accepted (after the await, too).
     const { loss, grads, carry: nextCarry } = this.replica
       ? await this.parallelGrads(this.replica, win.x, win.y, T, B, dropoutSeed)
-      : stepGrads(this.model, win.x, win.y, this.carry, { T, B, dropoutSeed });
+      : stepGrads(this.model, win.x, win.y, this.carry, { T, B, dropoutSeed, threads: this.layerThreads });
     const norm = globalNorm(grads);
     const both = tf.stack([loss, norm]);
     const [lossV, normV] = both.dataSync() as Float32Array;
@@ -402,7 +414,7 @@ export class Trainer {
     let count = 0;
     for (const w of windows) {
       const r = tf.tidy(() => {
-        const out = this.model.forward(tf.tensor1d(w.x, 'int32'), state, { T: w.T, B: w.B, training: false });
+        const out = this.model.forward(tf.tensor1d(w.x, 'int32'), state, { T: w.T, B: w.B, training: false, threads: this.layerThreads });
         return { loss: crossEntropy(out.logits, tf.tensor1d(w.y, 'int32'), 'sum'), state: out.state };
       });
       sum += (await r.loss.data())[0];
@@ -442,6 +454,7 @@ export class Trainer {
   dispose(): void {
     this.replica?.dispose();
     this.replica = null;
+    this.layerThreads = 1;
     this.model.dispose();
     this.opt.dispose();
     disposeState(this.carry);

@@ -16,14 +16,63 @@ export interface Blas {
   rowGemm(m: number, n: number, k: number, a: Float32Array, b: Float32Array, c: Float32Array, accumulate: boolean): void;
   /** An LSTM cell's element-wise half for n rows: z = xp + hw ([n, 4H], gates i, f, o, g), c [n, H] → h, cNext. */
   lstmCell(n: number, H: number, xp: Float32Array, hw: Float32Array, c: Float32Array, h: Float32Array, cNext: Float32Array): void;
-  /** The kernel variant rowGemm and lstmCell run: 'avx512', 'avx2' or 'baseline'. */
+  /** A training layer's forward pass over a whole window (native/seq.c): fills gates, cs | rh, hs, hLast, cLast. */
+  seqForward(args: SeqForwardArgs): void;
+  /** Its backward pass: fills dx (x input), dwx, db, dwh; overwrites gates. */
+  seqBackward(args: SeqBackwardArgs): void;
+  /** The kernel variant rowGemm, lstmCell and the layers run: 'avx512', 'avx2' or 'baseline'. */
   readonly kernels: string;
+  /** The kernels OpenBLAS chose for sgemm ('Haswell', 'SkylakeX', …; OPENBLAS_CORETYPE pins them). */
+  readonly openblasCore: string;
+}
+
+/**
+ * One LSTM (gates i, f, o, g) or GRU (z, r, h̃) layer over a window, time-major (row t·B + b is
+ * stream b at step t), G = 4 or 3 gates. Row-major arrays: ids [T·B] (one-hot input, each < in) or
+ * x [T·B, in]; wx [in, G·H], wh [H, G·H], bias [G·H]; h0, c0 [B, H]; the trace gates [T·B, G·H]
+ * (activated), cs [T·B, H] (LSTM cell states) or rh [T·B, H] (GRU r·h_prev), hs [T·B, H] (outputs).
+ * `threads` splits the streams (and the big products) between that many threads.
+ */
+export interface SeqLayerArgs {
+  cell: 'lstm' | 'gru';
+  T: number;
+  B: number;
+  H: number;
+  in: number;
+  threads: number;
+  ids?: Int32Array;
+  x?: Float32Array;
+  wx: Float32Array;
+  wh: Float32Array;
+  h0: Float32Array;
+  c0?: Float32Array;
+  gates: Float32Array;
+  cs?: Float32Array;
+  rh?: Float32Array;
+  hs: Float32Array;
+}
+
+export interface SeqForwardArgs extends SeqLayerArgs {
+  bias: Float32Array;
+  hLast: Float32Array;
+  cLast?: Float32Array;
+}
+
+export interface SeqBackwardArgs extends SeqLayerArgs {
+  /** The outputs' gradient [T·B, H]. */
+  dhs: Float32Array;
+  dx?: Float32Array;
+  dwx: Float32Array;
+  db: Float32Array;
+  dwh: Float32Array;
 }
 
 export interface BlasStatus {
   on: boolean;
   /** The kernel variant in use, when on. */
   kernels: string | null;
+  /** OpenBLAS's kernels for sgemm, when on (Blas.openblasCore). */
+  openblas: string | null;
   /** Why it is off: 'CHARRNN_BLAS=off', 'not built', the load error's first line, … */
   reason: string | null;
   /** The addon file found (loaded or not). */
@@ -33,7 +82,8 @@ export interface BlasStatus {
 /** What blas.c exports. */
 interface Addon {
   sgemm: Blas['sgemm'];
-  variants: { name: string; rowGemm: Blas['rowGemm']; lstmCell: Blas['lstmCell'] }[];
+  openblasCore: string;
+  variants: { name: string; rowGemm: Blas['rowGemm']; lstmCell: Blas['lstmCell']; seqForward: Blas['seqForward']; seqBackward: Blas['seqBackward'] }[];
   built: string[];
 }
 
@@ -56,7 +106,7 @@ let state: { blas: Blas | null; all: Blas[]; status: BlasStatus; error: Error | 
 function load(): NonNullable<typeof state> {
   if (state) return state;
   const off = (reason: string, addon: string | null = null, error: Error | null = null) =>
-    (state = { blas: null, all: [], status: { on: false, kernels: null, reason, addon }, error });
+    (state = { blas: null, all: [], status: { on: false, kernels: null, openblas: null, reason, addon }, error });
   if (blasSwitchedOff()) return off(`${BLAS_ENV}=off`);
   const addon = findBlasAddon();
   if (!addon) return off('not built');
@@ -68,10 +118,13 @@ function load(): NonNullable<typeof state> {
     return off(String(e instanceof Error ? e.message : e).split('\n')[0], addon);
   }
   // A build from an older checkout lacks newer exports: treat it as absent until rebuilt.
-  if (typeof lib.sgemm !== 'function' || !Array.isArray(lib.variants) || !Array.isArray(lib.built) || !lib.variants.length) {
+  if (typeof lib.sgemm !== 'function' || !Array.isArray(lib.variants) || !Array.isArray(lib.built) || !lib.variants.length || typeof lib.variants[0].seqForward !== 'function') {
     return off('built by an older checkout (npm run postinstall rebuilds it)', addon);
   }
-  const all = lib.variants.map((v): Blas => ({ sgemm: lib.sgemm!, rowGemm: v.rowGemm, lstmCell: v.lstmCell, kernels: v.name }));
+  const openblasCore = lib.openblasCore ?? 'unknown';
+  const all = lib.variants.map((v): Blas => ({
+    sgemm: lib.sgemm!, rowGemm: v.rowGemm, lstmCell: v.lstmCell, seqForward: v.seqForward, seqBackward: v.seqBackward, kernels: v.name, openblasCore,
+  }));
   const want = (process.env[BLAS_KERNELS_ENV] ?? '').trim().toLowerCase();
   const runs = all.map((b) => b.kernels).join(', ');
   let blas = all[0];
@@ -86,7 +139,7 @@ function load(): NonNullable<typeof state> {
     }
     blas = chosen;
   }
-  return (state = { blas, all, status: { on: true, kernels: blas.kernels, reason: null, addon }, error: null });
+  return (state = { blas, all, status: { on: true, kernels: blas.kernels, openblas: openblasCore, reason: null, addon }, error: null });
 }
 
 /**

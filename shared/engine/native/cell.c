@@ -6,25 +6,8 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "act.h"
 #include "kernels.h"
-#include "simd.h"
-
-// e^x (Cephes expf: range reduction by ln 2, degree-5 polynomial; ~1 ulp on the clamped range).
-static inline vec vexp(vec x) {
-  x = MIN(MAX(x, SET1(-87.3f)), SET1(88.3f));
-  vec n = FLOOR(FMA(x, SET1(1.44269504088896341f), SET1(0.5f)));
-  x = SUB(SUB(x, MUL(n, SET1(0.693359375f))), MUL(n, SET1(-2.12194440e-4f)));
-  vec p = SET1(1.9875691500e-4f);
-  p = FMA(p, x, SET1(1.3981999507e-3f));
-  p = FMA(p, x, SET1(8.3334519073e-3f));
-  p = FMA(p, x, SET1(4.1665795894e-2f));
-  p = FMA(p, x, SET1(1.6666665459e-1f));
-  p = FMA(p, x, SET1(5.0000001201e-1f));
-  p = ADD(FMA(p, MUL(x, x), x), SET1(1.0f));
-  return MUL(p, pow2i(n));
-}
-static inline vec vsigmoid(vec x) { return DIV(SET1(1.0f), ADD(SET1(1.0f), vexp(SUB(SET1(0.0f), x)))); }
-static inline vec vtanh(vec x) { return SUB(MUL(SET1(2.0f), vsigmoid(MUL(SET1(2.0f), x))), SET1(1.0f)); }
 
 // LANES elements at column j of one row (z rows have 4H entries, c/h rows H).
 static inline void lanes(const float *xp, const float *hw, const float *c, float *h_out, float *c_out, int H, int j) {

@@ -6,6 +6,9 @@
 // Batched rows share each pass over the weights, which is what makes a batched step cheaper per
 // row than one row alone.
 //
+// Row strides (lda, ldb, ldc) let the training kernels (seq.c) address a thread's rows or a GRU's
+// gate block in place.
+//
 // Paths (µs measured on the AVX-512 machine of BENCHMARKS.md, CPU time, best of 5):
 // - one row: axpy order (row_axpy), b read contiguously; 256×1024 in ~11 µs on AVX-512 and AVX2.
 // - AVX-512, rows in registers (rows_registers): 8 rows × 3 vectors of columns stay in zmm
@@ -21,9 +24,9 @@
 
 // A k-major copy of rows r..r+R of a (ap[kk·R + i]): rows sit k floats apart (4 KiB at k = 1024,
 // all in one L1 set); packed, the values one step broadcasts are side by side.
-static void pack(int R, int k, const float *a, float *ap) {
+static void pack(int R, int k, const float *a, int lda, float *ap) {
   for (int kk = 0; kk < k; kk++)
-    for (int i = 0; i < R; i++) ap[(size_t)kk * R + i] = a[(size_t)i * k + kk];
+    for (int i = 0; i < R; i++) ap[(size_t)kk * R + i] = a[(size_t)i * lda + kk];
 }
 
 static float *scratch(size_t floats) {
@@ -35,7 +38,7 @@ static float *scratch(size_t floats) {
 // One row, axpy order: b is read row after row, contiguously (what bounds a one-row step is reading
 // b), into a tile of accumulators in L1, each loaded and stored once per four k.
 enum { TILE = 1024 };
-static void row_axpy(int k, int n, const float *a, const float *b, float *c, int accumulate) {
+static void row_axpy(int k, int n, const float *a, const float *b, int ldb, float *c, int accumulate) {
   vec tmp[TILE / LANES];
   for (int j0 = 0; j0 < n; j0 += TILE) {
     const int w = n - j0 < TILE ? n - j0 : TILE;
@@ -43,7 +46,7 @@ static void row_axpy(int k, int n, const float *a, const float *b, float *c, int
     for (int v = 0; v < whole + (part > 0); v++) tmp[v] = SET1(0.0f);
     int kk = 0;
     for (; kk + 4 <= k; kk += 4) {
-      const float *b0 = b + (size_t)kk * n + j0, *b1 = b0 + n, *b2 = b1 + n, *b3 = b2 + n;
+      const float *b0 = b + (size_t)kk * ldb + j0, *b1 = b0 + ldb, *b2 = b1 + ldb, *b3 = b2 + ldb;
       const vec x0 = SET1(a[kk]), x1 = SET1(a[kk + 1]), x2 = SET1(a[kk + 2]), x3 = SET1(a[kk + 3]);
       for (int v = 0; v < whole; v++) {
         const int j = v * LANES;
@@ -56,7 +59,7 @@ static void row_axpy(int k, int n, const float *a, const float *b, float *c, int
       }
     }
     for (; kk < k; kk++) {
-      const float *bk = b + (size_t)kk * n + j0;
+      const float *bk = b + (size_t)kk * ldb + j0;
       const vec x = SET1(a[kk]);
       for (int v = 0; v < whole; v++) tmp[v] = FMA(x, LOAD(bk + v * LANES), tmp[v]);
       if (part) tmp[whole] = FMA(x, LOAD_PART(bk + whole * LANES, part), tmp[whole]);
@@ -74,15 +77,15 @@ static void row_axpy(int k, int n, const float *a, const float *b, float *c, int
 
 // R rows (packed) × C vectors at column j, the last one `part` lanes wide (LANES when whole). Inlined
 // with constant R and C and unrolled, so acc lives in registers (objdump: no spills).
-static inline __attribute__((always_inline)) void block(const int R, const int C, int k, int n, const float *ap, const float *b,
-                                                        float *c, int j, int part, int accumulate) {
+static inline __attribute__((always_inline)) void block(const int R, const int C, int k, const float *ap, const float *b, int ldb,
+                                                        float *c, int ldc, int j, int part, int accumulate) {
   vec acc[ROW_BLOCK][COL_VECS];
 #pragma GCC unroll 16
   for (int i = 0; i < R; i++)
 #pragma GCC unroll 16
     for (int v = 0; v < C; v++) acc[i][v] = SET1(0.0f);
   const float *bk = b + j;
-  for (int kk = 0; kk < k; kk++, bk += n) {
+  for (int kk = 0; kk < k; kk++, bk += ldb) {
     vec bv[COL_VECS];
 #pragma GCC unroll 16
     for (int v = 0; v < C; v++) bv[v] = v == C - 1 && part < LANES ? LOAD_PART(bk + v * LANES, part) : LOAD(bk + v * LANES);
@@ -96,7 +99,7 @@ static inline __attribute__((always_inline)) void block(const int R, const int C
   }
 #pragma GCC unroll 16
   for (int i = 0; i < R; i++) {
-    float *ci = c + (size_t)i * n + j;
+    float *ci = c + (size_t)i * ldc + j;
 #pragma GCC unroll 16
     for (int v = 0; v < C; v++) {
       const int whole = !(v == C - 1 && part < LANES);
@@ -109,30 +112,30 @@ static inline __attribute__((always_inline)) void block(const int R, const int C
 }
 
 // All n columns of R rows: blocks of C vectors, then single vectors, then a partial one.
-static inline __attribute__((always_inline)) void columns(const int R, int k, int n, const float *ap, const float *b, float *c,
-                                                          int accumulate) {
+static inline __attribute__((always_inline)) void columns(const int R, int k, int n, const float *ap, const float *b, int ldb, float *c,
+                                                          int ldc, int accumulate) {
   const int whole = n / LANES, part = n % LANES;
   int v = 0;
-  for (; v + COL_VECS <= whole; v += COL_VECS) block(R, COL_VECS, k, n, ap, b, c, v * LANES, LANES, accumulate);
-  for (; v < whole; v++) block(R, 1, k, n, ap, b, c, v * LANES, LANES, accumulate);
-  if (part) block(R, 1, k, n, ap, b, c, whole * LANES, part, accumulate);
+  for (; v + COL_VECS <= whole; v += COL_VECS) block(R, COL_VECS, k, ap, b, ldb, c, ldc, v * LANES, LANES, accumulate);
+  for (; v < whole; v++) block(R, 1, k, ap, b, ldb, c, ldc, v * LANES, LANES, accumulate);
+  if (part) block(R, 1, k, ap, b, ldb, c, ldc, whole * LANES, part, accumulate);
 }
 
-static void rows_registers(int m, int n, int k, const float *a, const float *b, float *c, int accumulate) {
+static void rows_registers(int m, int n, int k, const float *a, int lda, const float *b, int ldb, float *c, int ldc, int accumulate) {
   float *ap = scratch((size_t)k * (m < ROW_BLOCK ? m : ROW_BLOCK));
   for (int r = 0; r < m; r += ROW_BLOCK) {
     const int R = m - r < ROW_BLOCK ? m - r : ROW_BLOCK;
-    pack(R, k, a + (size_t)r * k, ap);
-    float *cr = c + (size_t)r * n;
+    pack(R, k, a + (size_t)r * lda, lda, ap);
+    float *cr = c + (size_t)r * ldc;
     switch (R) { // a constant R for each, so block() unrolls
-      case 1: columns(1, k, n, ap, b, cr, accumulate); break;
-      case 2: columns(2, k, n, ap, b, cr, accumulate); break;
-      case 3: columns(3, k, n, ap, b, cr, accumulate); break;
-      case 4: columns(4, k, n, ap, b, cr, accumulate); break;
-      case 5: columns(5, k, n, ap, b, cr, accumulate); break;
-      case 6: columns(6, k, n, ap, b, cr, accumulate); break;
-      case 7: columns(7, k, n, ap, b, cr, accumulate); break;
-      default: columns(ROW_BLOCK, k, n, ap, b, cr, accumulate); break;
+      case 1: columns(1, k, n, ap, b, ldb, cr, ldc, accumulate); break;
+      case 2: columns(2, k, n, ap, b, ldb, cr, ldc, accumulate); break;
+      case 3: columns(3, k, n, ap, b, ldb, cr, ldc, accumulate); break;
+      case 4: columns(4, k, n, ap, b, ldb, cr, ldc, accumulate); break;
+      case 5: columns(5, k, n, ap, b, ldb, cr, ldc, accumulate); break;
+      case 6: columns(6, k, n, ap, b, ldb, cr, ldc, accumulate); break;
+      case 7: columns(7, k, n, ap, b, ldb, cr, ldc, accumulate); break;
+      default: columns(ROW_BLOCK, k, n, ap, b, ldb, cr, ldc, accumulate); break;
     }
   }
   free(ap);
@@ -144,7 +147,7 @@ static void rows_registers(int m, int n, int k, const float *a, const float *b, 
 // k..k+3 is loaded once for all the rows, each row's accumulators loaded and stored once per four k.
 #define TILE_ROWS 16
 #define RTILE 256
-static void tile(int rows, int k, int n, const float *ap, const float *b, float *c, int accumulate) {
+static void tile(int rows, int k, int n, const float *ap, const float *b, int ldb, float *c, int ldc, int accumulate) {
   vec tmp[TILE_ROWS][RTILE / LANES];
   for (int j0 = 0; j0 < n; j0 += RTILE) {
     const int w = n - j0 < RTILE ? n - j0 : RTILE;
@@ -153,7 +156,7 @@ static void tile(int rows, int k, int n, const float *ap, const float *b, float 
       for (int v = 0; v < nv; v++) tmp[i][v] = SET1(0.0f);
     int kk = 0;
     for (; kk + 4 <= k; kk += 4) {
-      const float *b0 = b + (size_t)kk * n + j0, *b1 = b0 + n, *b2 = b1 + n, *b3 = b2 + n;
+      const float *b0 = b + (size_t)kk * ldb + j0, *b1 = b0 + ldb, *b2 = b1 + ldb, *b3 = b2 + ldb;
       const float *ak = ap + (size_t)kk * rows;
       for (int v = 0; v < nv; v++) {
         const int j = v * LANES;
@@ -167,33 +170,33 @@ static void tile(int rows, int k, int n, const float *ap, const float *b, float 
       }
     }
     for (; kk < k; kk++) {
-      const float *bk = b + (size_t)kk * n + j0;
+      const float *bk = b + (size_t)kk * ldb + j0;
       for (int i = 0; i < rows; i++) {
         const vec x = SET1(ap[(size_t)kk * rows + i]);
         for (int v = 0; v < nv; v++) tmp[i][v] = FMA(x, v < whole ? LOAD(bk + v * LANES) : LOAD_PART(bk + v * LANES, part), tmp[i][v]);
       }
     }
     for (int i = 0; i < rows; i++) {
-      float *ci = c + (size_t)i * n + j0;
+      float *ci = c + (size_t)i * ldc + j0;
       for (int v = 0; v < whole; v++) STORE(ci + v * LANES, accumulate ? ADD(tmp[i][v], LOAD(ci + v * LANES)) : tmp[i][v]);
       if (part) STORE_PART(ci + whole * LANES, accumulate ? ADD(tmp[i][whole], LOAD_PART(ci + whole * LANES, part)) : tmp[i][whole], part);
     }
   }
 }
 
-static void rows_tile(int m, int n, int k, const float *a, const float *b, float *c, int accumulate) {
+static void rows_tile(int m, int n, int k, const float *a, int lda, const float *b, int ldb, float *c, int ldc, int accumulate) {
   float *ap = scratch((size_t)k * (m < TILE_ROWS ? m : TILE_ROWS));
   for (int r = 0; r < m; r += TILE_ROWS) {
     const int R = m - r < TILE_ROWS ? m - r : TILE_ROWS;
-    pack(R, k, a + (size_t)r * k, ap);
-    tile(R, k, n, ap, b, c + (size_t)r * n, accumulate);
+    pack(R, k, a + (size_t)r * lda, lda, ap);
+    tile(R, k, n, ap, b, ldb, c + (size_t)r * ldc, ldc, accumulate);
   }
   free(ap);
 }
 #define ROWS_BATCHED rows_tile
 #endif
 
-void KERNEL(rows_gemm)(int m, int n, int k, const float *a, const float *b, float *c, int accumulate) {
-  if (m == 1) row_axpy(k, n, a, b, c, accumulate);
-  else ROWS_BATCHED(m, n, k, a, b, c, accumulate);
+void KERNEL(rows_gemm)(int m, int n, int k, const float *a, int lda, const float *b, int ldb, float *c, int ldc, int accumulate) {
+  if (m == 1) row_axpy(k, n, a, b, ldb, c, accumulate);
+  else ROWS_BATCHED(m, n, k, a, lda, b, ldb, c, ldc, accumulate);
 }

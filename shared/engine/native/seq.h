@@ -1,0 +1,51 @@
+// The training layers over a whole window (seq.c): an LSTM or GRU layer's forward pass over T time
+// steps and its backward pass (BPTT), each one call, with its input projection, split between
+// threads.
+#ifndef CHARRNN_SEQ_H
+#define CHARRNN_SEQ_H
+
+#include <stdint.h>
+
+#include "kernels.h"
+
+// The kernels of one variant that the layers use. gemm: the recurrent products (c = a·b + c when
+// accumulating); a variant without a fast one of its own gets an sgemm wrapper (blas.c).
+typedef struct {
+  rows_gemm_fn *gemm;
+  lstm_fwd_fn *lstm_fwd;
+  lstm_bwd_fn *lstm_bwd;
+  gru_fwd_zr_fn *gru_fwd_zr;
+  gru_fwd_h_fn *gru_fwd_h;
+  gru_bwd_a_fn *gru_bwd_a;
+  gru_bwd_b_fn *gru_bwd_b;
+} seq_kernels;
+
+// One layer, time-major: row t·B + b is stream b at step t. G gates: 4 (LSTM i, f, o, g) or 3 (GRU
+// z, r, h̃). The input is one-hot ids ([T·B], each < in) or x ([T·B, in]).
+typedef struct {
+  const seq_kernels *k;
+  int lstm, T, B, H, in, threads;
+  const int32_t *ids;
+  const float *x;
+  const float *wx, *bias, *wh; // [in, G·H], [G·H], [H, G·H]
+  const float *h0, *c0;        // [B, H] (c0: LSTM)
+  // Forward: written. Backward: read (gates is overwritten with the pre-activations' gradient).
+  float *gates; // [T·B, G·H] activated gates
+  float *cs;    // [T·B, H] LSTM cell states
+  float *rh;    // [T·B, H] GRU r·h_prev
+  float *hs;    // [T·B, H] outputs
+  // Forward: the final state [B, H].
+  float *h_last, *c_last;
+  // Backward.
+  const float *dhs;              // [T·B, H] the outputs' gradient
+  float *dx, *dwx, *db, *dwh;    // [T·B, in] (dense input only), [in, G·H], [G·H], [H, G·H]
+} seq_layer;
+
+void seq_forward(const seq_layer *l);
+// 0, or -1 when scratch memory could not be allocated.
+int seq_backward(const seq_layer *l);
+
+// Stops this thread's helper threads (at the end of a Node environment).
+void seq_threads_stop(void);
+
+#endif
