@@ -1,5 +1,6 @@
 // The training layers in the native binding: an LSTM or GRU layer over a whole window as one native
-// call forward and one backward (native/seq.c), input projection included, as a tf.customGrad op.
+// call forward and one backward (native/seq.c), input projection included, as a tf.customGrad op;
+// and the head (output layer and loss) the same way.
 // The native twin of cells.ts's layers (the tfjs reference, and what runs without the binding, on
 // the cpu backend and on native TensorFlow); test/engine/gradients.test.ts holds them to the same
 // gradients.
@@ -16,7 +17,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { hasHeapCall, heapCall, loadedBlas } from './backend.ts';
 import { backwardKeeper, customOp, ref, track, type SeqOut } from './cells.ts';
-import type { SeqLayerArgs } from './native/blas.ts';
+import type { HeadBackwardArgs, HeadForwardArgs, SeqLayerArgs } from './native/blas.ts';
 
 /** Whether the fused native layers can run here: wasm with the native binding. */
 export function hasFusedLayers(): boolean {
@@ -90,3 +91,42 @@ export function fusedLayer(
 type Views<A> = { [K in keyof A]: A[K] extends Float32Array | Int32Array | undefined ? A[K] : never };
 type SeqForwardViews = Omit<Views<import('./native/blas.ts').SeqForwardArgs>, keyof SeqLayerArgs> & Views<SeqLayerArgs>;
 type SeqBackwardViews = Omit<Views<import('./native/blas.ts').SeqBackwardArgs>, keyof SeqLayerArgs> & Views<SeqLayerArgs>;
+type HeadForwardViews = Views<Omit<HeadForwardArgs, keyof HeadShape>>;
+type HeadBackwardViews = Views<Omit<HeadBackwardArgs, keyof HeadShape>>;
+type HeadShape = Pick<HeadForwardArgs, 'N' | 'H' | 'V' | 'threads' | 'mean'>;
+
+/**
+ * The head's loss in one native call each way: logits = x·W + b ([N, V], never a tensor) and their
+ * softmax cross-entropy against `targets` [N], the mean over rows (or the sum). The twin of
+ * model.ts's affine + crossEntropy, which on wasm are ~15 kernels each way over [N, V] (their Exp is
+ * scalar: 3 ms per [6400, 65]).
+ */
+export function fusedHeadLoss(
+  x: tf.Tensor2D,
+  w: tf.Tensor,
+  bias: tf.Tensor,
+  targets: tf.Tensor1D,
+  o: { reduction: 'mean' | 'sum'; threads: number },
+): tf.Scalar {
+  const blas = loadedBlas()!;
+  const [N, H] = x.shape;
+  const V = w.shape[1]!;
+  const shape = { N, H, V, threads: o.threads, mean: o.reduction === 'mean' };
+  const keep = backwardKeeper();
+  const op = customOp(([xx, ww, bb]) => {
+    const out = heapCall({ x: xx, w: ww, bias: bb, targets }, { probs: [N, V], loss: [1] }, (v) =>
+      blas.headForward({ ...shape, ...(v as unknown as HeadForwardViews) }),
+    );
+    const [probs, xs, ts] = keep.hold([out.probs, ref(xx), ref(targets)]);
+    return {
+      value: tf.reshape(out.loss, []),
+      gradFunc: (dy) => {
+        const g = heapCall({ x: xs, w: ww, targets: ts, probs, dloss: dy }, { dx: [N, H], dw: [H, V], db: [V] }, (v) =>
+          blas.headBackward({ ...shape, ...(v as unknown as HeadBackwardViews) }),
+        );
+        return keep.release([g.dx, g.dw, g.db]);
+      },
+    };
+  });
+  return op(x, w, bias) as tf.Scalar;
+}

@@ -5,7 +5,7 @@
 // (UnsortedSegmentSum, which backend.ts provides on wasm where tfjs lacks it).
 import * as tf from '@tensorflow/tfjs';
 import { customOp, gruFused, gruPlain, lstmFused, lstmPlain, type SeqOut } from './cells.ts';
-import { fusedLayer, hasFusedLayers } from './fused.ts';
+import { fusedHeadLoss, fusedLayer, hasFusedLayers } from './fused.ts';
 import { Rng } from './rng.ts';
 import type { ModelConfig } from './types.ts';
 
@@ -113,13 +113,36 @@ export class CharRnn {
 
   /** ids: int32 [T·B] time-major → logits [T·B, V] and the state after the window. */
   forward(ids: tf.Tensor1D, state: RnnState, o: ForwardOptions): { logits: tf.Tensor2D; state: RnnState } {
+    const f = this.features(ids, state, o);
+    return { logits: affine(f.x, this.headKernel, this.headBias), state: f.state };
+  }
+
+  /**
+   * The mean (or summed) cross-entropy in nats of the window's next characters `targets` [T·B], and
+   * the state after the window. Where the native layers run, the head is native too (fused.ts).
+   */
+  loss(ids: tf.Tensor1D, targets: tf.Tensor1D, state: RnnState, o: ForwardOptions & { reduction?: 'mean' | 'sum' }): { loss: tf.Scalar; state: RnnState } {
+    const f = this.features(ids, state, o);
+    const reduction = o.reduction ?? 'mean';
+    const loss = this.native(o)
+      ? fusedHeadLoss(f.x, this.headKernel, this.headBias, targets, { reduction, threads: o.threads ?? 1 })
+      : crossEntropy(affine(f.x, this.headKernel, this.headBias), targets, reduction);
+    return { loss, state: f.state };
+  }
+
+  /** The native layers (fused.ts) wherever the binding runs, training or not; else tfjs (cells.ts). */
+  private native(o: ForwardOptions): boolean {
+    return !o.plain && hasFusedLayers();
+  }
+
+  /** The last layer's outputs [T·B, H] (dropout applied when training) and the state after the window. */
+  private features(ids: tf.Tensor1D, state: RnnState, o: ForwardOptions): { x: tf.Tensor2D; state: RnnState } {
     const { T } = o;
     const drop = o.training && this.config.dropout > 0;
     let seed = o.dropoutSeed ?? 0;
     const dropout = (x: tf.Tensor2D) => (drop ? (tf.dropout(x, this.config.dropout, undefined, seed++) as tf.Tensor2D) : x);
     const fused = o.training && !o.plain;
-    // The native layers (fused.ts) wherever the binding runs, training or not; else tfjs (cells.ts).
-    const native = !o.plain && hasFusedLayers();
+    const native = this.native(o);
 
     let x: tf.Tensor2D | null = this.embedding ? gatherRows(this.embedding, ids) : null;
     const next: RnnState = [];
@@ -139,8 +162,7 @@ export class CharRnn {
       next.push(out.c ? { h: out.h as tf.Tensor2D, c: out.c as tf.Tensor2D } : { h: out.h as tf.Tensor2D });
       x = dropout(out.Hs as tf.Tensor2D);
     });
-    const logits = affine(x!, this.headKernel, this.headBias);
-    return { logits, state: next };
+    return { x: x!, state: next };
   }
 
   /** Weight values in `variables()` order (internal layout). */

@@ -1,7 +1,7 @@
 // Loss and weight gradients of one training window: what every training replica computes on its
 // share of the streams (train.ts on the calling thread, replica-worker.ts on the second one).
 import * as tf from '@tensorflow/tfjs';
-import { CharRnn, crossEntropy, type RnnState } from './model.ts';
+import { CharRnn, type RnnState } from './model.ts';
 
 export interface StepGrads {
   /** Mean cross-entropy over the window's T·B targets. */
@@ -26,9 +26,9 @@ export function stepGrads(
     const xt = tf.tensor1d(x, 'int32');
     const yt = tf.tensor1d(y, 'int32');
     const { value, grads } = tf.variableGrads(() => {
-      const out = model.forward(xt, carry, { T: o.T, B: o.B, training: true, dropoutSeed: o.dropoutSeed, threads: o.threads });
+      const out = model.loss(xt, yt, carry, { T: o.T, B: o.B, training: true, dropoutSeed: o.dropoutSeed, threads: o.threads });
       nextCarry = out.state.map((s) => (s.c ? { h: tf.keep(s.h), c: tf.keep(s.c) } : { h: tf.keep(s.h) }));
-      return crossEntropy(out.logits, yt);
+      return out.loss;
     }, vars);
     return { loss: value, grads: vars.map((v) => grads[v.name]) };
   });

@@ -5,7 +5,7 @@ import { initBackend } from './backend.ts';
 import { TrainBatches, evalWindows } from './batches.ts';
 import { readCheckpoint, writeCheckpoint, CHECKPOINT_FORMAT, type TrainState } from './checkpoint.ts';
 import { splitCorpus } from './corpus.ts';
-import { CharRnn, crossEntropy, type RnnState } from './model.ts';
+import { CharRnn, type RnnState } from './model.ts';
 import { Adam, globalNorm } from './optimizer.ts';
 import { trainThreadsSetting } from './env.ts';
 import { chooseReplicas, TrainReplica } from './replica.ts';
@@ -414,8 +414,9 @@ export class Trainer {
     let count = 0;
     for (const w of windows) {
       const r = tf.tidy(() => {
-        const out = this.model.forward(tf.tensor1d(w.x, 'int32'), state, { T: w.T, B: w.B, training: false, threads: this.layerThreads });
-        return { loss: crossEntropy(out.logits, tf.tensor1d(w.y, 'int32'), 'sum'), state: out.state };
+        return this.model.loss(tf.tensor1d(w.x, 'int32'), tf.tensor1d(w.y, 'int32'), state, {
+          T: w.T, B: w.B, training: false, threads: this.layerThreads, reduction: 'sum',
+        });
       });
       sum += (await r.loss.data())[0];
       count += w.x.length;

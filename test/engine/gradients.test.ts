@@ -3,7 +3,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../shared/engine/backend.ts';
-import { CharRnn, crossEntropy, type RnnState } from '../../shared/engine/model.ts';
+import { CharRnn, type RnnState } from '../../shared/engine/model.ts';
 import type { ModelConfig } from '../../shared/engine/types.ts';
 
 const V = 7;
@@ -21,7 +21,7 @@ function setup(cfg: ModelConfig) {
   }));
   const ids = tf.tensor1d(idsData, 'int32');
   const targets = tf.tensor1d(targetData, 'int32');
-  const loss = (plain: boolean) => crossEntropy(net.forward(ids, state, { T, B, training: true, plain }).logits, targets);
+  const loss = (plain: boolean) => net.loss(ids, targets, state, { T, B, training: true, plain }).loss;
   const grads = (plain: boolean) =>
     tf.tidy(() => {
       const { value, grads } = tf.variableGrads(() => loss(plain), net.variables());

@@ -27,12 +27,17 @@ typedef struct {
   seq_kernels seq;
 } variant;
 
-// The recurrent products of training through sgemm, for variants whose own product is slower.
+// Training's products through sgemm, for variants whose own are slower.
 static void sgemm_rows(int m, int n, int k, const float *a, int lda, const float *b, int ldb, float *c, int ldc, int accumulate) {
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0f, a, lda, b, ldb, accumulate ? 1.0f : 0.0f, c, ldc);
 }
+static void sgemm_big(int trans_a, int m, int n, int k, const float *a, int lda, const float *b, int ldb, float *c, int ldc, int accumulate) {
+  if (m <= 0 || n <= 0) return;
+  cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, CblasNoTrans, m, n, k, 1.0f, a, lda, b, ldb, accumulate ? 1.0f : 0.0f, c, ldc);
+}
 
-#define SEQ_KERNELS(v, gemm) {gemm, lstm_fwd_##v, lstm_bwd_##v, gru_fwd_zr_##v, gru_fwd_h_##v, gru_bwd_a_##v, gru_bwd_b_##v}
+#define SEQ_KERNELS(v, gemm, big) \
+  {gemm, big, lstm_fwd_##v, lstm_bwd_##v, gru_fwd_zr_##v, gru_fwd_h_##v, gru_bwd_a_##v, gru_bwd_b_##v, xent_fwd_##v, xent_bwd_##v}
 
 #if defined(__x86_64__)
 // __builtin_cpu_supports also checks that the OS saves the vector registers (XCR0).
@@ -41,14 +46,15 @@ static bool runs_avx2(void) { return __builtin_cpu_supports("avx2") && __builtin
 #endif
 static bool runs_anywhere(void) { return true; }
 
-// Best first. Training's recurrent products (32-64 rows): AVX-512's register-blocked rows_gemm beats
-// sgemm (32×256×1024: 111 against 195 µs); AVX2's L1 tile and the baseline's scalar FMA do not.
+// Best first. Training's products: AVX-512's register blocks beat sgemm on the recurrent ones (32
+// rows: 32×256×1024 in 111 against 195 µs) and match its AVX-512 kernels on the big ones (rows.c);
+// AVX2's L1 tile and the baseline's scalar FMA do not.
 static const variant VARIANTS[] = {
 #if defined(__x86_64__)
-    {"avx512", runs_avx512, rows_gemm_avx512, lstm_cell_avx512, SEQ_KERNELS(avx512, rows_gemm_avx512)},
-    {"avx2", runs_avx2, rows_gemm_avx2, lstm_cell_avx2, SEQ_KERNELS(avx2, sgemm_rows)},
+    {"avx512", runs_avx512, rows_gemm_avx512, lstm_cell_avx512, SEQ_KERNELS(avx512, rows_gemm_avx512, gemm_avx512)},
+    {"avx2", runs_avx2, rows_gemm_avx2, lstm_cell_avx2, SEQ_KERNELS(avx2, sgemm_rows, sgemm_big)},
 #endif
-    {"baseline", runs_anywhere, rows_gemm_baseline, lstm_cell_baseline, SEQ_KERNELS(baseline, sgemm_rows)},
+    {"baseline", runs_anywhere, rows_gemm_baseline, lstm_cell_baseline, SEQ_KERNELS(baseline, sgemm_rows, sgemm_big)},
 };
 #define VARIANT_COUNT (sizeof VARIANTS / sizeof VARIANTS[0])
 
@@ -313,6 +319,73 @@ static napi_value SeqBackward(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// The head's arguments (seq.h's seq_head), common to both directions.
+static bool head_args(napi_env env, napi_value obj, const variant *kernels, seq_head *h) {
+  memset(h, 0, sizeof *h);
+  h->k = &kernels->seq;
+  int32_t N, H, V, threads;
+  if (!prop_int(env, obj, "N", &N) || !prop_int(env, obj, "H", &H) || !prop_int(env, obj, "V", &V) || !prop_int(env, obj, "threads", &threads)) return false;
+  if (!N || !H || !V) {
+    napi_throw_range_error(env, NULL, "charrnn_blas: N, H and V must be positive");
+    return false;
+  }
+  napi_value v;
+  bool present, mean = false;
+  if (!prop(env, obj, "mean", &v, &present)) return false;
+  if (!present || napi_get_value_bool(env, v, &mean) != napi_ok) {
+    napi_throw_type_error(env, NULL, "charrnn_blas: mean must be a boolean");
+    return false;
+  }
+  h->N = N, h->H = H, h->V = V, h->threads = threads, h->mean = mean;
+  void *p;
+  if (!prop_array(env, obj, "targets", napi_int32_array, (size_t)N, false, &p)) return false;
+  h->targets = p;
+  for (int r = 0; r < N; r++)
+    if (h->targets[r] < 0 || h->targets[r] >= V) {
+      napi_throw_range_error(env, NULL, "charrnn_blas: a target is outside [0, V)");
+      return false;
+    }
+  if (!prop_array(env, obj, "x", napi_float32_array, (size_t)N * H, false, &p)) return false;
+  h->x = p;
+  if (!prop_array(env, obj, "w", napi_float32_array, (size_t)H * V, false, &p)) return false;
+  h->w = p;
+  if (!prop_array(env, obj, "probs", napi_float32_array, (size_t)N * V, false, &p)) return false;
+  h->probs = p;
+  return true;
+}
+
+// headForward({N, H, V, threads, mean, x, w, bias, targets, probs, loss}): logits = x·w + bias, probs
+// their softmax, loss[0] the mean (or summed) cross-entropy against targets.
+static napi_value HeadForward(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  const variant *kernels;
+  if (!args(env, info, 1, argv, &kernels, "charrnn_blas.headForward: 1 argument expected")) return NULL;
+  seq_head h;
+  if (!head_args(env, argv[0], kernels, &h)) return NULL;
+  F32("bias", (size_t)h.V, false, h.bias);
+  F32("loss", 1, false, h.loss);
+  if (seq_head_forward(&h)) napi_throw_error(env, NULL, "charrnn_blas.headForward: out of memory");
+  return NULL;
+}
+
+// headBackward({N, H, V, threads, mean, x, w, targets, probs, dloss, dx, dw, db}): the gradients for
+// the loss's gradient dloss[0] (probs is overwritten).
+static napi_value HeadBackward(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  const variant *kernels;
+  if (!args(env, info, 1, argv, &kernels, "charrnn_blas.headBackward: 1 argument expected")) return NULL;
+  seq_head h;
+  if (!head_args(env, argv[0], kernels, &h)) return NULL;
+  float *dloss;
+  F32("dloss", 1, false, dloss);
+  h.dloss = dloss[0];
+  F32("dx", (size_t)h.N * h.H, false, h.dx);
+  F32("dw", (size_t)h.H * h.V, false, h.dw);
+  F32("db", (size_t)h.V, false, h.db);
+  if (seq_head_backward(&h)) napi_throw_error(env, NULL, "charrnn_blas.headBackward: out of memory");
+  return NULL;
+}
+
 // At the end of a Node environment (the main thread's, or a worker's): its helper threads.
 static void stop_threads(void *arg) {
   (void)arg;
@@ -330,8 +403,9 @@ static bool set_string(napi_env env, napi_value obj, const char *key, const char
   return napi_create_string_utf8(env, value, NAPI_AUTO_LENGTH, &s) == napi_ok && napi_set_named_property(env, obj, key, s) == napi_ok;
 }
 
-// exports: sgemm, openblasCore (the kernels OpenBLAS chose: "Haswell", "SkylakeX", …); variants: [{name, rowGemm, lstmCell, seqForward, seqBackward}] this CPU runs,
-// best first; built: every variant's name.
+// exports: sgemm, openblasCore (the kernels OpenBLAS chose: "Haswell", "SkylakeX", …); variants:
+// [{name, rowGemm, lstmCell, seqForward, seqBackward, headForward, headBackward}] this CPU runs, best
+// first; built: every variant's name.
 void openblas_set_num_threads(int);
 char *openblas_get_corename(void);
 
@@ -354,6 +428,7 @@ NAPI_MODULE_INIT() {
     if (napi_create_object(env, &v) != napi_ok || !set_string(env, v, "name", k->name) ||
         !set_function(env, v, "rowGemm", RowGemm, k) || !set_function(env, v, "lstmCell", LstmCell, k) ||
         !set_function(env, v, "seqForward", SeqForward, k) || !set_function(env, v, "seqBackward", SeqBackward, k) ||
+        !set_function(env, v, "headForward", HeadForward, k) || !set_function(env, v, "headBackward", HeadBackward, k) ||
         napi_set_element(env, variants, runnable++, v) != napi_ok)
       return NULL;
   }

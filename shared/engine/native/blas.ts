@@ -20,6 +20,10 @@ export interface Blas {
   seqForward(args: SeqForwardArgs): void;
   /** Its backward pass: fills dx (x input), dwx, db, dwh; overwrites gates. */
   seqBackward(args: SeqBackwardArgs): void;
+  /** The head's forward pass: logits = x·w + bias, probs = their softmax, loss[0] = the cross-entropy. */
+  headForward(args: HeadForwardArgs): void;
+  /** Its backward pass for dloss[0]: fills dx, dw, db; overwrites probs. */
+  headBackward(args: HeadBackwardArgs): void;
   /** The kernel variant rowGemm, lstmCell and the layers run: 'avx512', 'avx2' or 'baseline'. */
   readonly kernels: string;
   /** The kernels OpenBLAS chose for sgemm ('Haswell', 'SkylakeX', …; OPENBLAS_CORETYPE pins them). */
@@ -50,6 +54,36 @@ export interface SeqLayerArgs {
   cs?: Float32Array;
   rh?: Float32Array;
   hs: Float32Array;
+}
+
+/**
+ * The head over N rows: x [N, H], w [H, V], targets [N] (each < V), probs [N, V]; the loss is the mean
+ * over rows (or the sum when !mean).
+ */
+export interface HeadArgs {
+  N: number;
+  H: number;
+  V: number;
+  threads: number;
+  mean: boolean;
+  x: Float32Array;
+  w: Float32Array;
+  targets: Int32Array;
+  probs: Float32Array;
+}
+
+export interface HeadForwardArgs extends HeadArgs {
+  bias: Float32Array;
+  /** [1]. */
+  loss: Float32Array;
+}
+
+export interface HeadBackwardArgs extends HeadArgs {
+  /** [1]: the loss's gradient. */
+  dloss: Float32Array;
+  dx: Float32Array;
+  dw: Float32Array;
+  db: Float32Array;
 }
 
 export interface SeqForwardArgs extends SeqLayerArgs {
@@ -83,7 +117,7 @@ export interface BlasStatus {
 interface Addon {
   sgemm: Blas['sgemm'];
   openblasCore: string;
-  variants: { name: string; rowGemm: Blas['rowGemm']; lstmCell: Blas['lstmCell']; seqForward: Blas['seqForward']; seqBackward: Blas['seqBackward'] }[];
+  variants: ({ name: string } & Pick<Blas, 'rowGemm' | 'lstmCell' | 'seqForward' | 'seqBackward' | 'headForward' | 'headBackward'>)[];
   built: string[];
 }
 
@@ -118,13 +152,11 @@ function load(): NonNullable<typeof state> {
     return off(String(e instanceof Error ? e.message : e).split('\n')[0], addon);
   }
   // A build from an older checkout lacks newer exports: treat it as absent until rebuilt.
-  if (typeof lib.sgemm !== 'function' || !Array.isArray(lib.variants) || !Array.isArray(lib.built) || !lib.variants.length || typeof lib.variants[0].seqForward !== 'function') {
+  if (typeof lib.sgemm !== 'function' || !Array.isArray(lib.variants) || !Array.isArray(lib.built) || !lib.variants.length || typeof lib.variants[0].headForward !== 'function') {
     return off('built by an older checkout (npm run postinstall rebuilds it)', addon);
   }
   const openblasCore = lib.openblasCore ?? 'unknown';
-  const all = lib.variants.map((v): Blas => ({
-    sgemm: lib.sgemm!, rowGemm: v.rowGemm, lstmCell: v.lstmCell, seqForward: v.seqForward, seqBackward: v.seqBackward, kernels: v.name, openblasCore,
-  }));
+  const all = lib.variants.map(({ name, ...kernels }): Blas => ({ sgemm: lib.sgemm!, ...kernels, kernels: name, openblasCore }));
   const want = (process.env[BLAS_KERNELS_ENV] ?? '').trim().toLowerCase();
   const runs = all.map((b) => b.kernels).join(', ');
   let blas = all[0];

@@ -1,8 +1,10 @@
 // The training layers' element-wise passes (seq.c runs them once per time step and thread): the
 // gate nonlinearities, the cell update and their derivatives, each one vectorised pass over a
-// step's rows instead of a dozen tfjs ops. Built once per variant (simd.h); a ragged tail goes
+// step's rows instead of a dozen tfjs ops; and the head's softmax cross-entropy. Built once per variant (simd.h); a ragged tail goes
 // through the same vector code masked, so every variant computes the same bits.
+#include <math.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "act.h"
 #include "kernels.h"
@@ -104,5 +106,32 @@ void KERNEL(gru_bwd_b)(int n, int H, float *g, const float *h_prev, const float 
       ST(gr + H + j, MUL(MUL(d, LD(h_prev + o + j, w)), dsig(rr)), w);
       ST(carry + o + j, ADD(LD(carry + o + j, w), MUL(d, rr)), w);
     }
+  }
+}
+
+// Softmax cross-entropy over rows of V logits: each row becomes its softmax in place, and loss[r] =
+// log Σ e^(z − max) + max − z[target]. The max and the sum run in index order (the sum in double), so
+// every variant gives the same bits.
+void KERNEL(xent_fwd)(int n, int V, float *z, const int32_t *targets, double *loss) {
+  for (int r = 0; r < n; r++) {
+    float *zr = z + (size_t)r * V;
+    float mx = zr[0];
+    for (int j = 1; j < V; j++) mx = zr[j] > mx ? zr[j] : mx;
+    const double zt = zr[targets[r]];
+    COLUMNS(V, j, w) ST(zr + j, vexp(SUB(LD(zr + j, w), SET1(mx))), w);
+    double s = 0;
+    for (int j = 0; j < V; j++) s += zr[j];
+    const float inv = (float)(1.0 / s);
+    COLUMNS(V, j, w) ST(zr + j, MUL(LD(zr + j, w), SET1(inv)), w);
+    loss[r] = log(s) + mx - zt;
+  }
+}
+
+// Its gradient: each softmax row p becomes (p − onehot(target))·scale in place.
+void KERNEL(xent_bwd)(int n, int V, float *p, const int32_t *targets, float scale) {
+  for (int r = 0; r < n; r++) {
+    float *pr = p + (size_t)r * V;
+    pr[targets[r]] -= 1.0f;
+    COLUMNS(V, j, w) ST(pr + j, MUL(LD(pr + j, w), SET1(scale)), w);
   }
 }

@@ -4,9 +4,14 @@
 #ifndef CHARRNN_KERNELS_H
 #define CHARRNN_KERNELS_H
 
+#include <stdint.h>
+
 // c[m×n] = a[m×k]·b[k×n] (+ c when accumulate), row strides lda, ldb, ldc; row r's bits do not
 // depend on m.
 typedef void rows_gemm_fn(int m, int n, int k, const float *a, int lda, const float *b, int ldb, float *c, int ldc, int accumulate);
+// c[m×n] = op(a)·b (+ c when accumulate), op(a) = a, or aᵀ when trans_a (a stored [k, m]); row
+// strides lda, ldb, ldc. AVX-512 only (rows.c); the other variants use sgemm.
+typedef void gemm_fn(int trans_a, int m, int n, int k, const float *a, int lda, const float *b, int ldb, float *c, int ldc, int accumulate);
 // h, c' of an LSTM cell (gates i, f, o, g) for n rows from xp + hw ([n, 4H]) and c ([n, H]).
 typedef void lstm_cell_fn(int n, int H, const float *xp, const float *hw, const float *c, float *h_out, float *c_out);
 
@@ -30,6 +35,11 @@ typedef void gru_bwd_a_fn(int n, int H, float *g, const float *h_prev, const flo
 // gradient; carry += drh·r.
 typedef void gru_bwd_b_fn(int n, int H, float *g, const float *h_prev, const float *drh, float *carry);
 
+// Softmax cross-entropy over n rows of V logits (the head, seq.c): forward, z becomes softmax in place and
+// loss[r] the row's loss; backward, the softmax p becomes (p − onehot(target))·scale in place.
+typedef void xent_fwd_fn(int n, int V, float *z, const int32_t *targets, double *loss);
+typedef void xent_bwd_fn(int n, int V, float *p, const int32_t *targets, float scale);
+
 #define DECLARE_KERNELS(variant)                   \
   rows_gemm_fn rows_gemm_##variant;                \
   lstm_cell_fn lstm_cell_##variant;                \
@@ -38,10 +48,13 @@ typedef void gru_bwd_b_fn(int n, int H, float *g, const float *h_prev, const flo
   gru_fwd_zr_fn gru_fwd_zr_##variant;              \
   gru_fwd_h_fn gru_fwd_h_##variant;                \
   gru_bwd_a_fn gru_bwd_a_##variant;                \
-  gru_bwd_b_fn gru_bwd_b_##variant;
+  gru_bwd_b_fn gru_bwd_b_##variant;                \
+  xent_fwd_fn xent_fwd_##variant;                  \
+  xent_bwd_fn xent_bwd_##variant;
 
 #if defined(__x86_64__)
 DECLARE_KERNELS(avx512)
+gemm_fn gemm_avx512;
 DECLARE_KERNELS(avx2)
 #endif
 DECLARE_KERNELS(baseline)

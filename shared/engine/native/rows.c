@@ -142,6 +142,49 @@ static void rows_registers(int m, int n, int k, const float *a, int lda, const f
 }
 #define ROWS_BATCHED rows_registers
 
+// ------------------------------------------------------------------------------ training products
+// The big products of training (seq.c: the input projection, the weight gradients, dx), with the
+// same register blocks, cache-blocked: the product is taken KC rows of b at a time (the partial sums
+// added into c), over column panels of NC, so that a panel of b (KC×NC floats, 384 KiB) stays in L2
+// while every 8-row block of a (packed, 8 KiB, in L1) passes over it. Row-invariance is not needed
+// here (each element is a sum of chunks). Why not OpenBLAS's sgemm: with its AVX-512 kernels it
+// does as well, but a build or a setting that runs its AVX2 ones (OPENBLAS_CORETYPE=Haswell here)
+// reaches about half: BENCHMARKS.md.
+enum { KC = 256, NC = 8 * COL_VECS * LANES };
+
+// Rows r..r+R of op(a) packed k-major, when a is stored transposed ([k, m]: column r of a is row r of op(a)).
+static void pack_transposed(int R, int k, const float *a, int lda, float *ap) {
+  for (int kk = 0; kk < k; kk++) memcpy(ap + (size_t)kk * R, a + (size_t)kk * lda, sizeof(float) * R);
+}
+
+void KERNEL(gemm)(int trans_a, int m, int n, int k, const float *a, int lda, const float *b, int ldb, float *c, int ldc, int accumulate) {
+  float ap[KC * ROW_BLOCK];
+  for (int j0 = 0; j0 < n; j0 += NC) {
+    const int nc = n - j0 < NC ? n - j0 : NC;
+    for (int k0 = 0; k0 < k; k0 += KC) {
+      const int kc = k - k0 < KC ? k - k0 : KC;
+      const int acc = accumulate || k0 > 0;
+      const float *bk = b + (size_t)k0 * ldb + j0;
+      for (int r = 0; r < m; r += ROW_BLOCK) {
+        const int R = m - r < ROW_BLOCK ? m - r : ROW_BLOCK;
+        if (trans_a) pack_transposed(R, kc, a + (size_t)k0 * lda + r, lda, ap);
+        else pack(R, kc, a + (size_t)r * lda + k0, lda, ap);
+        float *cr = c + (size_t)r * ldc + j0;
+        switch (R) {
+          case 1: columns(1, kc, nc, ap, bk, ldb, cr, ldc, acc); break;
+          case 2: columns(2, kc, nc, ap, bk, ldb, cr, ldc, acc); break;
+          case 3: columns(3, kc, nc, ap, bk, ldb, cr, ldc, acc); break;
+          case 4: columns(4, kc, nc, ap, bk, ldb, cr, ldc, acc); break;
+          case 5: columns(5, kc, nc, ap, bk, ldb, cr, ldc, acc); break;
+          case 6: columns(6, kc, nc, ap, bk, ldb, cr, ldc, acc); break;
+          case 7: columns(7, kc, nc, ap, bk, ldb, cr, ldc, acc); break;
+          default: columns(ROW_BLOCK, kc, nc, ap, bk, ldb, cr, ldc, acc); break;
+        }
+      }
+    }
+  }
+}
+
 #else
 // Up to TILE_ROWS rows, axpy order over a tile of columns kept in L1: each vector of b's rows
 // k..k+3 is loaded once for all the rows, each row's accumulators loaded and stored once per four k.

@@ -1,5 +1,5 @@
 // An LSTM or GRU layer over a whole training window in one call each way, so that no JavaScript runs
-// inside the time loop (see fused.ts, the TypeScript side, and cells.ts, the tfjs twin it is tested
+// inside the time loop; and the head (output layer and loss) in one call each way (see fused.ts, the TypeScript side, and cells.ts, the tfjs twin it is tested
 // against). Before, each time step was a dozen tfjs ops forward and as many backward, and their
 // dispatch, allocation and element-wise kernels cost as much as the recurrent product itself.
 //
@@ -11,9 +11,10 @@
 //               (gates.c), which leaves the activated gates, c and h.
 // Backward: (1) per step, backwards: one pass turns the step's gates into the pre-activations'
 //               gradient dz in place, and one product carries dh to the step before;
-//           (2) the weight gradients as one sgemm over all T·B rows each (dWh, dWx), the bias
-//               gradient as column sums, dx as one sgemm (dense input) or dWx as a scatter-add of
+//           (2) the weight gradients as one product over all T·B rows each (dWh, dWx), the bias
+//               gradient as column sums, dx as one product (dense input) or dWx as a scatter-add of
 //               dz rows (one-hot input).
+// The big products (the input projection, (2)) go to the variant's `big` (seq.h).
 // Threads: streams are independent through time, so (1) and (2) of the forward pass and (1) of the
 // backward pass split the B streams between threads with no synchronisation inside the time loop;
 // the big products of (2) split their output columns or rows. Every output element is computed by
@@ -25,14 +26,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cblas.h>
-
-// c = alpha·op(a)·op(b) + beta·c, row-major.
-static void blas_sgemm(int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda, const float *b, int ldb, float beta, float *c,
-                       int ldc) {
-  if (m <= 0 || n <= 0) return;
-  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-}
 
 // ------------------------------------------------------------------------------ helper threads
 
@@ -178,7 +171,7 @@ static void project(const seq_layer *l, int r0, int r1) {
       memcpy(g, l->bias, sizeof(float) * GH);
     }
   }
-  if (!l->ids) blas_sgemm(0, 0, r1 - r0, GH, l->in, 1.0f, l->x + (size_t)r0 * l->in, l->in, l->wx, GH, 1.0f, l->gates + (size_t)r0 * GH, GH);
+  if (!l->ids && r1 > r0) l->k->big(0, r1 - r0, GH, l->in, l->x + (size_t)r0 * l->in, l->in, l->wx, GH, l->gates + (size_t)r0 * GH, GH, 1);
 }
 
 static void forward_project(void *ctx, int part, int parts) {
@@ -232,17 +225,24 @@ void seq_forward(const seq_layer *l) {
 typedef struct {
   const seq_layer *l;
   float *wht;     // [G·H, H]: Wh transposed, so dh's product reads it row by row
+  float *wxt;     // [G·H, in]: Wx transposed, for dx (dense input)
   float *scratch; // [2, B, H]: per stream, dh of the step after (GRU: the carry) and dc (GRU: drh)
 } backward_ctx;
+
+// Columns [j0, j1) of w ([rows, cols]) as rows of wt ([cols, rows]).
+static void transpose(const float *w, int rows, int cols, float *wt, int j0, int j1) {
+  for (int i = 0; i < rows; i++)
+    for (int j = j0; j < j1; j++) wt[(size_t)j * rows + i] = w[(size_t)i * cols + j];
+}
 
 static void backward_transpose(void *ctx, int part, int parts) {
   const backward_ctx *c = ctx;
   const seq_layer *l = c->l;
-  const int H = l->H, GH = gate_count(l) * H;
+  const int GH = gate_count(l) * l->H;
   int j0, j1;
   share(GH, part, parts, 1, &j0, &j1);
-  for (int i = 0; i < H; i++)
-    for (int j = j0; j < j1; j++) c->wht[(size_t)j * H + i] = l->wh[(size_t)i * GH + j];
+  transpose(l->wh, l->H, GH, c->wht, j0, j1);
+  if (c->wxt) transpose(l->wx, l->in, GH, c->wxt, j0, j1);
 }
 
 // (1) Streams [b0, b1), from the last step to the first.
@@ -281,10 +281,10 @@ static void weight_grad(const seq_layer *l, int j0, int j1) {
   const int B = l->B, H = l->H, GH = gate_count(l) * H, TB = l->T * B;
   const int split = l->lstm ? j1 : (j1 < 2 * H ? j1 : j0 > 2 * H ? j0 : 2 * H);
   if (split > j0) {
-    blas_sgemm(1, 0, H, split - j0, B, 1.0f, l->h0, H, l->gates + j0, GH, 0.0f, l->dwh + j0, GH);
-    if (l->T > 1) blas_sgemm(1, 0, H, split - j0, TB - B, 1.0f, l->hs, H, l->gates + (size_t)B * GH + j0, GH, 1.0f, l->dwh + j0, GH);
+    l->k->big(1, H, split - j0, B, l->h0, H, l->gates + j0, GH, l->dwh + j0, GH, 0);
+    if (l->T > 1) l->k->big(1, H, split - j0, TB - B, l->hs, H, l->gates + (size_t)B * GH + j0, GH, l->dwh + j0, GH, 1);
   }
-  if (j1 > split) blas_sgemm(1, 0, H, j1 - split, TB, 1.0f, l->rh, H, l->gates + split, GH, 0.0f, l->dwh + split, GH);
+  if (j1 > split) l->k->big(1, H, j1 - split, TB, l->rh, H, l->gates + split, GH, l->dwh + split, GH, 0);
 }
 
 // (2) Columns [j0, j1) of dWh, dWx, db, and rows [r0, r1) of dx.
@@ -312,20 +312,106 @@ static void backward_weights(void *ctx, int part, int parts) {
         for (int j = 0; j < w; j++) d[j] += g[j];
       }
     } else {
-      blas_sgemm(1, 0, l->in, w, TB, 1.0f, l->x, l->in, l->gates + j0, GH, 0.0f, l->dwx + j0, GH);
+      l->k->big(1, l->in, w, TB, l->x, l->in, l->gates + j0, GH, l->dwx + j0, GH, 0);
     }
   }
-  if (l->dx && r1 > r0) blas_sgemm(0, 1, r1 - r0, l->in, GH, 1.0f, l->gates + (size_t)r0 * GH, GH, l->wx, GH, 0.0f, l->dx + (size_t)r0 * l->in, l->in);
+  if (l->dx && r1 > r0) l->k->big(0, r1 - r0, l->in, GH, l->gates + (size_t)r0 * GH, GH, c->wxt, l->in, l->dx + (size_t)r0 * l->in, l->in, 0);
 }
 
 int seq_backward(const seq_layer *l) {
   const int H = l->H, GH = gate_count(l) * H;
-  backward_ctx c = {l, malloc(sizeof(float) * ((size_t)GH * H + (size_t)2 * l->B * H)), NULL};
+  const size_t wxt = l->dx ? (size_t)GH * l->in : 0;
+  backward_ctx c = {l, malloc(sizeof(float) * ((size_t)GH * H + wxt + (size_t)2 * l->B * H)), NULL, NULL};
   if (!c.wht) return -1;
-  c.scratch = c.wht + (size_t)GH * H;
+  c.wxt = l->dx ? c.wht + (size_t)GH * H : NULL;
+  c.scratch = c.wht + (size_t)GH * H + wxt;
   parallel(parts_of(l, GH), backward_transpose, &c);
   parallel(parts_of(l, l->B), backward_steps, &c);
   parallel(parts_of(l, GH / COL_ALIGN > 0 ? GH / COL_ALIGN : 1), backward_weights, &c);
   free(c.wht);
+  return 0;
+}
+
+// ------------------------------------------------------------------------------ head
+
+typedef struct {
+  const seq_head *h;
+  double *part_loss; // [MAX_PARTS]
+  float *wt;         // [V, H]: W transposed, for dx
+} head_ctx;
+
+static void head_forward_rows(void *ctx, int part, int parts) {
+  const head_ctx *c = ctx;
+  const seq_head *h = c->h;
+  int r0, r1;
+  share(h->N, part, parts, 1, &r0, &r1);
+  const int n = r1 - r0;
+  c->part_loss[part] = 0;
+  if (n <= 0) return;
+  float *z = h->probs + (size_t)r0 * h->V;
+  for (int r = 0; r < n; r++) memcpy(z + (size_t)r * h->V, h->bias, sizeof(float) * h->V);
+  h->k->big(0, n, h->V, h->H, h->x + (size_t)r0 * h->H, h->H, h->w, h->V, z, h->V, 1);
+  double row_loss[256], sum = 0;
+  for (int r = 0; r < n; r += 256) {
+    const int m = n - r < 256 ? n - r : 256;
+    h->k->xent_fwd(m, h->V, z + (size_t)r * h->V, h->targets + r0 + r, row_loss);
+    for (int i = 0; i < m; i++) sum += row_loss[i];
+  }
+  c->part_loss[part] = sum;
+}
+
+static int head_parts(const seq_head *h, int n) {
+  const int t = h->threads < 1 ? 1 : h->threads > MAX_PARTS ? MAX_PARTS : h->threads;
+  return n < t ? (n < 1 ? 1 : n) : t;
+}
+
+int seq_head_forward(const seq_head *h) {
+  double part_loss[MAX_PARTS];
+  head_ctx c = {h, part_loss, NULL};
+  const int parts = head_parts(h, h->N);
+  parallel(parts, head_forward_rows, &c);
+  double sum = 0;
+  for (int p = 0; p < parts; p++) sum += part_loss[p]; // in part order: the same bits every time
+  h->loss[0] = (float)(h->mean ? sum / h->N : sum);
+  return 0;
+}
+
+// (1) Rows: the logits' gradient in place, then dx = dlogits·Wᵀ.
+static void head_backward_rows(void *ctx, int part, int parts) {
+  const head_ctx *c = ctx;
+  const seq_head *h = c->h;
+  int r0, r1;
+  share(h->N, part, parts, 1, &r0, &r1);
+  if (r1 <= r0) return;
+  float *p = h->probs + (size_t)r0 * h->V;
+  h->k->xent_bwd(r1 - r0, h->V, p, h->targets + r0, h->mean ? h->dloss / h->N : h->dloss);
+  h->k->big(0, r1 - r0, h->H, h->V, p, h->V, c->wt, h->H, h->dx + (size_t)r0 * h->H, h->H, 0);
+}
+
+// (2) Rows [i0, i1) of dW = xᵀ·dlogits, columns [j0, j1) of db.
+static void head_backward_weights(void *ctx, int part, int parts) {
+  const head_ctx *c = ctx;
+  const seq_head *h = c->h;
+  int i0, i1, j0, j1;
+  share(h->H, part, parts, 1, &i0, &i1);
+  share(h->V, part, parts, 1, &j0, &j1);
+  if (i1 > i0) h->k->big(1, i1 - i0, h->V, h->N, h->x + i0, h->H, h->probs, h->V, h->dw + (size_t)i0 * h->V, h->V, 0);
+  if (j1 > j0) {
+    float *db = h->db;
+    for (int j = j0; j < j1; j++) db[j] = 0;
+    for (int r = 0; r < h->N; r++) {
+      const float *g = h->probs + (size_t)r * h->V;
+      for (int j = j0; j < j1; j++) db[j] += g[j];
+    }
+  }
+}
+
+int seq_head_backward(const seq_head *h) {
+  head_ctx c = {h, NULL, malloc(sizeof(float) * (size_t)h->V * h->H)};
+  if (!c.wt) return -1;
+  transpose(h->w, h->H, h->V, c.wt, 0, h->V);
+  parallel(head_parts(h, h->N), head_backward_rows, &c);
+  parallel(head_parts(h, h->H), head_backward_weights, &c);
+  free(c.wt);
   return 0;
 }

@@ -1,6 +1,6 @@
 // The training layers over a whole window (seq.c): an LSTM or GRU layer's forward pass over T time
-// steps and its backward pass (BPTT), each one call, with its input projection, split between
-// threads.
+// steps and its backward pass (BPTT), each one call, with its input projection; and the head (the
+// output layer and the loss). Split between threads.
 #ifndef CHARRNN_SEQ_H
 #define CHARRNN_SEQ_H
 
@@ -9,15 +9,19 @@
 #include "kernels.h"
 
 // The kernels of one variant that the layers use. gemm: the recurrent products (c = a·b + c when
-// accumulating); a variant without a fast one of its own gets an sgemm wrapper (blas.c).
+// accumulating); big: the products over all T·B rows. A variant without fast ones of its own gets
+// sgemm wrappers (blas.c).
 typedef struct {
   rows_gemm_fn *gemm;
+  gemm_fn *big;
   lstm_fwd_fn *lstm_fwd;
   lstm_bwd_fn *lstm_bwd;
   gru_fwd_zr_fn *gru_fwd_zr;
   gru_fwd_h_fn *gru_fwd_h;
   gru_bwd_a_fn *gru_bwd_a;
   gru_bwd_b_fn *gru_bwd_b;
+  xent_fwd_fn *xent_fwd;
+  xent_bwd_fn *xent_bwd;
 } seq_kernels;
 
 // One layer, time-major: row t·B + b is stream b at step t. G gates: 4 (LSTM i, f, o, g) or 3 (GRU
@@ -44,6 +48,22 @@ typedef struct {
 void seq_forward(const seq_layer *l);
 // 0, or -1 when scratch memory could not be allocated.
 int seq_backward(const seq_layer *l);
+
+// The head: logits = x·W + bias over N rows, and their mean (or summed) softmax cross-entropy.
+typedef struct {
+  const seq_kernels *k;
+  int N, H, V, threads, mean;
+  const float *x, *w, *bias; // [N, H], [H, V], [V]
+  const int32_t *targets;    // [N], each < V
+  float *probs;              // [N, V] forward: the softmax; backward: overwritten with the logits' gradient
+  float *loss;               // forward: [1]
+  float dloss;               // backward: the loss's gradient
+  float *dx, *dw, *db;       // backward: [N, H], [H, V], [V]
+} seq_head;
+
+// 0, or -1 when scratch memory could not be allocated.
+int seq_head_forward(const seq_head *h);
+int seq_head_backward(const seq_head *h);
 
 // Stops this thread's helper threads (at the end of a Node environment).
 void seq_threads_stop(void);
