@@ -18,7 +18,7 @@ export default defineConfig({
         test: {
           name: 'wasm-only',
           include: ['test/engine/**/*.test.ts', 'test/sampling/**/*.test.ts'],
-          exclude: ['test/engine/blas.test.ts', 'test/engine/blas-build.test.ts'],
+          exclude: ['test/engine/blas.test.ts', 'test/engine/blas-build.test.ts', 'test/engine/fused.test.ts'],
           env: { CHARRNN_BLAS: 'off' },
         },
       },

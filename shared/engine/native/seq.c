@@ -1,59 +1,68 @@
 // An LSTM or GRU layer over a whole training window in one call each way, so that no JavaScript runs
-// inside the time loop; and the head (output layer and loss) in one call each way (see fused.ts, the TypeScript side, and cells.ts, the tfjs twin it is tested
-// against). Before, each time step was a dozen tfjs ops forward and as many backward, and their
-// dispatch, allocation and element-wise kernels cost as much as the recurrent product itself.
+// inside the time loop, and the head (output layer and loss) the same way: fused.ts is the
+// TypeScript side, cells.ts and model.ts the tfjs twins they are tested against. Before, each time
+// step was a dozen tfjs ops each way, and their dispatch, allocation and element-wise kernels cost as
+// much as the recurrent product itself.
 //
-// Forward:  (1) the input projection for all T steps at once: one sgemm (a row gather for one-hot
-//               input), bias included, written where the gates will be;
-//           (2) per step, the recurrent product added in place (the variant's register-blocked
-//               kernel, rows.c: 150-167 GFLOP/s on 32 rows where sgemm reaches 80-110, because
-//               sgemm repacks the weights every call) and one vectorised pass over the gates
-//               (gates.c), which leaves the activated gates, c and h.
-// Backward: (1) per step, backwards: one pass turns the step's gates into the pre-activations'
-//               gradient dz in place, and one product carries dh to the step before;
-//           (2) the weight gradients as one product over all T·B rows each (dWh, dWx), the bias
-//               gradient as column sums, dx as one product (dense input) or dWx as a scatter-add of
-//               dz rows (one-hot input).
-// The big products (the input projection, (2)) go to the variant's `big` (seq.h).
-// Threads: streams are independent through time, so (1) and (2) of the forward pass and (1) of the
-// backward pass split the B streams between threads with no synchronisation inside the time loop;
-// the big products of (2) split their output columns or rows. Every output element is computed by
-// one thread in a fixed order, so results do not depend on timing, only on the thread count
-// (which decides the row counts sgemm sees).
+// Layer forward: (1) the input projection of all T·B rows (a row gather for one-hot input), bias
+//   included, written where the gates will be; (2) for a group of streams, step after step: the
+//   recurrent product added in place, and one vectorised pass over the gates (gates.c) that leaves
+//   the activated gates, c and h.
+// Layer backward: (1) for a group of streams, from the last step to the first: one pass turns the
+//   step's gates into the pre-activations' gradient dz in place, and one product carries dh to the
+//   step before; (2) per block of gate columns, the weight gradients as products over all T·B rows
+//   (dWh, dWx; a scatter-add of dz rows into dWx for one-hot input) and the bias gradient's column
+//   sums; per block of rows, dx (dense input). The products over all rows keep a block of weights in
+//   L2 for many rows; done step by step inside the time loop instead, a dense layer's Wx (4 MiB at
+//   2x512) would stream from L3 once per group of streams and step.
+// The products are the variant's (seq.h): on AVX-512 its register blocks (rows.c), else sgemm.
+//
+// Threads: the work of a call is cut into chunks whose boundaries depend only on the shapes (8
+// streams: streams are independent through time; blocks of columns or rows for the rest), and the
+// threads take the next chunk as they come free. Each chunk is computed the same way by whichever
+// thread runs it, so results do not depend on the thread count nor on timing, and a helper that
+// the OS has descheduled (a busy machine) delays a call by a chunk, not by its share.
 #include "seq.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
-
 // ------------------------------------------------------------------------------ helper threads
 
-typedef void task_fn(void *ctx, int part, int parts);
+typedef void chunk_fn(void *ctx, int chunk);
 
-#define MAX_PARTS 16
+#define MAX_THREADS 16
 
 // A calling thread's helpers (thread-local: a second training replica or a sampling thread calling
-// the binding at the same time has its own). Each job wakes every helper; helper i runs part i.
+// the binding at the same time has its own). Every job wakes every helper.
 typedef struct {
   int helpers;
-  pthread_t thread[MAX_PARTS - 1];
+  pthread_t thread[MAX_THREADS - 1];
   pthread_mutex_t mu;
   pthread_cond_t go, done;
   unsigned long generation;
   int pending, stop;
-  task_fn *fn;
+  // The job: chunks [0, chunks) of fn, taken in order through `next` by the caller and the first
+  // `joining` helpers.
+  chunk_fn *fn;
   void *ctx;
-  int parts;
+  int chunks, joining;
+  atomic_int next;
 } pool;
 
 typedef struct {
   pool *p;
-  int index;
+  int index;          // 1, 2, …
   unsigned long seen; // the generation when it was started: it runs the jobs after it
 } helper_arg;
 
 static __thread pool *tls_pool;
+
+static void drain(pool *p, chunk_fn *fn, void *ctx, int chunks) {
+  for (int i; (i = atomic_fetch_add(&p->next, 1)) < chunks;) fn(ctx, i);
+}
 
 static void *helper_main(void *arg) {
   helper_arg a = *(helper_arg *)arg;
@@ -65,11 +74,11 @@ static void *helper_main(void *arg) {
     while (p->generation == seen && !p->stop) pthread_cond_wait(&p->go, &p->mu);
     if (p->stop) break;
     seen = p->generation;
-    task_fn *fn = p->fn;
+    chunk_fn *fn = p->fn;
     void *ctx = p->ctx;
-    const int parts = p->parts;
+    const int chunks = p->chunks, joins = a.index <= p->joining;
     pthread_mutex_unlock(&p->mu);
-    if (a.index < parts) fn(ctx, a.index, parts);
+    if (joins) drain(p, fn, ctx, chunks);
     pthread_mutex_lock(&p->mu);
     if (--p->pending == 0) pthread_cond_signal(&p->done);
   }
@@ -103,27 +112,30 @@ static pool *pool_with(int helpers) {
       break;
     }
   }
-  return p->helpers >= helpers ? p : NULL;
+  return p->helpers > 0 ? p : NULL;
 }
 
-// fn(ctx, part, parts) for every part, part 0 on this thread; returns when all are done. Without
-// helpers (none could start) the parts run here one after another: the same work, the same results.
-static void parallel(int parts, task_fn *fn, void *ctx) {
-  if (parts > MAX_PARTS) parts = MAX_PARTS;
-  pool *p = parts > 1 ? pool_with(parts - 1) : NULL;
+// fn(ctx, i) for every chunk i in [0, chunks), on this thread and up to threads − 1 helpers; returns
+// when all are done. Without helpers (none could start) this thread runs them all: the same results.
+static void run_chunks(int threads, int chunks, chunk_fn *fn, void *ctx) {
+  if (threads > MAX_THREADS) threads = MAX_THREADS;
+  if (threads > chunks) threads = chunks;
+  pool *p = threads > 1 ? pool_with(threads - 1) : NULL;
   if (!p) {
-    for (int i = 0; i < parts; i++) fn(ctx, i, parts);
+    for (int i = 0; i < chunks; i++) fn(ctx, i);
     return;
   }
   pthread_mutex_lock(&p->mu);
   p->fn = fn;
   p->ctx = ctx;
-  p->parts = parts;
+  p->chunks = chunks;
+  p->joining = threads - 1;
+  atomic_store(&p->next, 0);
   p->pending = p->helpers;
   p->generation++;
   pthread_cond_broadcast(&p->go);
   pthread_mutex_unlock(&p->mu);
-  fn(ctx, 0, parts);
+  drain(p, fn, ctx, chunks);
   pthread_mutex_lock(&p->mu);
   while (p->pending) pthread_cond_wait(&p->done, &p->mu);
   pthread_mutex_unlock(&p->mu);
@@ -144,24 +156,35 @@ void seq_threads_stop(void) {
   tls_pool = NULL;
 }
 
-// Part `part` of `parts` of [0, n): [*lo, *hi), the boundaries rounded to multiples of `align`.
-static void share(int n, int part, int parts, int align, int *lo, int *hi) {
-  const long a = ((long)n * part / parts) / align * align;
-  const long b = part + 1 == parts ? n : ((long)n * (part + 1) / parts) / align * align;
-  *lo = (int)a;
-  *hi = (int)(b < a ? a : b);
+// ------------------------------------------------------------------------------ chunks
+
+// Streams per chunk of the time loops: the register blocks' row count (rows.c), which runs as fast
+// on 8 rows as on 32 (8×2048×512: 189 GFLOP/s, 64×2048×512: 184).
+#define STREAMS 8
+// Gate columns per chunk of the weight gradients: four of the register blocks' 48 columns. Each
+// chunk reads its columns of dz once, and the products' left operand once.
+#define COLUMNS 192
+// Rows per chunk of the products over T·B rows and of the head.
+#define ROWS 256
+
+static int chunks_of(int n, int size) { return (n + size - 1) / size; }
+
+// Chunk i of [0, n) by `size`: [*lo, *hi).
+static void chunk(int n, int size, int i, int *lo, int *hi) {
+  *lo = i * size;
+  *hi = *lo + size < n ? *lo + size : n;
 }
 
-// Column blocks of 16 floats (one AVX-512 vector, a cache line) keep a thread's columns aligned.
-#define COL_ALIGN 16
-
-// ------------------------------------------------------------------------------ forward
+// ------------------------------------------------------------------------------ layers
 
 static int gate_count(const seq_layer *l) { return l->lstm ? 4 : 3; }
 
 // (1) Rows [r0, r1) of the input projection: gates = x·Wx + bias (ids: rows of Wx, plus bias).
-static void project(const seq_layer *l, int r0, int r1) {
+static void forward_rows(void *ctx, int i) {
+  const seq_layer *l = ctx;
   const int GH = gate_count(l) * l->H;
+  int r0, r1;
+  chunk(l->T * l->B, ROWS, i, &r0, &r1);
   for (int r = r0; r < r1; r++) {
     float *g = l->gates + (size_t)r * GH;
     if (l->ids) {
@@ -171,25 +194,17 @@ static void project(const seq_layer *l, int r0, int r1) {
       memcpy(g, l->bias, sizeof(float) * GH);
     }
   }
-  if (!l->ids && r1 > r0) l->k->big(0, r1 - r0, GH, l->in, l->x + (size_t)r0 * l->in, l->in, l->wx, GH, l->gates + (size_t)r0 * GH, GH, 1);
+  if (!l->ids) l->k->big(0, r1 - r0, GH, l->in, l->x + (size_t)r0 * l->in, l->in, l->wx, GH, l->gates + (size_t)r0 * GH, GH, 1);
 }
 
-static void forward_project(void *ctx, int part, int parts) {
-  const seq_layer *l = ctx;
-  int r0, r1;
-  share(l->T * l->B, part, parts, 1, &r0, &r1);
-  project(l, r0, r1);
-}
-
-// (2) Streams [b0, b1) through every step.
-static void forward_steps(void *ctx, int part, int parts) {
+// (2) A group of streams [b0, b1) through every step.
+static void forward_streams(void *ctx, int i) {
   const seq_layer *l = ctx;
   const seq_kernels *k = l->k;
   const int B = l->B, H = l->H, GH = gate_count(l) * H;
   int b0, b1;
-  share(B, part, parts, 1, &b0, &b1);
+  chunk(B, STREAMS, i, &b0, &b1);
   const int n = b1 - b0;
-  if (n <= 0) return;
   for (int t = 0; t < l->T; t++) {
     const size_t row = (size_t)t * B + b0, prev = row - B;
     const float *hp = t ? l->hs + prev * H : l->h0 + (size_t)b0 * H;
@@ -210,17 +225,10 @@ static void forward_steps(void *ctx, int part, int parts) {
   if (l->lstm) memcpy(l->c_last + (size_t)b0 * H, l->cs + last, sizeof(float) * n * H);
 }
 
-static int parts_of(const seq_layer *l, int n) {
-  const int t = l->threads < 1 ? 1 : l->threads > MAX_PARTS ? MAX_PARTS : l->threads;
-  return n < t ? (n < 1 ? 1 : n) : t;
-}
-
 void seq_forward(const seq_layer *l) {
-  parallel(parts_of(l, l->T * l->B), forward_project, (void *)l);
-  parallel(parts_of(l, l->B), forward_steps, (void *)l);
+  run_chunks(l->threads, chunks_of(l->T * l->B, ROWS), forward_rows, (void *)l);
+  run_chunks(l->threads, chunks_of(l->B, STREAMS), forward_streams, (void *)l);
 }
-
-// ------------------------------------------------------------------------------ backward
 
 typedef struct {
   const seq_layer *l;
@@ -235,28 +243,27 @@ static void transpose(const float *w, int rows, int cols, float *wt, int j0, int
     for (int j = j0; j < j1; j++) wt[(size_t)j * rows + i] = w[(size_t)i * cols + j];
 }
 
-static void backward_transpose(void *ctx, int part, int parts) {
+static void backward_transpose(void *ctx, int i) {
   const backward_ctx *c = ctx;
   const seq_layer *l = c->l;
   const int GH = gate_count(l) * l->H;
   int j0, j1;
-  share(GH, part, parts, 1, &j0, &j1);
+  chunk(GH, COLUMNS, i, &j0, &j1);
   transpose(l->wh, l->H, GH, c->wht, j0, j1);
   if (c->wxt) transpose(l->wx, l->in, GH, c->wxt, j0, j1);
 }
 
-// (1) Streams [b0, b1), from the last step to the first.
-static void backward_steps(void *ctx, int part, int parts) {
+// (1) A group of streams [b0, b1), from the last step to the first.
+static void backward_streams(void *ctx, int i) {
   const backward_ctx *c = ctx;
   const seq_layer *l = c->l;
   const seq_kernels *k = l->k;
   const int B = l->B, H = l->H, GH = gate_count(l) * H;
   int b0, b1;
-  share(B, part, parts, 1, &b0, &b1);
+  chunk(B, STREAMS, i, &b0, &b1);
   const int n = b1 - b0;
-  if (n <= 0) return;
-  float *dh = c->scratch + (size_t)b0 * H;            // dh carried to the step before
-  float *aux = c->scratch + ((size_t)B + b0) * H;     // LSTM: dc; GRU: drh
+  float *dh = c->scratch + (size_t)b0 * H;        // dh carried to the step before
+  float *aux = c->scratch + ((size_t)B + b0) * H; // LSTM: dc; GRU: drh
   memset(aux, 0, sizeof(float) * n * H);
   for (int t = l->T - 1; t >= 0; t--) {
     const size_t row = (size_t)t * B + b0, prev = row - B;
@@ -275,47 +282,45 @@ static void backward_steps(void *ctx, int part, int parts) {
   }
 }
 
-// dW[:, j0:j1] = Aᵀ·dz[:, j0:j1] over every row, A = the products' left operand at each step: the
-// state before it (h0, then hs shifted by one step), or r·h_prev for the GRU candidate's columns.
-static void weight_grad(const seq_layer *l, int j0, int j1) {
-  const int B = l->B, H = l->H, GH = gate_count(l) * H, TB = l->T * B;
-  const int split = l->lstm ? j1 : (j1 < 2 * H ? j1 : j0 > 2 * H ? j0 : 2 * H);
-  if (split > j0) {
-    l->k->big(1, H, split - j0, B, l->h0, H, l->gates + j0, GH, l->dwh + j0, GH, 0);
-    if (l->T > 1) l->k->big(1, H, split - j0, TB - B, l->hs, H, l->gates + (size_t)B * GH + j0, GH, l->dwh + j0, GH, 1);
-  }
-  if (j1 > split) l->k->big(1, H, j1 - split, TB, l->rh, H, l->gates + split, GH, l->dwh + split, GH, 0);
-}
-
-// (2) Columns [j0, j1) of dWh, dWx, db, and rows [r0, r1) of dx.
-static void backward_weights(void *ctx, int part, int parts) {
+// (2) Gate columns [j0, j1) of dWh, dWx and db, over all T·B rows; after them, rows of dx.
+static void backward_columns(void *ctx, int i) {
   const backward_ctx *c = ctx;
   const seq_layer *l = c->l;
-  const int H = l->H, GH = gate_count(l) * H, TB = l->T * l->B;
-  int j0, j1, r0, r1;
-  share(GH, part, parts, COL_ALIGN, &j0, &j1);
-  share(TB, part, parts, 1, &r0, &r1);
-  if (j1 > j0) {
-    weight_grad(l, j0, j1);
-    const int w = j1 - j0;
-    float *db = l->db + j0;
-    memset(db, 0, sizeof(float) * w);
-    for (int r = 0; r < TB; r++) {
-      const float *g = l->gates + (size_t)r * GH + j0;
-      for (int j = 0; j < w; j++) db[j] += g[j];
-    }
-    if (l->ids) {
-      for (int v = 0; v < l->in; v++) memset(l->dwx + (size_t)v * GH + j0, 0, sizeof(float) * w);
-      for (int r = 0; r < TB; r++) {
-        float *d = l->dwx + (size_t)l->ids[r] * GH + j0;
-        const float *g = l->gates + (size_t)r * GH + j0;
-        for (int j = 0; j < w; j++) d[j] += g[j];
-      }
-    } else {
-      l->k->big(1, l->in, w, TB, l->x, l->in, l->gates + j0, GH, l->dwx + j0, GH, 0);
-    }
+  const seq_kernels *k = l->k;
+  const int B = l->B, H = l->H, GH = gate_count(l) * H, TB = l->T * B;
+  const int column_chunks = chunks_of(GH, COLUMNS);
+  int j0, j1;
+  if (i >= column_chunks) {
+    chunk(TB, ROWS, i - column_chunks, &j0, &j1);
+    k->big(0, j1 - j0, l->in, GH, l->gates + (size_t)j0 * GH, GH, c->wxt, l->in, l->dx + (size_t)j0 * l->in, l->in, 0);
+    return;
   }
-  if (l->dx && r1 > r0) l->k->big(0, r1 - r0, l->in, GH, l->gates + (size_t)r0 * GH, GH, c->wxt, l->in, l->dx + (size_t)r0 * l->in, l->in, 0);
+  chunk(GH, COLUMNS, i, &j0, &j1);
+  const int w = j1 - j0;
+  // dWh = Aᵀ·dz, A = the recurrent products' left operand at each step: the state before it (h0,
+  // then hs shifted by one step), or r·h_prev for the GRU candidate's columns.
+  const int split = l->lstm ? j1 : (j1 < 2 * H ? j1 : j0 > 2 * H ? j0 : 2 * H);
+  if (split > j0) {
+    k->big(1, H, split - j0, B, l->h0, H, l->gates + j0, GH, l->dwh + j0, GH, 0);
+    if (l->T > 1) k->big(1, H, split - j0, TB - B, l->hs, H, l->gates + (size_t)B * GH + j0, GH, l->dwh + j0, GH, 1);
+  }
+  if (j1 > split) k->big(1, H, j1 - split, TB, l->rh, H, l->gates + split, GH, l->dwh + split, GH, 0);
+  float *db = l->db + j0;
+  memset(db, 0, sizeof(float) * w);
+  for (int r = 0; r < TB; r++) {
+    const float *g = l->gates + (size_t)r * GH + j0;
+    for (int j = 0; j < w; j++) db[j] += g[j];
+  }
+  if (l->ids) {
+    for (int v = 0; v < l->in; v++) memset(l->dwx + (size_t)v * GH + j0, 0, sizeof(float) * w);
+    for (int r = 0; r < TB; r++) {
+      float *d = l->dwx + (size_t)l->ids[r] * GH + j0;
+      const float *g = l->gates + (size_t)r * GH + j0;
+      for (int j = 0; j < w; j++) d[j] += g[j];
+    }
+  } else {
+    k->big(1, l->in, w, TB, l->x, l->in, l->gates + j0, GH, l->dwx + j0, GH, 0);
+  }
 }
 
 int seq_backward(const seq_layer *l) {
@@ -325,9 +330,9 @@ int seq_backward(const seq_layer *l) {
   if (!c.wht) return -1;
   c.wxt = l->dx ? c.wht + (size_t)GH * H : NULL;
   c.scratch = c.wht + (size_t)GH * H + wxt;
-  parallel(parts_of(l, GH), backward_transpose, &c);
-  parallel(parts_of(l, l->B), backward_steps, &c);
-  parallel(parts_of(l, GH / COL_ALIGN > 0 ? GH / COL_ALIGN : 1), backward_weights, &c);
+  run_chunks(l->threads, chunks_of(GH, COLUMNS), backward_transpose, &c);
+  run_chunks(l->threads, chunks_of(l->B, STREAMS), backward_streams, &c);
+  run_chunks(l->threads, chunks_of(GH, COLUMNS) + (l->dx ? chunks_of(l->T * l->B, ROWS) : 0), backward_columns, &c);
   free(c.wht);
   return 0;
 }
@@ -336,82 +341,71 @@ int seq_backward(const seq_layer *l) {
 
 typedef struct {
   const seq_head *h;
-  double *part_loss; // [MAX_PARTS]
-  float *wt;         // [V, H]: W transposed, for dx
+  double *chunk_loss; // forward: per chunk of rows
+  float *wt;          // backward: [V, H], W transposed, for dx
 } head_ctx;
 
-static void head_forward_rows(void *ctx, int part, int parts) {
+static void head_forward_rows(void *ctx, int i) {
   const head_ctx *c = ctx;
   const seq_head *h = c->h;
   int r0, r1;
-  share(h->N, part, parts, 1, &r0, &r1);
+  chunk(h->N, ROWS, i, &r0, &r1);
   const int n = r1 - r0;
-  c->part_loss[part] = 0;
-  if (n <= 0) return;
   float *z = h->probs + (size_t)r0 * h->V;
   for (int r = 0; r < n; r++) memcpy(z + (size_t)r * h->V, h->bias, sizeof(float) * h->V);
   h->k->big(0, n, h->V, h->H, h->x + (size_t)r0 * h->H, h->H, h->w, h->V, z, h->V, 1);
-  double row_loss[256], sum = 0;
-  for (int r = 0; r < n; r += 256) {
-    const int m = n - r < 256 ? n - r : 256;
-    h->k->xent_fwd(m, h->V, z + (size_t)r * h->V, h->targets + r0 + r, row_loss);
-    for (int i = 0; i < m; i++) sum += row_loss[i];
-  }
-  c->part_loss[part] = sum;
-}
-
-static int head_parts(const seq_head *h, int n) {
-  const int t = h->threads < 1 ? 1 : h->threads > MAX_PARTS ? MAX_PARTS : h->threads;
-  return n < t ? (n < 1 ? 1 : n) : t;
+  double row_loss[ROWS], sum = 0;
+  h->k->xent_fwd(n, h->V, z, h->targets + r0, row_loss);
+  for (int r = 0; r < n; r++) sum += row_loss[r];
+  c->chunk_loss[i] = sum;
 }
 
 int seq_head_forward(const seq_head *h) {
-  double part_loss[MAX_PARTS];
-  head_ctx c = {h, part_loss, NULL};
-  const int parts = head_parts(h, h->N);
-  parallel(parts, head_forward_rows, &c);
+  const int chunks = chunks_of(h->N, ROWS);
+  head_ctx c = {h, malloc(sizeof(double) * chunks), NULL};
+  if (!c.chunk_loss) return -1;
+  run_chunks(h->threads, chunks, head_forward_rows, &c);
   double sum = 0;
-  for (int p = 0; p < parts; p++) sum += part_loss[p]; // in part order: the same bits every time
+  for (int i = 0; i < chunks; i++) sum += c.chunk_loss[i]; // in chunk order: the same bits every time
   h->loss[0] = (float)(h->mean ? sum / h->N : sum);
+  free(c.chunk_loss);
   return 0;
 }
 
 // (1) Rows: the logits' gradient in place, then dx = dlogits·Wᵀ.
-static void head_backward_rows(void *ctx, int part, int parts) {
+static void head_backward_rows(void *ctx, int i) {
   const head_ctx *c = ctx;
   const seq_head *h = c->h;
   int r0, r1;
-  share(h->N, part, parts, 1, &r0, &r1);
-  if (r1 <= r0) return;
+  chunk(h->N, ROWS, i, &r0, &r1);
   float *p = h->probs + (size_t)r0 * h->V;
   h->k->xent_bwd(r1 - r0, h->V, p, h->targets + r0, h->mean ? h->dloss / h->N : h->dloss);
   h->k->big(0, r1 - r0, h->H, h->V, p, h->V, c->wt, h->H, h->dx + (size_t)r0 * h->H, h->H, 0);
 }
 
-// (2) Rows [i0, i1) of dW = xᵀ·dlogits, columns [j0, j1) of db.
-static void head_backward_weights(void *ctx, int part, int parts) {
+// (2) Chunks of dW's rows (dW = xᵀ·dlogits), and the last one db.
+static void head_backward_weights(void *ctx, int i) {
   const head_ctx *c = ctx;
   const seq_head *h = c->h;
-  int i0, i1, j0, j1;
-  share(h->H, part, parts, 1, &i0, &i1);
-  share(h->V, part, parts, 1, &j0, &j1);
-  if (i1 > i0) h->k->big(1, i1 - i0, h->V, h->N, h->x + i0, h->H, h->probs, h->V, h->dw + (size_t)i0 * h->V, h->V, 0);
-  if (j1 > j0) {
-    float *db = h->db;
-    for (int j = j0; j < j1; j++) db[j] = 0;
+  if (i == chunks_of(h->H, COLUMNS)) {
+    memset(h->db, 0, sizeof(float) * h->V);
     for (int r = 0; r < h->N; r++) {
       const float *g = h->probs + (size_t)r * h->V;
-      for (int j = j0; j < j1; j++) db[j] += g[j];
+      for (int j = 0; j < h->V; j++) h->db[j] += g[j];
     }
+    return;
   }
+  int i0, i1;
+  chunk(h->H, COLUMNS, i, &i0, &i1);
+  h->k->big(1, i1 - i0, h->V, h->N, h->x + i0, h->H, h->probs, h->V, h->dw + (size_t)i0 * h->V, h->V, 0);
 }
 
 int seq_head_backward(const seq_head *h) {
   head_ctx c = {h, NULL, malloc(sizeof(float) * (size_t)h->V * h->H)};
   if (!c.wt) return -1;
   transpose(h->w, h->H, h->V, c.wt, 0, h->V);
-  parallel(head_parts(h, h->N), head_backward_rows, &c);
-  parallel(head_parts(h, h->H), head_backward_weights, &c);
+  run_chunks(h->threads, chunks_of(h->N, ROWS), head_backward_rows, &c);
+  run_chunks(h->threads, chunks_of(h->H, COLUMNS) + 1, head_backward_weights, &c);
   free(c.wt);
   return 0;
 }
