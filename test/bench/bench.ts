@@ -5,7 +5,7 @@
 // ratios). See BENCHMARKS.md.
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -19,14 +19,17 @@ import { readLimits } from '../../functions/limits.ts';
 import { startServer } from '../../functions/server.ts';
 import { childEnv, spawnServer } from './child-server.ts';
 import { timeCommand, timeRepeated, type Until } from './cli-cold.ts';
-import { BATCH, benchCorpus, modelOf, parseConfigs, ROOT, SEQ_LEN, trainOf, VAL_CHARS, type BenchConfig, type BenchCorpus } from './protocol.ts';
+import { BATCH, benchCorpus, flopsPerChar, modelOf, parseConfigs, ROOT, SEQ_LEN, trainOf, VAL_CHARS, type BenchConfig, type BenchCorpus } from './protocol.ts';
+import { peakRssMiB, resetPeakRss } from './memory.ts';
 import { Report, fmtInt, fmtMs, machineInfo } from './report.ts';
 import { quietly } from './quiet.ts';
 import { streamSample } from './sample-stream.ts';
 import { mean, percentile, round } from './stats.ts';
-import { runTorch, torchUnavailable } from './torch-ref.ts';
+import { runPeak, runTorchSampling, runTorchTraining, TORCH_BEST, torchUnavailable } from './torch-ref.ts';
+import { blasVariants } from '../../shared/engine/native/blas.ts';
 
 const REF_TORCH = path.resolve(ROOT, '../shared/bench/ref_torch.py');
+const PEAK_PY = path.resolve(ROOT, '../shared/bench/peak.py');
 
 const MEASURES = ['train', 'sample', 'serve', 'cold', 'ckpt', 'best', 'torch'] as const;
 type Measure = (typeof MEASURES)[number];
@@ -51,7 +54,7 @@ interface ConfigState {
   trainer?: Trainer;
   files?: CheckpointFiles;
   runId?: string;
-  ours: { trainSteady?: number; train?: number; sample?: number; firstCharMs?: number };
+  ours: { trainSteady?: number; train?: number; sample?: number; firstCharMs?: number; peakRssMiB?: number; flopsPerChar?: number };
 }
 
 interface Ctx {
@@ -62,6 +65,8 @@ interface Ctx {
   store: RunStore;
   storeUrl: string;
   corpusRef?: string;
+  /** sgemm peaks on both cores, GFLOP/s (measurePeak): peak.py's torch.mm, and the binding's own products. */
+  peak?: { torch: number | null; binding: number | null };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -100,6 +105,8 @@ class UsageError extends Error {}
 
 /** Training chars/s over a wall budget; steady = without the first WARM_STEPS steps. */
 async function measureTrain(ctx: Ctx, st: ConfigState): Promise<void> {
+  // Peak RSS from here to the end of training: the process as it trains this config.
+  const fromHere = resetPeakRss();
   const trainer = await Trainer.create({ text: ctx.corpus.text, model: modelOf(st.cfg), train: trainOf() });
   st.trainer = trainer;
   const stepEnds: number[] = [];
@@ -115,8 +122,12 @@ async function measureTrain(ctx: Ctx, st: ConfigState): Promise<void> {
   const cps = steps ? (perStep * steps) / trainS : NaN;
   const steady = steps > WARM_STEPS ? (perStep * (steps - WARM_STEPS)) / ((stepEnds[steps - 1] - stepEnds[WARM_STEPS - 1]) / 1000) : NaN;
   const firstStepMs = steps ? stepEnds[0] - t0 : NaN;
+  const rss = peakRssMiB();
+  const flops = flopsPerChar(st.cfg, trainer.vocab.size);
   st.ours.train = cps;
   st.ours.trainSteady = steady;
+  st.ours.peakRssMiB = rss;
+  st.ours.flopsPerChar = flops;
   ctx.report.add({
     bench: 'train',
     config: st.cfg.name,
@@ -124,11 +135,12 @@ async function measureTrain(ctx: Ctx, st: ConfigState): Promise<void> {
     figures: {
       corpus: ctx.corpus.name, steps, seconds: round(trainS, 2), chars_per_sec: round(cps), steady_chars_per_sec: round(steady),
       first_step_ms: round(firstStepMs), val_loss: valLoss === null ? null : round(valLoss, 4), val_chars: VAL_CHARS, params: trainer.params,
-      threads: trainer.threads,
+      threads: trainer.threads, gflops_effective: round((steady * flops) / 1e9), peak_rss_mib: round(rss), peak_rss_since: fromHere ? 'create' : 'process start',
     },
     text:
       `${fmtInt(steady)} chars/s steady (${fmtInt(cps)} overall, ${trainer.threads} thread${trainer.threads > 1 ? 's' : ''}), ${steps} steps in ${trainS.toFixed(1)} s, first step ${fmtMs(firstStepMs)}, ` +
-      `val ${valLoss?.toFixed(3) ?? '-'} nats/char`,
+      `val ${valLoss?.toFixed(3) ?? '-'} nats/char; ${((steady * flops) / 1e9).toFixed(1)} effective GFLOP/s; peak RSS ${fmtInt(rss)} MiB` +
+      `${fromHere ? '' : ' (since the process started)'}`,
   });
 }
 
@@ -366,31 +378,93 @@ async function measureCliRuns(ctx: Ctx, bundleDir: string | null): Promise<void>
   await measureCli(ctx, '-', 'runs', ['runs'], 'exit', bundleDir);
 }
 
-/** ref_torch.py on the same config and budget; ratios are ours / torch (>1 = we are faster). */
+/**
+ * The sgemm peak on both cores, in this run: peak.py (torch.mm over OpenBLAS, 2 threads: PyTorch's
+ * training setting), and the binding's own products (the training layers' kernels and threads) on a
+ * 2048³ product, best of 5. Training's effective GFLOP/s are reported as fractions of these.
+ */
+async function measurePeak(ctx: Ctx): Promise<void> {
+  const torch = await runPeak(PEAK_PY).then((r) => r.gflops, (e: unknown) => {
+    ctx.report.note(`peak.py failed: ${e instanceof Error ? e.message : String(e)}`);
+    return null;
+  });
+  let binding: number | null = null;
+  const blas = blasStatus().on ? blasVariants().find((v) => v.kernels === blasStatus().kernels) : undefined;
+  if (blas) {
+    const n = 2048;
+    const a = Float32Array.from({ length: n * n }, (_, i) => ((i * 7) % 13) / 13 - 0.5);
+    const b = Float32Array.from({ length: n * n }, (_, i) => ((i * 5) % 11) / 11 - 0.5);
+    const c = new Float32Array(n * n);
+    let best = Infinity;
+    for (let i = 0; i < 5; i++) {
+      const t = performance.now();
+      blas.gemm(availableParallelism(), false, n, n, n, a, b, c, false);
+      best = Math.min(best, performance.now() - t);
+    }
+    binding = (2 * n ** 3) / best / 1e6;
+  }
+  ctx.peak = { torch, binding };
+  const openblas = blasStatus().openblas;
+  ctx.report.add({
+    bench: 'peak',
+    config: '-',
+    backend: ctx.backend,
+    figures: { torch_mm_gflops: torch === null ? null : round(torch), binding_gflops: binding === null ? null : round(binding), openblas },
+    text:
+      `sgemm peak on ${availableParallelism()} cores: peak.py (torch.mm, OpenBLAS ${TORCH_BEST.train.blasThreads} threads) ${torch === null ? '-' : torch.toFixed(0)} GFLOP/s, ` +
+      `the binding's products (${blasStatus().kernels ?? 'off'}) ${binding === null ? '-' : binding.toFixed(0)} GFLOP/s; OpenBLAS kernels ${openblas ?? '-'}`,
+  });
+}
+
+/**
+ * ref_torch.py on the same config and budget, training and sampling each with PyTorch's best thread
+ * setting (TORCH_BEST); ratios are ours / torch (>1 = we are faster; for memory, <1 = we use less).
+ */
 async function measureTorch(ctx: Ctx, st: ConfigState): Promise<void> {
-  const r = await runTorch(REF_TORCH, {
+  const run = {
     layers: st.cfg.layers, hidden: st.cfg.hidden, batch: BATCH, seqLen: SEQ_LEN, budget: ctx.opts.budget,
     valChars: VAL_CHARS, sampleChars: SAMPLE_CHARS, data: ctx.corpus.file!,
-  });
+  };
+  const r = await runTorchTraining(REF_TORCH, run);
+  const s = await runTorchSampling(REF_TORCH, run);
   const steady = r.train.steady_chars_per_sec ?? r.train.chars_per_sec;
-  const sample = r.sample?.[0];
-  const ratio = (a: number | undefined, b: number | undefined) => (a !== undefined && b !== undefined && Number.isFinite(a) && b > 0 ? round(a / b, 2) : null);
+  const sample = s.sample?.[0];
+  const ratio = (a: number | undefined, b: number | undefined | null, digits = 2) =>
+    a !== undefined && b !== undefined && b !== null && Number.isFinite(a) && b > 0 ? round(a / b, digits) : null;
   // Steady against steady when both ran past the warm-up steps, else overall against overall.
   const bothSteady = r.train.steady_chars_per_sec !== null && Number.isFinite(st.ours.trainSteady ?? NaN);
   const trainRatio = bothSteady ? ratio(st.ours.trainSteady, steady) : ratio(st.ours.train, r.train.chars_per_sec);
   const sampleRatio = ratio(st.ours.sample, sample?.chars_per_sec);
+  const torchRss = r.maxrss_kb === undefined ? undefined : r.maxrss_kb / 1024;
+  const rssRatio = ratio(st.ours.peakRssMiB, torchRss);
+  // Effective GFLOP/s (ref_torch.py's count) as fractions of the peaks measured in this run.
+  const flops = st.ours.flopsPerChar;
+  const gflops = (cps: number | undefined) => (cps !== undefined && flops !== undefined ? (cps * flops) / 1e9 : undefined);
+  const oursGflops = gflops(bothSteady ? st.ours.trainSteady : st.ours.train);
+  const torchGflops = gflops(bothSteady ? steady : r.train.chars_per_sec);
+  const peakTorch = ctx.peak?.torch ?? null;
+  const peakBest = Math.max(ctx.peak?.torch ?? 0, ctx.peak?.binding ?? 0) || null;
+  const pct = (x: number | undefined, peak: number | null) => (x !== undefined && peak ? round((100 * x) / peak) : null);
   ctx.report.add({
     bench: 'torch',
     config: st.cfg.name,
     backend: `torch ${r.env.torch}`,
     figures: {
       steps: r.train.steps, chars_per_sec: r.train.chars_per_sec, steady_chars_per_sec: steady, first_step_ms: r.train.first_step_ms,
-      val_loss: r.val.loss_nats, sample_chars_per_sec: sample?.chars_per_sec ?? null, first_char_ms: sample?.first_char_ms ?? null,
-      threads: r.env.num_threads, ratio_train_ours_over_torch: trainRatio, ratio_sample_ours_over_torch: sampleRatio,
+      val_loss: r.val.loss_nats, train_threads: `${TORCH_BEST.train.blasThreads}x${TORCH_BEST.train.torchThreads}`,
+      train_peak_rss_mib: torchRss === undefined ? null : round(torchRss),
+      sample_chars_per_sec: sample?.chars_per_sec ?? null, first_char_ms: sample?.first_char_ms ?? null,
+      sample_threads: `${TORCH_BEST.sample.blasThreads}x${TORCH_BEST.sample.torchThreads}`,
+      ratio_train_ours_over_torch: trainRatio, ratio_sample_ours_over_torch: sampleRatio, ratio_rss_ours_over_torch: rssRatio,
+      ours_pct_of_peak_py: pct(oursGflops, peakTorch), torch_pct_of_peak_py: pct(torchGflops, peakTorch),
+      ours_pct_of_best_peak: pct(oursGflops, peakBest), torch_pct_of_best_peak: pct(torchGflops, peakBest),
     },
     text:
-      `${fmtInt(steady)} chars/s steady, ${r.train.steps} steps, val ${r.val.loss_nats.toFixed(3)}; sampling ${fmtInt(sample?.chars_per_sec ?? NaN)} chars/s, ` +
-      `first char ${fmtMs(sample?.first_char_ms ?? NaN)} | ours/torch: train ${trainRatio ?? '-'}×, sampling ${sampleRatio ?? '-'}×`,
+      `train ${fmtInt(steady)} chars/s steady (OpenBLAS ${TORCH_BEST.train.blasThreads} × torch ${TORCH_BEST.train.torchThreads} threads), ${r.train.steps} steps, ` +
+      `val ${r.val.loss_nats.toFixed(3)}, peak RSS ${fmtInt(torchRss ?? NaN)} MiB; sampling ${fmtInt(sample?.chars_per_sec ?? NaN)} chars/s, ` +
+      `first char ${fmtMs(sample?.first_char_ms ?? NaN)} (${TORCH_BEST.sample.blasThreads} × ${TORCH_BEST.sample.torchThreads}) | ours/torch: train ${trainRatio ?? '-'}×, ` +
+      `sampling ${sampleRatio ?? '-'}×, peak RSS ${rssRatio ?? '-'}× | % of sgemm peak (peak.py; best of peak.py and the binding): ` +
+      `ours ${pct(oursGflops, peakTorch) ?? '-'}% (${pct(oursGflops, peakBest) ?? '-'}%), torch ${pct(torchGflops, peakTorch) ?? '-'}% (${pct(torchGflops, peakBest) ?? '-'}%)`,
   });
 }
 
@@ -453,9 +527,9 @@ async function main(): Promise<void> {
   };
   const m = machineInfo();
   const blas = blasStatus();
-  const blasText = blas.on ? `OpenBLAS binding, ${blas.kernels} kernels` : `no OpenBLAS binding (${blas.reason})`;
+  const blasText = blas.on ? `OpenBLAS binding, ${blas.kernels} kernels, OpenBLAS's own ${blas.openblas}` : `no OpenBLAS binding (${blas.reason})`;
   report.add({
-    bench: 'machine', config: '-', backend: currentBackend(), figures: { ...m, corpus: ctx.corpus.name, budget_s: opts.budget, blas: blas.kernels ?? 'off' },
+    bench: 'machine', config: '-', backend: currentBackend(), figures: { ...m, corpus: ctx.corpus.name, budget_s: opts.budget, blas: blas.kernels ?? 'off', openblas: blas.openblas },
     text: `${m.cpu} ×${m.nproc} (${m.simd}), ${m.memGiB} GiB, node ${m.node}, load ${m.load1m}; ${ctx.corpus.name}, budget ${opts.budget} s; ${blasText}`,
   });
   if (m.load1m > 1) report.note(`load average ${m.load1m} on ${m.nproc} cores: the machine is busy, treat these numbers as a smoke check only`);
@@ -489,7 +563,10 @@ async function main(): Promise<void> {
     if (opts.only.has('torch')) {
       const why = ctx.corpus.file ? torchUnavailable(REF_TORCH) : 'tinyshakespeare not found (the reference reads it from a file)';
       if (why) report.note(`torch reference skipped: ${why}`);
-      else for (const st of states) await attempt(`${st.cfg.name} torch`, () => measureTorch(ctx, st));
+      else {
+        await attempt('peak', () => measurePeak(ctx));
+        for (const st of states) await attempt(`${st.cfg.name} torch`, () => measureTorch(ctx, st));
+      }
     }
   } finally {
     await rm(tmp, { recursive: true, force: true });

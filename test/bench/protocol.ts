@@ -49,3 +49,13 @@ export function trainOf(): TrainConfig {
   // evalEvery out of reach: the only eval is the one after the budget, outside the timed steps.
   return { ...DEFAULT_TRAIN, batchSize: BATCH, seqLen: SEQ_LEN, lr: 2e-3, gradClip: 5, evalEvery: 1_000_000, evalChars: VAL_CHARS, seed: 1 };
 }
+
+/**
+ * Training FLOPs per character as ref_torch.py counts them (6 × the matmul weights, the one-hot input
+ * counted as a dense product), so effective GFLOP/s compare with PyTorch's and with the sgemm peak.
+ */
+export function flopsPerChar(cfg: BenchConfig, vocabSize: number): number {
+  let weights = cfg.hidden * vocabSize;
+  for (let l = 0; l < cfg.layers; l++) weights += 4 * cfg.hidden * ((l === 0 ? vocabSize : cfg.hidden) + cfg.hidden);
+  return 6 * weights;
+}

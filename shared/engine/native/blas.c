@@ -319,6 +319,25 @@ static napi_value SeqBackward(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// gemm(threads, transA, m, n, k, a, b, c, accumulate): c[m×n] = op(a)·b (+ c), row-major, with the
+// training layers' products and threads (seq.c).
+static napi_value Gemm(napi_env env, napi_callback_info info) {
+  napi_value argv[9];
+  const variant *kernels;
+  if (!args(env, info, 9, argv, &kernels, "charrnn_blas.gemm: 9 arguments expected")) return NULL;
+  int32_t threads, mnk[3];
+  bool ta, accumulate;
+  CHECK(napi_get_value_bool(env, argv[1], &ta));
+  CHECK(napi_get_value_bool(env, argv[8], &accumulate));
+  if (!sizes(env, argv, 1, &threads, "charrnn_blas.gemm: threads must be a non-negative integer") ||
+      !sizes(env, argv + 2, 3, mnk, "charrnn_blas.gemm: m, n, k must be non-negative integers"))
+    return NULL;
+  float *a, *b, *c;
+  if (!operands(env, argv + 5, mnk[0], mnk[1], mnk[2], &a, &b, &c)) return NULL;
+  seq_product(&kernels->seq, threads, ta, mnk[0], mnk[1], mnk[2], a, b, c, accumulate);
+  return NULL;
+}
+
 // The head's arguments (seq.h's seq_head), common to both directions.
 static bool head_args(napi_env env, napi_value obj, const variant *kernels, seq_head *h) {
   memset(h, 0, sizeof *h);
@@ -404,7 +423,7 @@ static bool set_string(napi_env env, napi_value obj, const char *key, const char
 }
 
 // exports: sgemm, openblasCore (the kernels OpenBLAS chose: "Haswell", "SkylakeX", …); variants:
-// [{name, rowGemm, lstmCell, seqForward, seqBackward, headForward, headBackward}] this CPU runs, best
+// [{name, rowGemm, lstmCell, seqForward, seqBackward, headForward, headBackward, gemm}] this CPU runs, best
 // first; built: every variant's name.
 void openblas_set_num_threads(int);
 char *openblas_get_corename(void);
@@ -429,6 +448,7 @@ NAPI_MODULE_INIT() {
         !set_function(env, v, "rowGemm", RowGemm, k) || !set_function(env, v, "lstmCell", LstmCell, k) ||
         !set_function(env, v, "seqForward", SeqForward, k) || !set_function(env, v, "seqBackward", SeqBackward, k) ||
         !set_function(env, v, "headForward", HeadForward, k) || !set_function(env, v, "headBackward", HeadBackward, k) ||
+        !set_function(env, v, "gemm", Gemm, k) ||
         napi_set_element(env, variants, runnable++, v) != napi_ok)
       return NULL;
   }

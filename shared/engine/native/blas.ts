@@ -24,6 +24,8 @@ export interface Blas {
   headForward(args: HeadForwardArgs): void;
   /** Its backward pass for dloss[0]: fills dx, dw, db; overwrites probs. */
   headBackward(args: HeadBackwardArgs): void;
+  /** c[m×n] = op(a)·b (+ c), op(a) = a [m, k] or aᵀ (a [k, m]), with the layers' products on `threads` threads (benchmarks). */
+  gemm(threads: number, transA: boolean, m: number, n: number, k: number, a: Float32Array, b: Float32Array, c: Float32Array, accumulate: boolean): void;
   /** The kernel variant rowGemm, lstmCell and the layers run: 'avx512', 'avx2' or 'baseline'. */
   readonly kernels: string;
   /** The kernels OpenBLAS chose for sgemm ('Haswell', 'SkylakeX', …; OPENBLAS_CORETYPE pins them). */
@@ -117,7 +119,7 @@ export interface BlasStatus {
 interface Addon {
   sgemm: Blas['sgemm'];
   openblasCore: string;
-  variants: ({ name: string } & Pick<Blas, 'rowGemm' | 'lstmCell' | 'seqForward' | 'seqBackward' | 'headForward' | 'headBackward'>)[];
+  variants: ({ name: string } & Pick<Blas, 'rowGemm' | 'lstmCell' | 'seqForward' | 'seqBackward' | 'headForward' | 'headBackward' | 'gemm'>)[];
   built: string[];
 }
 
@@ -152,7 +154,7 @@ function load(): NonNullable<typeof state> {
     return off(String(e instanceof Error ? e.message : e).split('\n')[0], addon);
   }
   // A build from an older checkout lacks newer exports: treat it as absent until rebuilt.
-  if (typeof lib.sgemm !== 'function' || !Array.isArray(lib.variants) || !Array.isArray(lib.built) || !lib.variants.length || typeof lib.variants[0].headForward !== 'function') {
+  if (typeof lib.sgemm !== 'function' || !Array.isArray(lib.variants) || !Array.isArray(lib.built) || !lib.variants.length || typeof lib.variants[0].gemm !== 'function') {
     return off('built by an older checkout (npm run postinstall rebuilds it)', addon);
   }
   const openblasCore = lib.openblasCore ?? 'unknown';

@@ -409,3 +409,26 @@ int seq_head_backward(const seq_head *h) {
   free(c.wt);
   return 0;
 }
+
+// ------------------------------------------------------------------------------ a product
+
+typedef struct {
+  const seq_kernels *k;
+  int trans_a, m, n, kk, accumulate;
+  const float *a, *b;
+  float *c;
+} product_ctx;
+
+static void product_rows(void *ctx, int i) {
+  const product_ctx *p = ctx;
+  int r0, r1;
+  chunk(p->m, ROWS, i, &r0, &r1);
+  const int lda = p->trans_a ? p->m : p->kk;
+  const float *a = p->trans_a ? p->a + r0 : p->a + (size_t)r0 * lda;
+  p->k->big(p->trans_a, r1 - r0, p->n, p->kk, a, lda, p->b, p->n, p->c + (size_t)r0 * p->n, p->n, p->accumulate);
+}
+
+void seq_product(const seq_kernels *k, int threads, int trans_a, int m, int n, int kk, const float *a, const float *b, float *c, int accumulate) {
+  product_ctx p = {k, trans_a, m, n, kk, accumulate, a, b, c};
+  run_chunks(threads, chunks_of(m, ROWS), product_rows, &p);
+}

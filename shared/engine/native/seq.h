@@ -65,6 +65,10 @@ typedef struct {
 int seq_head_forward(const seq_head *h);
 int seq_head_backward(const seq_head *h);
 
+// c[m×n] = op(a)·b (+ c when accumulating), op(a) = a [m, k] or aᵀ (a [k, m]), with the layers'
+// products and threads (benchmarks measure what they reach).
+void seq_product(const seq_kernels *k, int threads, int trans_a, int m, int n, int kk, const float *a, const float *b, float *c, int accumulate);
+
 // Stops this thread's helper threads (at the end of a Node environment).
 void seq_threads_stop(void);
 
