@@ -4,7 +4,7 @@
 // (Their gradients against tfjs autodiff of the plain layers: gradients.test.ts.)
 import * as tf from '@tensorflow/tfjs';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { initBackend, loadBuiltinCorpus, resolveConfig, Trainer, type RunConfigInputLike, type TrainEvent } from './helpers.ts';
+import { collect, initBackend, loadBuiltinCorpus, losses, maxRelDiff, resolveConfig, Trainer, type RunConfigInputLike } from './helpers.ts';
 import { hasFusedLayers } from '../../shared/engine/fused.ts';
 import { CharRnn, type RnnState } from '../../shared/engine/model.ts';
 import { readCheckpoint } from '../../shared/engine/checkpoint.ts';
@@ -12,12 +12,6 @@ import { blasVariants, loadBlas, type Blas, type SeqLayerArgs } from '../../shar
 
 const names = loadBuiltinCorpus('names');
 
-async function collect(gen: AsyncGenerator<TrainEvent>): Promise<TrainEvent[]> {
-  const out: TrainEvent[] = [];
-  for await (const e of gen) out.push(e);
-  return out;
-}
-const losses = (ev: TrainEvent[]) => ev.flatMap((e) => (e.type === 'step' ? [e.trainLoss] : []));
 const bits = (a: Float32Array) => Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length));
 
 let blas: Blas;
@@ -74,28 +68,16 @@ describe('native layers and head', () => {
     });
   }
 
-  it('train on two threads deterministically and resume exactly: k steps + checkpoint + resume + (N−k) = N uninterrupted = N on one thread', async () => {
+  it('a run on two threads is bit for bit the run on one (exact resume on two: replicas.test.ts, which runs here on these layers)', async () => {
     const text = names.slice(0, 8 * 20 * 3 * 10 / 9 + 20); // 3 windows per epoch: crosses state resets
     const cfg: RunConfigInputLike = { cell: 'lstm', layers: 2, hidden: 24, dropout: 0.2, amsgrad: true, batchSize: 8, seqLen: 20, evalEvery: 3, evalChars: 200, lr: 0.005 };
-    const config = resolveConfig(cfg);
-    const a = await Trainer.create({ text, ...config, threads: 2 });
-    expect(a.threads).toBe(2);
-    const full = losses(await collect(a.run({ steps: 7 })));
-    const b = await Trainer.create({ text, ...config, threads: 2 });
-    const first = losses(await collect(b.run({ steps: 4 })));
-    const ck = await b.checkpoint();
-    b.dispose();
-    const c = await Trainer.resume({ text, checkpoint: ck, threads: 2 });
-    const rest = losses(await collect(c.run({ steps: 3 })));
-    expect([...first, ...rest]).toEqual(full);
-    const single = await Trainer.create({ text, ...config, threads: 1 });
-    expect(single.threads).toBe(1);
-    expect(losses(await collect(single.run({ steps: 7 })))).toEqual(full);
-    const weights = async (t: Trainer) => readCheckpoint(await t.checkpoint()).weights.map(bits);
-    const wa = await weights(a);
-    expect(await weights(c)).toEqual(wa);
-    expect(await weights(single)).toEqual(wa);
-    for (const t of [a, c, single]) t.dispose();
+    const runs = await Promise.all([2, 1].map((threads) => Trainer.create({ text, ...resolveConfig(cfg), threads })));
+    expect(runs.map((t) => t.threads)).toEqual([2, 1]);
+    const [two, one] = await Promise.all(runs.map(async (t) => losses(await collect(t.run({ steps: 7 })))));
+    expect(two).toEqual(one);
+    const [w2, w1] = await Promise.all(runs.map(async (t) => readCheckpoint(await t.checkpoint()).weights.map(bits)));
+    expect(w2).toEqual(w1);
+    for (const t of runs) t.dispose();
   });
 
   it('a step and a validation leave no tensor behind (the trace lives from a forward pass to its backward pass)', async () => {
@@ -128,16 +110,6 @@ describe('kernel variants', () => {
       dx: new Float32Array(T * B * inDim), dwx: new Float32Array(inDim * G * H), db: new Float32Array(G * H), dwh: new Float32Array(H * G * H),
     };
   }
-  const maxRel = (a: Float32Array, b: Float32Array) => {
-    let d = 0;
-    let m = 0;
-    for (let i = 0; i < a.length; i++) {
-      d = Math.max(d, Math.abs(a[i] - b[i]));
-      m = Math.max(m, Math.abs(b[i]));
-    }
-    return d / (m || 1);
-  };
-
   it('every variant this CPU runs computes the layers and the head alike (up to the products\' rounding)', () => {
     const variants = blasVariants();
     for (const cell of ['lstm', 'gru'] as const) {
@@ -148,7 +120,7 @@ describe('kernel variants', () => {
         const got = layer(cell, 5, 11, 37, 13);
         v.seqForward(got);
         v.seqBackward(got);
-        for (const k of ['hs', 'cs', 'rh', 'dx', 'dwx', 'db', 'dwh'] as const) expect(maxRel(got[k], ref[k]), `${v.kernels} ${cell} ${k}`).toBeLessThan(1e-5);
+        for (const k of ['hs', 'cs', 'rh', 'dx', 'dwx', 'db', 'dwh'] as const) expect(maxRelDiff(got[k], ref[k]), `${v.kernels} ${cell} ${k}`).toBeLessThan(1e-5);
       }
     }
     const head = () => {
@@ -168,7 +140,7 @@ describe('kernel variants', () => {
       v.headForward(got);
       v.headBackward(got);
       expect(Math.abs(got.loss[0] - ref.loss[0])).toBeLessThan(1e-5 * ref.loss[0]);
-      for (const k of ['dx', 'dw', 'db'] as const) expect(maxRel(got[k], ref[k]), `${v.kernels} head ${k}`).toBeLessThan(1e-5);
+      for (const k of ['dx', 'dw', 'db'] as const) expect(maxRelDiff(got[k], ref[k]), `${v.kernels} head ${k}`).toBeLessThan(1e-5);
     }
   });
 

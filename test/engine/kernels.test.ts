@@ -2,6 +2,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend, installWasmKernelFixes, uninstallWasmKernelFixes, wasmKernelFixesInstalled } from '../../shared/engine/backend.ts';
+import { maxRelDiff } from './helpers.ts';
 
 /** Run `f` with the stock wasm kernels, with the fixes, and on cpu; return the three outputs. */
 function threeWays(f: () => tf.Tensor | tf.Tensor[]): { stock: Float32Array[]; fixed: Float32Array[]; cpu: Float32Array[]; shapes: number[][] } {
@@ -22,17 +23,6 @@ function threeWays(f: () => tf.Tensor | tf.Tensor[]): { stock: Float32Array[]; f
   tf.setBackend('wasm');
   expect(fixed.shapes).toEqual(stock.shapes);
   return { stock: stock.vals, fixed: fixed.vals, cpu: cpu.vals, shapes: fixed.shapes };
-}
-
-function maxRelDiff(a: Float32Array, b: Float32Array): number {
-  expect(a.length).toBe(b.length);
-  let d = 0;
-  let m = 0;
-  for (let i = 0; i < a.length; i++) {
-    d = Math.max(d, Math.abs(a[i] - b[i]));
-    m = Math.max(m, Math.abs(b[i]));
-  }
-  return d / (m || 1);
 }
 
 // Inputs are generated on the fly from fixed seeds, so every run sees the same numbers.

@@ -2,7 +2,7 @@
 // replica up to float rounding, exact resume, the worker's gradients, the choice of thread count.
 import * as tf from '@tensorflow/tfjs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { initBackend, loadBuiltinCorpus, resolveConfig, splitCorpus, Trainer, Vocab, type RunConfigInputLike, type TrainEvent } from './helpers.ts';
+import { collect, initBackend, loadBuiltinCorpus, losses, resolveConfig, splitCorpus, Trainer, Vocab, type RunConfigInputLike } from './helpers.ts';
 import { readCheckpoint } from '../../shared/engine/checkpoint.ts';
 import { CharRnn } from '../../shared/engine/model.ts';
 import { chooseReplicas, TrainReplica } from '../../shared/engine/replica.ts';
@@ -11,12 +11,6 @@ import { TrainBatches } from '../../shared/engine/batches.ts';
 
 const names = loadBuiltinCorpus('names');
 
-async function collect(gen: AsyncGenerator<TrainEvent>): Promise<TrainEvent[]> {
-  const out: TrainEvent[] = [];
-  for await (const e of gen) out.push(e);
-  return out;
-}
-const losses = (ev: TrainEvent[]) => ev.flatMap((e) => (e.type === 'step' ? [e.trainLoss] : []));
 const maxDiff = (a: Float32Array[], b: Float32Array[]) => Math.max(...a.map((x, i) => Math.max(...x.map((v, j) => Math.abs(v - b[i][j])))));
 
 beforeAll(async () => {

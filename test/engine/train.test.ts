@@ -3,7 +3,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  EngineInputError, initBackend, loadBuiltinCorpus, readCheckpointInfo, resolveConfig, Sampler, splitCorpus, Trainer, Vocab,
+  collect, EngineInputError, initBackend, loadBuiltinCorpus, losses, readCheckpointInfo, resolveConfig, Sampler, splitCorpus, Trainer, Vocab,
   type TrainEvent, type RunConfigInputLike,
 } from './helpers.ts';
 import { CharRnn, crossEntropy } from '../../shared/engine/model.ts';
@@ -11,12 +11,6 @@ import { readCheckpoint } from '../../shared/engine/checkpoint.ts';
 import { TrainBatches } from '../../shared/engine/batches.ts';
 import { estimateTrainHeapBytes } from '../../shared/engine/train.ts';
 
-async function collect(gen: AsyncGenerator<TrainEvent>): Promise<TrainEvent[]> {
-  const out: TrainEvent[] = [];
-  for await (const e of gen) out.push(e);
-  return out;
-}
-const losses = (ev: TrainEvent[]) => ev.flatMap((e) => (e.type === 'step' ? [e.trainLoss] : []));
 
 async function trainer(text: string, cfg: RunConfigInputLike) {
   return Trainer.create({ text, ...resolveConfig(cfg) });

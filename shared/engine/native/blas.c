@@ -226,7 +226,14 @@ static bool prop_array(napi_env env, napi_value obj, const char *key, napi_typed
 }
 
 #define F32(key, need, optional, field)                                                               \
-  if (!prop_array(env, argv[0], key, napi_float32_array, need, optional, (void **)&(field))) return NULL;
+  if (!prop_array(env, obj, key, napi_float32_array, need, optional, (void **)&(field))) return NULL;
+
+// The one argument of a layer or head call (an object), and the function's variant.
+static bool one_object(napi_env env, napi_callback_info info, const char *what, napi_value *obj, const variant **kernels) {
+  char msg[64];
+  snprintf(msg, sizeof msg, "charrnn_blas.%s: 1 argument expected", what);
+  return args(env, info, 1, obj, kernels, msg);
+}
 
 // The layer's shape, input and weights, common to both directions.
 static bool layer_args(napi_env env, napi_value obj, const variant *kernels, seq_layer *l) {
@@ -283,11 +290,10 @@ static bool layer_args(napi_env env, napi_value obj, const variant *kernels, seq
 // seqForward({cell, T, B, H, in, threads, ids | x, wx, bias, wh, h0, c0?, gates, cs?, rh?, hs, hLast,
 // cLast?}): the layer over the window (seq.h). LSTM: c0, cs, cLast; GRU: rh.
 static napi_value SeqForward(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
+  napi_value obj;
   const variant *kernels;
-  if (!args(env, info, 1, argv, &kernels, "charrnn_blas.seqForward: 1 argument expected")) return NULL;
   seq_layer l;
-  if (!layer_args(env, argv[0], kernels, &l)) return NULL;
+  if (!one_object(env, info, "seqForward", &obj, &kernels) || !layer_args(env, obj, kernels, &l)) return NULL;
   const size_t GH = (size_t)(l.lstm ? 4 : 3) * l.H, BH = (size_t)l.B * l.H;
   F32("bias", GH, false, l.bias);
   F32("hLast", BH, false, l.h_last);
@@ -300,11 +306,10 @@ static napi_value SeqForward(napi_env env, napi_callback_info info) {
 // seqBackward({…the forward's arguments but bias, hLast, cLast…, dhs, dx?, dwx, db, dwh}): the
 // gradients of the window (gates is overwritten); dx only for an x input.
 static napi_value SeqBackward(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
+  napi_value obj;
   const variant *kernels;
-  if (!args(env, info, 1, argv, &kernels, "charrnn_blas.seqBackward: 1 argument expected")) return NULL;
   seq_layer l;
-  if (!layer_args(env, argv[0], kernels, &l)) return NULL;
+  if (!one_object(env, info, "seqBackward", &obj, &kernels) || !layer_args(env, obj, kernels, &l)) return NULL;
   const size_t TB = (size_t)l.T * l.B, GH = (size_t)(l.lstm ? 4 : 3) * l.H;
   F32("dhs", TB * l.H, false, l.dhs);
   F32("dx", TB * l.in, true, l.dx);
@@ -376,11 +381,10 @@ static bool head_args(napi_env env, napi_value obj, const variant *kernels, seq_
 // headForward({N, H, V, threads, mean, x, w, bias, targets, probs, loss}): logits = x·w + bias, probs
 // their softmax, loss[0] the mean (or summed) cross-entropy against targets.
 static napi_value HeadForward(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
+  napi_value obj;
   const variant *kernels;
-  if (!args(env, info, 1, argv, &kernels, "charrnn_blas.headForward: 1 argument expected")) return NULL;
   seq_head h;
-  if (!head_args(env, argv[0], kernels, &h)) return NULL;
+  if (!one_object(env, info, "headForward", &obj, &kernels) || !head_args(env, obj, kernels, &h)) return NULL;
   F32("bias", (size_t)h.V, false, h.bias);
   F32("loss", 1, false, h.loss);
   if (seq_head_forward(&h)) napi_throw_error(env, NULL, "charrnn_blas.headForward: out of memory");
@@ -390,11 +394,10 @@ static napi_value HeadForward(napi_env env, napi_callback_info info) {
 // headBackward({N, H, V, threads, mean, x, w, targets, probs, dloss, dx, dw, db}): the gradients for
 // the loss's gradient dloss[0] (probs is overwritten).
 static napi_value HeadBackward(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
+  napi_value obj;
   const variant *kernels;
-  if (!args(env, info, 1, argv, &kernels, "charrnn_blas.headBackward: 1 argument expected")) return NULL;
   seq_head h;
-  if (!head_args(env, argv[0], kernels, &h)) return NULL;
+  if (!one_object(env, info, "headBackward", &obj, &kernels) || !head_args(env, obj, kernels, &h)) return NULL;
   float *dloss;
   F32("dloss", 1, false, dloss);
   h.dloss = dloss[0];

@@ -121,22 +121,26 @@ static inline __attribute__((always_inline)) void columns(const int R, int k, in
   if (part) block(R, 1, k, ap, b, ldb, c, ldc, whole * LANES, part, accumulate);
 }
 
+// R ≤ ROW_BLOCK rows (packed) across n columns, with R a constant in each call so block() unrolls.
+static void row_block(int R, int k, int n, const float *ap, const float *b, int ldb, float *c, int ldc, int accumulate) {
+  switch (R) {
+    case 1: columns(1, k, n, ap, b, ldb, c, ldc, accumulate); break;
+    case 2: columns(2, k, n, ap, b, ldb, c, ldc, accumulate); break;
+    case 3: columns(3, k, n, ap, b, ldb, c, ldc, accumulate); break;
+    case 4: columns(4, k, n, ap, b, ldb, c, ldc, accumulate); break;
+    case 5: columns(5, k, n, ap, b, ldb, c, ldc, accumulate); break;
+    case 6: columns(6, k, n, ap, b, ldb, c, ldc, accumulate); break;
+    case 7: columns(7, k, n, ap, b, ldb, c, ldc, accumulate); break;
+    default: columns(ROW_BLOCK, k, n, ap, b, ldb, c, ldc, accumulate); break;
+  }
+}
+
 static void rows_registers(int m, int n, int k, const float *a, int lda, const float *b, int ldb, float *c, int ldc, int accumulate) {
   float *ap = scratch((size_t)k * (m < ROW_BLOCK ? m : ROW_BLOCK));
   for (int r = 0; r < m; r += ROW_BLOCK) {
     const int R = m - r < ROW_BLOCK ? m - r : ROW_BLOCK;
     pack(R, k, a + (size_t)r * lda, lda, ap);
-    float *cr = c + (size_t)r * ldc;
-    switch (R) { // a constant R for each, so block() unrolls
-      case 1: columns(1, k, n, ap, b, ldb, cr, ldc, accumulate); break;
-      case 2: columns(2, k, n, ap, b, ldb, cr, ldc, accumulate); break;
-      case 3: columns(3, k, n, ap, b, ldb, cr, ldc, accumulate); break;
-      case 4: columns(4, k, n, ap, b, ldb, cr, ldc, accumulate); break;
-      case 5: columns(5, k, n, ap, b, ldb, cr, ldc, accumulate); break;
-      case 6: columns(6, k, n, ap, b, ldb, cr, ldc, accumulate); break;
-      case 7: columns(7, k, n, ap, b, ldb, cr, ldc, accumulate); break;
-      default: columns(ROW_BLOCK, k, n, ap, b, ldb, cr, ldc, accumulate); break;
-    }
+    row_block(R, k, n, ap, b, ldb, c + (size_t)r * ldc, ldc, accumulate);
   }
   free(ap);
 }
@@ -169,17 +173,7 @@ void KERNEL(gemm)(int trans_a, int m, int n, int k, const float *a, int lda, con
         const int R = m - r < ROW_BLOCK ? m - r : ROW_BLOCK;
         if (trans_a) pack_transposed(R, kc, a + (size_t)k0 * lda + r, lda, ap);
         else pack(R, kc, a + (size_t)r * lda + k0, lda, ap);
-        float *cr = c + (size_t)r * ldc + j0;
-        switch (R) {
-          case 1: columns(1, kc, nc, ap, bk, ldb, cr, ldc, acc); break;
-          case 2: columns(2, kc, nc, ap, bk, ldb, cr, ldc, acc); break;
-          case 3: columns(3, kc, nc, ap, bk, ldb, cr, ldc, acc); break;
-          case 4: columns(4, kc, nc, ap, bk, ldb, cr, ldc, acc); break;
-          case 5: columns(5, kc, nc, ap, bk, ldb, cr, ldc, acc); break;
-          case 6: columns(6, kc, nc, ap, bk, ldb, cr, ldc, acc); break;
-          case 7: columns(7, kc, nc, ap, bk, ldb, cr, ldc, acc); break;
-          default: columns(ROW_BLOCK, kc, nc, ap, bk, ldb, cr, ldc, acc); break;
-        }
+        row_block(R, kc, nc, ap, bk, ldb, c + (size_t)r * ldc + j0, ldc, acc);
       }
     }
   }

@@ -307,18 +307,24 @@ static void backward_columns(void *ctx, int i) {
   if (j1 > split) k->big(1, H, j1 - split, TB, l->rh, H, l->gates + split, GH, l->dwh + split, GH, 0);
   float *db = l->db + j0;
   memset(db, 0, sizeof(float) * w);
-  for (int r = 0; r < TB; r++) {
-    const float *g = l->gates + (size_t)r * GH + j0;
-    for (int j = 0; j < w; j++) db[j] += g[j];
-  }
   if (l->ids) {
+    // One-hot input: dWx's rows are sums of dz rows (a scatter-add), and every dz row lands in one
+    // of them, so db is the sum of dWx's V rows rather than of dz's T·B.
     for (int v = 0; v < l->in; v++) memset(l->dwx + (size_t)v * GH + j0, 0, sizeof(float) * w);
     for (int r = 0; r < TB; r++) {
       float *d = l->dwx + (size_t)l->ids[r] * GH + j0;
       const float *g = l->gates + (size_t)r * GH + j0;
       for (int j = 0; j < w; j++) d[j] += g[j];
     }
+    for (int v = 0; v < l->in; v++) {
+      const float *d = l->dwx + (size_t)v * GH + j0;
+      for (int j = 0; j < w; j++) db[j] += d[j];
+    }
   } else {
+    for (int r = 0; r < TB; r++) {
+      const float *g = l->gates + (size_t)r * GH + j0;
+      for (int j = 0; j < w; j++) db[j] += g[j];
+    }
     k->big(1, l->in, w, TB, l->x, l->in, l->gates + j0, GH, l->dwx + j0, GH, 0);
   }
 }
