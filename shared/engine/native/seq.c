@@ -4,10 +4,10 @@
 // step was a dozen tfjs ops each way, and their dispatch, allocation and element-wise kernels cost as
 // much as the recurrent product itself.
 //
-// Layer forward: (1) the input projection of all T·B rows (a row gather for one-hot input), bias
-//   included, written where the gates will be; (2) for a group of streams, step after step: the
-//   recurrent product added in place, and one vectorised pass over the gates (gates.c) that leaves
-//   the activated gates, c and h.
+// Layer forward: (1) the input projection of all T·B rows, bias included, written where the gates
+//   will be; (2) for a group of streams, step after step (a one-hot input's projection, a row
+//   gather, is done here): the recurrent product added in place, and one vectorised pass over the
+//   gates (gates.c) that leaves the activated gates, c and h.
 // Layer backward: (1) for a group of streams, from the last step to the first: one pass turns the
 //   step's gates into the pre-activations' gradient dz in place, and one product carries dh to the
 //   step before; (2) per block of gate columns, the weight gradients as products over all T·B rows
@@ -179,22 +179,24 @@ static void chunk(int n, int size, int i, int *lo, int *hi) {
 
 static int gate_count(const seq_layer *l) { return l->lstm ? 4 : 3; }
 
-// (1) Rows [r0, r1) of the input projection: gates = x·Wx + bias (ids: rows of Wx, plus bias).
+// Rows [r0, r1) of a one-hot input's projection: gates = rows of Wx, plus bias.
+static void gather(const seq_layer *l, int r0, int r1) {
+  const int GH = gate_count(l) * l->H;
+  for (int r = r0; r < r1; r++) {
+    float *g = l->gates + (size_t)r * GH;
+    const float *w = l->wx + (size_t)l->ids[r] * GH;
+    for (int j = 0; j < GH; j++) g[j] = w[j] + l->bias[j];
+  }
+}
+
+// (1) Rows [r0, r1) of a dense input's projection: gates = x·Wx + bias.
 static void forward_rows(void *ctx, int i) {
   const seq_layer *l = ctx;
   const int GH = gate_count(l) * l->H;
   int r0, r1;
   chunk(l->T * l->B, ROWS, i, &r0, &r1);
-  for (int r = r0; r < r1; r++) {
-    float *g = l->gates + (size_t)r * GH;
-    if (l->ids) {
-      const float *w = l->wx + (size_t)l->ids[r] * GH;
-      for (int j = 0; j < GH; j++) g[j] = w[j] + l->bias[j];
-    } else {
-      memcpy(g, l->bias, sizeof(float) * GH);
-    }
-  }
-  if (!l->ids) l->k->big(0, r1 - r0, GH, l->in, l->x + (size_t)r0 * l->in, l->in, l->wx, GH, l->gates + (size_t)r0 * GH, GH, 1);
+  for (int r = r0; r < r1; r++) memcpy(l->gates + (size_t)r * GH, l->bias, sizeof(float) * GH);
+  l->k->big(0, r1 - r0, GH, l->in, l->x + (size_t)r0 * l->in, l->in, l->wx, GH, l->gates + (size_t)r0 * GH, GH, 1);
 }
 
 // (2) A group of streams [b0, b1) through every step.
@@ -209,6 +211,8 @@ static void forward_streams(void *ctx, int i) {
     const size_t row = (size_t)t * B + b0, prev = row - B;
     const float *hp = t ? l->hs + prev * H : l->h0 + (size_t)b0 * H;
     float *g = l->gates + row * GH;
+    // One-hot input: the step's projection here, where the rows stay in cache for what follows.
+    if (l->ids) gather(l, (int)row, (int)row + n);
     if (l->lstm) {
       k->gemm(n, GH, H, hp, H, l->wh, GH, g, GH, 1);
       k->lstm_fwd(n, H, g, t ? l->cs + prev * H : l->c0 + (size_t)b0 * H, l->cs + row * H, l->hs + row * H);
@@ -226,7 +230,7 @@ static void forward_streams(void *ctx, int i) {
 }
 
 void seq_forward(const seq_layer *l) {
-  run_chunks(l->threads, chunks_of(l->T * l->B, ROWS), forward_rows, (void *)l);
+  if (!l->ids) run_chunks(l->threads, chunks_of(l->T * l->B, ROWS), forward_rows, (void *)l);
   run_chunks(l->threads, chunks_of(l->B, STREAMS), forward_streams, (void *)l);
 }
 
