@@ -22,7 +22,6 @@ const start = () =>
     AWS_ENDPOINT_URL_S3: proxy.url,
     CHARRNN_STORE: s3.storeUrl(PREFIX),
     CHARRNN_LEASE_SECONDS: String(LEASE_SECONDS),
-    CHARRNN_SHUTDOWN_GRACE_SECONDS: '10',
   });
 
 beforeAll(async () => {
