@@ -1,8 +1,8 @@
 // Run records as the API shows them: creation (ids, config, limits), listing, deletion.
 import { randomBytes } from 'node:crypto';
 import type { CreateRunBody, Run } from '../../shared/api/schemas.ts';
-import { checkCorpusFits, countParams, resolveConfig } from '../../shared/engine/tf-free.ts';
-import type { ModelConfig } from '../../shared/engine/types.ts';
+import { checkCorpusFits, countParams, formatChars, resolveConfig, resolveSampleConfig, Vocab } from '../../shared/engine/tf-free.ts';
+import type { ModelConfig, TrainingSampleConfig } from '../../shared/engine/types.ts';
 import type { RunRecord } from '../../shared/store/types.ts';
 import { HttpError } from '../errors.ts';
 import type { Services } from '../services.ts';
@@ -23,9 +23,14 @@ export function slugify(s: string): string {
 
 export async function createRun(s: Services, body: CreateRunBody): Promise<Run> {
   const { model, train } = resolveConfig(body.config ?? {});
+  const sample = resolveSampleConfig(body.config ?? {});
   checkModelLimits(s, model);
+  if (sample.length > s.limits.maxSampleLength) {
+    throw new HttpError(400, 'limit_exceeded', `config.sampleLength: ${sample.length} exceeds this server's limit of ${s.limits.maxSampleLength}`, 'config.sampleLength');
+  }
   const corpusDisplay = typeof body.corpus === 'object' && 'text' in body.corpus ? body.corpus.name : body.corpusName;
   const corpus = await resolveCorpus(s, body.corpus, corpusDisplay);
+  if (sample.prime) checkPrime(Vocab.fromText(corpus.text), sample.prime, 'config.samplePrime');
   let chars = 0;
   for (const _ of corpus.text) chars++;
   checkCorpusFits(Math.floor(chars * 0.9), train.batchSize, train.seqLen); // 422 now, not at the first slice
@@ -43,6 +48,7 @@ export async function createRun(s: Services, body: CreateRunBody): Promise<Run> 
     corpusName: corpus.name,
     model: { ...model },
     train: { ...train },
+    sample: { ...sample },
     status: 'idle',
     step: 0,
     epoch: 0,
@@ -65,6 +71,17 @@ function checkModelLimits(s: Services, model: ModelConfig) {
   if (model.hidden > s.limits.maxHidden) {
     throw new HttpError(400, 'limit_exceeded', `config.hidden: ${model.hidden} exceeds this server's limit of ${s.limits.maxHidden}`, 'config.hidden');
   }
+}
+
+/** 400 naming the characters of `prime` outside the vocabulary (a sample's or a run's samplePrime). */
+export function checkPrime(vocab: Vocab, prime: string, field: string): void {
+  const missing = vocab.missing(prime);
+  if (missing.length) throw new HttpError(400, 'invalid_input', `${field}: ${formatChars(missing)} not in this run's vocabulary`, field);
+}
+
+/** The samples a run takes while training (defaults for runs created before they existed). */
+export function sampleConfigOf(run: RunRecord): TrainingSampleConfig {
+  return resolveSampleConfig({}, run.sample as Partial<TrainingSampleConfig> | undefined);
 }
 
 /** A run that exists, or 404. */
@@ -110,6 +127,7 @@ function toRunView(r: RunRecord, training: boolean): Run {
     corpusName: r.corpusName,
     model: r.model as Run['model'],
     train: r.train as Run['train'],
+    sample: sampleConfigOf(r),
     status,
     step: r.step,
     epoch: r.epoch,
