@@ -221,18 +221,21 @@ function printProgress(p: TrainProgress, json: boolean) {
     if (p.trainLoss !== undefined) line.trainLoss = p.trainLoss;
     if (p.valLoss !== undefined) line.valLoss = p.valLoss;
     if (p.charsPerSec !== undefined) line.charsPerSec = p.charsPerSec;
+    if (p.sample) line.sample = p.sample;
     process.stdout.write(JSON.stringify(line) + '\n');
     return;
   }
-  // A line per eval, and at most one a second in between: readable at any speed.
+  // A line per eval or sample, and at most one a second in between: readable at any speed.
   const now = Date.now();
-  if (p.valLoss === undefined && now - lastHumanLine < 1000) return;
+  if (p.valLoss === undefined && !p.sample && now - lastHumanLine < 1000) return;
   lastHumanLine = now;
   const parts = [`step ${p.step}`, `epoch ${p.epoch.toFixed(2)}`, `loss ${fmt(p.trainLoss)}`];
   if (p.valLoss !== undefined) parts.push(`val ${fmt(p.valLoss)} (${fmt(p.valBpc)} bpc)`);
   if (p.charsPerSec !== undefined) parts.push(`${Math.round(p.charsPerSec)} chars/s`);
   if (p.etaSeconds !== null) parts.push(`eta ${Math.round(p.etaSeconds)}s`);
   process.stdout.write(parts.join('  ') + '\n');
+  // The sample's own line breaks stay; a bar sets its lines apart from the progress lines.
+  if (p.sample) process.stdout.write(`  ── sample at step ${p.sample.step}\n${p.sample.text.split('\n').map((l) => `  │ ${l}`).join('\n')}\n`);
 }
 
 function printSummary(s: TrainSummary, json: boolean) {
