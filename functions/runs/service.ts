@@ -3,7 +3,8 @@ import { randomBytes } from 'node:crypto';
 import type { CreateRunBody, Run } from '../../shared/api/schemas.ts';
 import { checkCorpusFits, countParams, formatChars, resolveConfig, resolveSampleConfig, Vocab } from '../../shared/engine/tf-free.ts';
 import type { ModelConfig, TrainingSampleConfig } from '../../shared/engine/types.ts';
-import type { RunRecord } from '../../shared/store/types.ts';
+import type { LoadedCheckpoint } from '../../shared/store/index.ts';
+import type { CheckpointRef, RunRecord } from '../../shared/store/types.ts';
 import { HttpError } from '../errors.ts';
 import type { Services } from '../services.ts';
 import { resolveCorpus } from './corpus.ts';
@@ -82,6 +83,21 @@ export function checkPrime(vocab: Vocab, prime: string, field: string): void {
 /** The samples a run takes while training (defaults for runs created before they existed). */
 export function sampleConfigOf(run: RunRecord): TrainingSampleConfig {
   return resolveSampleConfig({}, run.sample as Partial<TrainingSampleConfig> | undefined);
+}
+
+/** Why a run has no checkpoint `ref`: 409 before its first ('latest') or first validated ('best') one, 404 for a step. */
+export function checkpointMissing(runId: string, ref: CheckpointRef): HttpError {
+  if (typeof ref === 'number') return new HttpError(404, 'not_found', `run "${runId}" has no checkpoint at step ${ref}`, 'checkpoint');
+  return ref === 'best'
+    ? new HttpError(409, 'not_trained', `run "${runId}" has no checkpoint with a measured validation loss yet: train first`, 'checkpoint')
+    : new HttpError(409, 'not_trained', `run "${runId}" has no checkpoint yet: train first (POST /runs/${runId}/train)`);
+}
+
+/** The run's checkpoint `ref`, or the 404/409 of checkpointMissing. */
+export async function requireCheckpoint(s: Services, runId: string, ref: CheckpointRef): Promise<LoadedCheckpoint> {
+  const loaded = await s.store.loadCheckpoint(runId, ref);
+  if (!loaded) throw checkpointMissing(runId, ref);
+  return loaded;
 }
 
 /** A run that exists, or 404. */

@@ -264,6 +264,15 @@ export const SampleBody = z
   .strict();
 export type SampleBody = z.input<typeof SampleBody>;
 
+/** GET /runs/:id/export?checkpoint=…: which checkpoint the site carries. */
+export const ExportQuery = z.object({
+  checkpoint: z
+    .string()
+    .regex(/^(latest|best|\d{1,15})$/, 'use latest, best or a step number')
+    .optional()
+    .meta({ description: "'latest' (default), 'best' or a step number" }),
+});
+
 export const SampleResult = z.object({ text: z.string(), seed: z.number(), step: z.number(), checkpoint: z.string() });
 /** SSE event data while sampling: the next characters. */
 export const SampleChunk = z.object({ text: z.string() });
