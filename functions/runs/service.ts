@@ -27,7 +27,9 @@ export async function createRun(s: Services, body: CreateRunBody): Promise<Run> 
   const sample = resolveSampleConfig(body.config ?? {});
   checkModelLimits(s, model);
   if (sample.length > s.limits.maxSampleLength) {
-    throw new HttpError(400, 'limit_exceeded', `config.sampleLength: ${sample.length} exceeds this server's limit of ${s.limits.maxSampleLength}`, 'config.sampleLength');
+    // The default fits any server: it shrinks to the limit; an explicit length over it is refused.
+    if (body.config?.sampleLength === undefined) sample.length = s.limits.maxSampleLength;
+    else throw new HttpError(400, 'limit_exceeded', `config.sampleLength: ${sample.length} exceeds this server's limit of ${s.limits.maxSampleLength}`, 'config.sampleLength');
   }
   const corpusDisplay = typeof body.corpus === 'object' && 'text' in body.corpus ? body.corpus.name : body.corpusName;
   const corpus = await resolveCorpus(s, body.corpus, corpusDisplay);

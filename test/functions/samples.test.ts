@@ -4,6 +4,7 @@
 // two slices. A prime outside the vocabulary is a 400 at run creation and at slice start.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readSse, sseInit } from '../../functions/client.ts';
+import { readLimits } from '../../functions/limits.ts';
 import { startServer, type RunningServer } from '../../functions/server.ts';
 import type { MetricPoint, Run, TrainProgress } from '../../shared/api/schemas.ts';
 import { openRunStore, type RunStore } from '../../shared/store/index.ts';
@@ -108,6 +109,15 @@ describe('samples while training', () => {
     expect(negative.status).toBe(400);
     expect((await negative.json()).error.field).toBe('config.sampleEvery');
     expect((await fetch(url('/runs/bad-prime'))).status).toBe(404);
+    // Without a length, a server whose limit is below the default takes its limit instead.
+    const small = await startServer({ port: 0, storeUrl: temp.url, token: '', limits: readLimits({}, { maxSampleLength: 64 }), log: () => {} });
+    try {
+      const created = await fetch(`${small.url}/runs`, json({ corpus: 'names', id: 'capped', config: TINY }));
+      expect(created.status).toBe(201);
+      expect((await created.json()).sample.length).toBe(64);
+    } finally {
+      await small.close();
+    }
 
     // A record whose prime no longer fits (edited, or a feed that changed before the first slice).
     expect((await create('edited')).status).toBe(201);
