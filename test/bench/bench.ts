@@ -1,10 +1,10 @@
-// `npm run bench [-- --budget S --json --only train,sample,serve,cold,ckpt,best,samples,torch --configs 1x256,2x512]`
+// `npm run bench [-- --budget S --json --only train,sample,serve,cold,ckpt,best,samples,page,torch --configs 1x256,2x512]`
 // Measures, on this machine and in one run: training throughput, batch-1 sampling, 32 concurrent
 // streams through the HTTP server, cold starts (a fresh server process, and the CLI's `runs` and
 // `sample`), checkpoint save/load, and the PyTorch reference on the same configs (with ours/torch
 // ratios). See BENCHMARKS.md.
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import path from 'node:path';
@@ -28,7 +28,7 @@ import { runTorch, torchUnavailable } from './torch-ref.ts';
 
 const REF_TORCH = path.resolve(ROOT, '../shared/bench/ref_torch.py');
 
-const MEASURES = ['train', 'sample', 'serve', 'cold', 'ckpt', 'best', 'samples', 'torch'] as const;
+const MEASURES = ['train', 'sample', 'serve', 'cold', 'ckpt', 'best', 'samples', 'page', 'torch'] as const;
 type Measure = (typeof MEASURES)[number];
 
 /** Steps left out of the steady-state figure (compilation, allocation, first-touch). */
@@ -261,6 +261,62 @@ async function measureSamples(ctx: Ctx): Promise<void> {
     });
   } finally {
     trainer.dispose();
+  }
+}
+
+/**
+ * The exported page (functions/export/site.ts) in headless chromium (/usr/bin/chromium, driven by
+ * playwright-core), from file://, on the default preset: time until the page is ready (script and
+ * weights parsed, model built), and chars/s of a 2000-character generation at temperature 1.
+ */
+async function measurePage(ctx: Ctx): Promise<void> {
+  const chromiumPath = '/usr/bin/chromium';
+  if (!existsSync(chromiumPath)) {
+    ctx.report.note(`page skipped: no ${chromiumPath} (apt-get install chromium)`);
+    return;
+  }
+  const [{ chromium }, { pageAssets, siteFiles }, { SITE_FILES }] = await Promise.all([
+    import('playwright-core'),
+    import('../../functions/export/site.ts'),
+    import('../../web/site.mjs'),
+  ]);
+  const trainer = await defaultTrainer();
+  const dir = await mkdtemp(path.join(tmpdir(), 'charrnn-bench-page-'));
+  try {
+    const files = siteFiles({ run: { id: 'bench', name: 'bench' }, checkpoint: 'latest', files: await trainer.checkpoint() }, await pageAssets());
+    for (const [name, bytes] of Object.entries(files)) await writeFile(path.join(dir, name), bytes);
+    const browser = await chromium.launchPersistentContext(path.join(dir, 'profile'), {
+      executablePath: chromiumPath,
+      headless: true,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+    try {
+      const page = browser.pages()[0] ?? (await browser.newPage());
+      const t0 = performance.now();
+      await page.goto(pathToFileURL(path.join(dir, SITE_FILES.html)).href);
+      await page.waitForFunction(() => document.body.dataset.state === 'ready', null, { timeout: 120_000 });
+      const readyMs = performance.now() - t0;
+      const rates: number[] = [];
+      for (const seed of [1, 2, 3]) {
+        for (const [name, value] of Object.entries({ temperature: '1', length: String(SAMPLE_CHARS), seed: String(seed) })) await page.fill(`input[name=${name}]`, value);
+        await page.click('#generate');
+        await page.waitForFunction(() => document.body.dataset.state === 'done', null, { timeout: 300_000 });
+        rates.push(Number(/\((\d+)\/s\)/.exec((await page.textContent('#status')) ?? '')?.[1]));
+      }
+      const cps = percentile(rates, 50);
+      ctx.report.add({
+        bench: 'page',
+        config: `default (${DEFAULT_MODEL.layers}x${DEFAULT_MODEL.hidden})`,
+        backend: 'chromium, tfjs cpu',
+        figures: { ready_ms: round(readyMs), chars: SAMPLE_CHARS, chars_per_sec: cps, script_kib: round(files[SITE_FILES.script].length / 1024), model_js_kib: round(files[SITE_FILES.model].length / 1024) },
+        text: `ready ${fmtMs(readyMs)} after opening from file://; ${fmtInt(cps)} chars/s (median of 3 × ${SAMPLE_CHARS}, temperature 1)`,
+      });
+    } finally {
+      await browser.close();
+    }
+  } finally {
+    trainer.dispose();
+    await rm(dir, { recursive: true, force: true });
   }
 }
 
@@ -534,6 +590,7 @@ async function main(): Promise<void> {
     if (opts.only.has('cold')) await attempt('cold cli runs', () => measureCliRuns(ctx, bundleDir));
     if (opts.only.has('best')) await attempt('best rule', () => measureBestRule(ctx));
     if (opts.only.has('samples')) await attempt('samples while training', () => measureSamples(ctx));
+    if (opts.only.has('page')) await attempt('exported page', () => measurePage(ctx));
     if (opts.only.has('torch')) {
       const why = ctx.corpus.file ? torchUnavailable(REF_TORCH) : 'tinyshakespeare not found (the reference reads it from a file)';
       if (why) report.note(`torch reference skipped: ${why}`);
