@@ -265,18 +265,18 @@ async function measureSamples(ctx: Ctx): Promise<void> {
 }
 
 /**
- * The exported page (functions/export/site.ts) in headless chromium (/usr/bin/chromium, driven by
- * playwright-core), from file://, on the default preset: time until the page is ready (script and
+ * The exported page (functions/export/site.ts) in headless chromium (test/support/chromium.ts),
+ * from file://, on the default preset: time until the page is ready (script and
  * weights parsed, model built), and chars/s of a 2000-character generation at temperature 1.
  */
 async function measurePage(ctx: Ctx): Promise<void> {
-  const chromiumPath = '/usr/bin/chromium';
-  if (!existsSync(chromiumPath)) {
-    ctx.report.note(`page skipped: no ${chromiumPath} (apt-get install chromium)`);
+  const { chromiumMissing, launchChromium } = await import('../support/chromium.ts');
+  const missing = chromiumMissing();
+  if (missing) {
+    ctx.report.note(`page skipped: ${missing}`);
     return;
   }
-  const [{ chromium }, { pageAssets, siteFiles }, { SITE_FILES }] = await Promise.all([
-    import('playwright-core'),
+  const [{ pageAssets, siteFiles }, { SITE_FILES }] = await Promise.all([
     import('../../functions/export/site.ts'),
     import('../../web/site.mjs'),
   ]);
@@ -285,11 +285,7 @@ async function measurePage(ctx: Ctx): Promise<void> {
   try {
     const files = siteFiles({ run: { id: 'bench', name: 'bench' }, checkpoint: 'latest', files: await trainer.checkpoint() }, await pageAssets());
     for (const [name, bytes] of Object.entries(files)) await writeFile(path.join(dir, name), bytes);
-    const browser = await chromium.launchPersistentContext(path.join(dir, 'profile'), {
-      executablePath: chromiumPath,
-      headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    const browser = await launchChromium(path.join(dir, 'profile'));
     try {
       const page = browser.pages()[0] ?? (await browser.newPage());
       const t0 = performance.now();

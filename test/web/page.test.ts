@@ -3,21 +3,20 @@
 // the page is opened from file:// (and from a static HTTP server), and it generates: text streams
 // in frame by frame, greedy text equals the API's, seeds repeat, bad controls are refused by the
 // API's own rules. A screenshot stays in the test's temp dir.
-import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildPage, PAGE_SOURCES } from '../../infra/build.mjs';
 import { startServer, type RunningServer } from '../../functions/server.ts';
 import { SITE_FILES } from '../../web/site.mjs';
 import { runCharrnn } from '../cli/run-cli.ts';
+import { chromiumMissing, launchChromium } from '../support/chromium.ts';
 import { json } from '../functions/helpers.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 // A verse the model learns by heart in a few hundred steps: its greedy text then runs through long
 // stretches of it instead of one short loop, so 300 equal characters say something.
 const VERSE =
@@ -52,7 +51,8 @@ async function generate(controls: Record<string, string>, until: 'done' | 'stopp
 }
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: this test needs Debian's chromium (apt-get install chromium; .ci/run installs it)`);
+  const missing = chromiumMissing();
+  if (missing) throw new Error(`this test needs Debian's chromium: ${missing}`);
   dir = await mkdtemp(path.join(tmpdir(), 'charrnn-web-'));
   server = await startServer({ port: 0, storeUrl: pathToFileURL(path.join(dir, 'store')).href, token: '', log: () => {} });
   const created = await fetch(
@@ -66,11 +66,7 @@ beforeAll(async () => {
   const exported = await runCharrnn(['export', '--run', 'verse', '--out', site, '--api', server.url]);
   expect(exported.code, exported.stderr).toBe(0);
   expect(exported.stdout).toBe(`exported run verse at step 150 to ${site}: open ${path.join(site, 'index.html')} in any browser\n`);
-  context = await chromium.launchPersistentContext(path.join(dir, 'chromium-profile'), {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  context = await launchChromium(path.join(dir, 'chromium-profile'));
   page = context.pages()[0] ?? (await context.newPage());
 }, 180_000);
 
