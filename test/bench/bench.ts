@@ -1,17 +1,17 @@
-// `npm run bench [-- --budget S --json --only train,sample,serve,cold,ckpt,torch --configs 1x256,2x512]`
+// `npm run bench [-- --budget S --json --only train,sample,serve,cold,ckpt,best,samples,page,torch --configs 1x256,2x512]`
 // Measures, on this machine and in one run: training throughput, batch-1 sampling, 32 concurrent
 // streams through the HTTP server, cold starts (a fresh server process, and the CLI's `runs` and
 // `sample`), checkpoint save/load, and the PyTorch reference on the same configs (with ours/torch
 // ratios). See BENCHMARKS.md.
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import {
-  DEFAULT_MODEL, DEFAULT_TRAIN, Sampler, Trainer, currentBackend, initBackend, loadBuiltinCorpus, type CheckpointFiles,
+  DEFAULT_MODEL, DEFAULT_TRAIN, DEFAULT_TRAINING_SAMPLES, Sampler, Trainer, currentBackend, initBackend, loadBuiltinCorpus, type CheckpointFiles,
 } from '../../shared/engine/index.ts';
 import { blasStatus } from '../../shared/engine/native/blas.ts';
 import { FileObjectStore, RunStore, type RunRecord } from '../../shared/store/index.ts';
@@ -28,7 +28,7 @@ import { runTorch, torchUnavailable } from './torch-ref.ts';
 
 const REF_TORCH = path.resolve(ROOT, '../shared/bench/ref_torch.py');
 
-const MEASURES = ['train', 'sample', 'serve', 'cold', 'ckpt', 'best', 'torch'] as const;
+const MEASURES = ['train', 'sample', 'serve', 'cold', 'ckpt', 'best', 'samples', 'page', 'torch'] as const;
 type Measure = (typeof MEASURES)[number];
 
 /** Steps left out of the steady-state figure (compilation, allocation, first-touch). */
@@ -79,7 +79,7 @@ function parseOptions(argv: string[]): Options {
     },
   });
   if (values.help) {
-    console.log('usage: npm run bench -- [--budget S] [--json] [--only train,sample,serve,cold,ckpt,torch] [--configs 1x256,2x512]');
+    console.log(`usage: npm run bench -- [--budget S] [--json] [--only ${MEASURES.join(',')}] [--configs 1x256,2x512]`);
     process.exit(0);
   }
   const budget = Number(values.budget);
@@ -180,10 +180,9 @@ async function measureCheckpoint(ctx: Ctx, st: ConfigState, trainer: Trainer): P
  */
 async function measureBestRule(ctx: Ctx): Promise<void> {
   const checkpointSeconds = readLimits({}).defaultCheckpointSeconds;
-  const trainer = await Trainer.create({ text: loadBuiltinCorpus('moby-dick'), model: DEFAULT_MODEL, train: DEFAULT_TRAIN });
+  const trainer = await defaultTrainer();
   try {
     const steps = Math.max(20, Math.round(ctx.opts.budget * 5));
-    for await (const ev of trainer.run({ steps: WARM_STEPS })) void ev;
     const t0 = performance.now();
     for await (const ev of trainer.run({ steps })) void ev; // the final validation runs too: timed below
     const evalStart = performance.now();
@@ -222,6 +221,106 @@ async function measureBestRule(ctx: Ctx): Promise<void> {
   } finally {
     trainer.dispose();
   }
+}
+
+/**
+ * What samples while training (functions/training/loop.ts) cost at the shipped defaults (preset
+ * small, B 32, T 64, moby-dick): Trainer.sample with the default settings (200 characters, at every
+ * validation, so once per evalEvery steps), against the trainer's own time per step (its
+ * charsPerSec, validations left out) in the same process, under the same load.
+ */
+async function measureSamples(ctx: Ctx): Promise<void> {
+  const trainer = await defaultTrainer();
+  try {
+    const steps = Math.max(20, Math.round(ctx.opts.budget * 3));
+    let charsPerSec = NaN;
+    for await (const ev of trainer.run({ steps })) if (ev.type === 'step' && ev.charsPerSec) charsPerSec = ev.charsPerSec;
+    const stepMs = (DEFAULT_TRAIN.batchSize * DEFAULT_TRAIN.seqLen * 1000) / charsPerSec;
+    const { length, temperature, prime, seed } = DEFAULT_TRAINING_SAMPLES;
+    const opts = { length, temperature, topK: 0, topP: 1, prime, seed };
+    await trainer.sample(opts); // warm
+    const times: number[] = [];
+    for (let i = 0; i < 9; i++) {
+      const t0 = performance.now();
+      await trainer.sample(opts);
+      times.push(performance.now() - t0);
+    }
+    const sampleMs = percentile(times, 50);
+    const pct = (sampleMs / (DEFAULT_TRAIN.evalEvery * stepMs)) * 100;
+    ctx.report.add({
+      bench: 'samples',
+      config: `default (${DEFAULT_MODEL.layers}x${DEFAULT_MODEL.hidden}, B${DEFAULT_TRAIN.batchSize} T${DEFAULT_TRAIN.seqLen})`,
+      backend: ctx.backend,
+      figures: {
+        step_ms: round(stepMs, 2), sample_chars: length, sample_ms: round(sampleMs, 2), sample_ms_max: round(Math.max(...times), 2),
+        every_steps: DEFAULT_TRAIN.evalEvery, cost_pct: round(pct, 2),
+      },
+      text:
+        `step ${fmtMs(stepMs)}, a ${length}-character sample ${fmtMs(sampleMs)} (median of ${times.length}, max ${fmtMs(Math.max(...times))}); ` +
+        `one per validation (every ${DEFAULT_TRAIN.evalEvery} steps): ${pct.toFixed(2)}% of training time`,
+    });
+  } finally {
+    trainer.dispose();
+  }
+}
+
+/**
+ * The exported page (functions/export/site.ts) in headless chromium (test/support/chromium.ts),
+ * from file://, on the default preset: time until the page is ready (script and
+ * weights parsed, model built), and chars/s of a 2000-character generation at temperature 1.
+ */
+async function measurePage(ctx: Ctx): Promise<void> {
+  const { chromiumMissing, launchChromium } = await import('../support/chromium.ts');
+  const missing = chromiumMissing();
+  if (missing) {
+    ctx.report.note(`page skipped: ${missing}`);
+    return;
+  }
+  const [{ pageAssets, siteFiles }, { SITE_FILES }] = await Promise.all([
+    import('../../functions/export/site.ts'),
+    import('../../web/site.mjs'),
+  ]);
+  const trainer = await defaultTrainer();
+  const dir = await mkdtemp(path.join(tmpdir(), 'charrnn-bench-page-'));
+  try {
+    const files = siteFiles({ run: { id: 'bench', name: 'bench' }, checkpoint: 'latest', files: await trainer.checkpoint() }, await pageAssets());
+    for (const [name, bytes] of Object.entries(files)) await writeFile(path.join(dir, name), bytes);
+    const browser = await launchChromium(path.join(dir, 'profile'));
+    try {
+      const page = browser.pages()[0] ?? (await browser.newPage());
+      const t0 = performance.now();
+      await page.goto(pathToFileURL(path.join(dir, SITE_FILES.html)).href);
+      await page.waitForFunction(() => document.body.dataset.state === 'ready', null, { timeout: 120_000 });
+      const readyMs = performance.now() - t0;
+      const rates: number[] = [];
+      for (const seed of [1, 2, 3]) {
+        for (const [name, value] of Object.entries({ temperature: '1', length: String(SAMPLE_CHARS), seed: String(seed) })) await page.fill(`input[name=${name}]`, value);
+        await page.click('#generate');
+        await page.waitForFunction(() => document.body.dataset.state === 'done', null, { timeout: 300_000 });
+        rates.push(Number(/\((\d+)\/s\)/.exec((await page.textContent('#status')) ?? '')?.[1]));
+      }
+      const cps = percentile(rates, 50);
+      ctx.report.add({
+        bench: 'page',
+        config: `default (${DEFAULT_MODEL.layers}x${DEFAULT_MODEL.hidden})`,
+        backend: 'chromium, tfjs cpu',
+        figures: { ready_ms: round(readyMs), chars: SAMPLE_CHARS, chars_per_sec: cps, script_kib: round(files[SITE_FILES.script].length / 1024), model_js_kib: round(files[SITE_FILES.model].length / 1024) },
+        text: `ready ${fmtMs(readyMs)} after opening from file://; ${fmtInt(cps)} chars/s (median of 3 × ${SAMPLE_CHARS}, temperature 1)`,
+      });
+    } finally {
+      await browser.close();
+    }
+  } finally {
+    trainer.dispose();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** The shipped defaults on moby-dick, past its first steps (compilation, allocation). */
+async function defaultTrainer(): Promise<Trainer> {
+  const trainer = await Trainer.create({ text: loadBuiltinCorpus('moby-dick'), model: DEFAULT_MODEL, train: DEFAULT_TRAIN });
+  for await (const ev of trainer.run({ steps: WARM_STEPS })) void ev;
+  return trainer;
 }
 
 /** Batch-1 sampling from the in-memory checkpoint: chars/s and time to first char of a warm call. */
@@ -486,6 +585,8 @@ async function main(): Promise<void> {
     }
     if (opts.only.has('cold')) await attempt('cold cli runs', () => measureCliRuns(ctx, bundleDir));
     if (opts.only.has('best')) await attempt('best rule', () => measureBestRule(ctx));
+    if (opts.only.has('samples')) await attempt('samples while training', () => measureSamples(ctx));
+    if (opts.only.has('page')) await attempt('exported page', () => measurePage(ctx));
     if (opts.only.has('torch')) {
       const why = ctx.corpus.file ? torchUnavailable(REF_TORCH) : 'tinyshakespeare not found (the reference reads it from a file)';
       if (why) report.note(`torch reference skipped: ${why}`);
