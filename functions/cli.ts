@@ -9,7 +9,7 @@ import { unzipSync } from 'fflate';
 import { BUILTIN_CORPORA, type RetrainReport, type Run, type TrainProgress, type TrainSummary } from '../shared/api/schemas.ts';
 import { ApiRequestError, createClient, ensureOk, readSse, sseInit, type Client } from './client.ts';
 import { VERSION } from './version.ts';
-import { SITE_FILES } from '../web/site.mjs';
+import { SITE_FILES } from './export/page/site.mjs';
 
 // ---- value parsers (commander names the flag when one throws) ----
 

@@ -6,5 +6,5 @@ export declare function bundle(opts?: { outdir?: string; native?: boolean; sourc
 export declare const NODE_BUNDLE: import('esbuild').BuildOptions;
 /** The exported page's sources, relative to the repository root. */
 export declare const PAGE_SOURCES: { entry: string; html: string };
-/** Bundles the exported page's script (web/page.ts) for browsers. */
+/** Bundles the exported page's script (functions/export/page/page.ts) for browsers. */
 export declare function buildPage(opts: { outfile: string; write?: boolean }): Promise<import('esbuild').BuildResult<{ metafile: true }>>;

@@ -22,8 +22,9 @@
 //                         source tree: portable across CPUs of its architecture, it links
 //                         libopenblas.so.0 (Debian: libopenblas0 on the machine that runs the bundle)
 //   cli.mjs               the charrnn CLI
-//   web/index.html, web/charrnn.js   the page `charrnn export` writes beside a checkpoint (web/page.ts
-//                         bundled for browsers with tfjs; functions/export/site.ts looks here)
+//   web/index.html, web/charrnn.js   the page `charrnn export` writes beside a checkpoint
+//                         (functions/export/page/page.ts bundled for browsers with tfjs;
+//                         functions/export/site.ts looks here)
 //   *-<hash>.mjs          code shared by the entries or loaded on demand (esbuild chunks)
 //   *.wasm, functions/*.wasm   tfjs-backend-wasm binaries next to each bundle (portable only): the wasm
 //                         backend's default lookup is the bundle's own directory (__dirname)
@@ -37,7 +38,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { BUILT_ADDON, BUNDLED_ADDON } from '../shared/engine/native/env.mjs';
-import { SITE_FILES } from '../web/site.mjs';
+import { SITE_FILES } from '../functions/export/page/site.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const requireFromRoot = createRequire(join(root, 'package.json'));
@@ -100,10 +101,10 @@ export const NODE_BUNDLE = {
 };
 
 /** Where the exported page's sources are, relative to the repository root. */
-export const PAGE_SOURCES = { entry: 'web/page.ts', html: `web/${SITE_FILES.html}` };
+export const PAGE_SOURCES = { entry: 'functions/export/page/page.ts', html: `functions/export/page/${SITE_FILES.html}` };
 
 /**
- * The exported page's script: web/page.ts and the engine's browser-safe half, with
+ * The exported page's script: functions/export/page/page.ts and the engine's browser-safe half, with
  * @tensorflow/tfjs, as one classic script (an ES module would not load from file://). A Node
  * module reached from the page fails the build (platform 'browser'). `outfile` with write: false
  * names the output in memory (functions/export/site.ts builds it so from source).

@@ -1,5 +1,5 @@
 // The static site of a checkpoint, one implementation for GET /runs/:id/export (a zip) and so for
-// `charrnn export`, which unpacks that zip: the page (web/index.html and web/page.ts bundled with
+// `charrnn export`, which unpacks that zip: the page (functions/export/page/index.html and functions/export/page/page.ts bundled with
 // tfjs), the checkpoint's model.json and weights.bin, its vocabulary, and model.js, which carries
 // the checkpoint to the page as a script (a page opened from file:// cannot fetch model.json:
 // chromium refuses, test/web/page.test.ts shows it).
@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { zipSync } from 'fflate';
 import { readModelFiles } from '../../shared/engine/checkpoint.ts';
 import type { CheckpointFiles } from '../../shared/engine/types.ts';
-import { MODEL_GLOBAL, SITE_FILES, type ExportedModel } from '../../web/site.mjs';
+import { MODEL_GLOBAL, SITE_FILES, type ExportedModel } from './page/site.mjs';
 
 export interface PageAssets {
   html: Uint8Array;

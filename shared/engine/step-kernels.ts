@@ -1,7 +1,7 @@
 // What the sampling step (step.ts) asks of the backend, with no Node module in sight: the fused
 // LSTM cell's kernel name and the row-invariant matmul scope. backend.ts registers the kernel and
 // reads the scope where the native binding serves matmuls; a browser has neither, and step.ts runs
-// there unchanged (the exported page, web/page.ts).
+// there unchanged (the exported page, functions/export/page/page.ts).
 import * as tf from '@tensorflow/tfjs';
 
 /** Kernel name of the fused sampling LSTM cell: inputs xp, hw [n, 4H] and c [n, H]; outputs h, c. */

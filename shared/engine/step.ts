@@ -2,7 +2,7 @@
 // ops for every n, and matmuls that compute each row alike whatever n is, so a stream's text does
 // not depend on what is sampled beside it. Where the native binding is built, the LSTM cell's
 // element-wise half is one kernel (backend.ts, native/cell.c) instead of ten tfjs ops. No Node module
-// here: the exported page runs this step in a browser (web/page.ts).
+// here: the exported page runs this step in a browser (functions/export/page/page.ts).
 import * as tf from '@tensorflow/tfjs';
 import { hasLstmCellKernel, LSTM_CELL, rowInvariantMatMuls } from './step-kernels.ts';
 import type { CharRnn, RnnState } from './model.ts';

@@ -1,7 +1,7 @@
 // Text generation from a model's weights: one recurrent step per character with the state carried
 // (the prime is fed once, never re-run), the step BatchSampler runs with one row (step.ts), the draw
 // of pick.ts and the seeded Rng, and only the logits read back. No Node module here: the exported
-// page (web/page.ts) runs this very code in a browser. sample.ts adds loading a checkpoint on the
+// page (functions/export/page/page.ts) runs this very code in a browser. sample.ts adds loading a checkpoint on the
 // engine's backend.
 import { readModelFiles } from './checkpoint.ts';
 import { CharRnn, type RnnState } from './model.ts';

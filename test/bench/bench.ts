@@ -278,7 +278,7 @@ async function measurePage(ctx: Ctx): Promise<void> {
   }
   const [{ pageAssets, siteFiles }, { SITE_FILES }] = await Promise.all([
     import('../../functions/export/site.ts'),
-    import('../../web/site.mjs'),
+    import('../../functions/export/page/site.mjs'),
   ]);
   const trainer = await defaultTrainer();
   const dir = await mkdtemp(path.join(tmpdir(), 'charrnn-bench-page-'));

@@ -6,7 +6,7 @@ import vm from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type RunningServer } from '../../functions/server.ts';
 import { openRunStore } from '../../shared/store/index.ts';
-import { MODEL_GLOBAL, SITE_FILES, type ExportedModel } from '../../web/site.mjs';
+import { MODEL_GLOBAL, SITE_FILES, type ExportedModel } from '../../functions/export/page/site.mjs';
 import { json, TINY, useTempStore } from './helpers.ts';
 
 const temp = useTempStore();

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENTRIES } from '../../infra/build.mjs';
 import type { BlasStatus } from '../../shared/engine/native/blas.ts';
 import { BUNDLED_ADDON } from '../../shared/engine/native/env.mjs';
-import { SITE_FILES } from '../../web/site.mjs';
+import { SITE_FILES } from '../../functions/export/page/site.mjs';
 import { S3ObjectStore } from '../../shared/store/s3-store.ts';
 import { startS3Server, type S3TestServer } from '../support/s3server.ts';
 import { NATIVE_ENV, parseAssignments, parseDockerfile, read, readYaml, rel, ROOT } from './support.ts';

@@ -12,7 +12,7 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildPage, PAGE_SOURCES } from '../../infra/build.mjs';
 import { startServer, type RunningServer } from '../../functions/server.ts';
-import { SITE_FILES } from '../../web/site.mjs';
+import { SITE_FILES } from '../../functions/export/page/site.mjs';
 import { runCharrnn } from '../cli/run-cli.ts';
 import { chromiumMissing, launchChromium } from '../support/chromium.ts';
 import { json } from '../functions/helpers.ts';

@@ -5,9 +5,9 @@
 // to the last bits of the float kernels.
 import * as tf from '@tensorflow/tfjs';
 import type { z } from 'zod';
-import { SampleBody } from '../shared/api/schemas.ts';
-import { TextSampler } from '../shared/engine/text-sampler.ts';
-import { EngineInputError } from '../shared/engine/types.ts';
+import { SampleBody } from '../../../shared/api/schemas.ts';
+import { TextSampler } from '../../../shared/engine/text-sampler.ts';
+import { EngineInputError } from '../../../shared/engine/types.ts';
 import { MODEL_GLOBAL, type ExportedModel } from './site.mjs';
 
 const Controls = SampleBody.pick({ prime: true, temperature: true, topK: true, topP: true, length: true, seed: true });

@@ -1,11 +1,11 @@
-// The exported site's contract, read by the page (web/page.ts), its build (infra/build.mjs) and
+// The exported site's contract, read by the page (functions/export/page/page.ts), its build (infra/build.mjs) and
 // the writer (functions/export/site.ts). Plain JS so that the build script can import it.
-// web/index.html names model.js and charrnn.js in its script tags (test/web/page.test.ts checks).
+// functions/export/page/index.html names model.js and charrnn.js in its script tags (test/web/page.test.ts checks).
 
 /** File names in the site. */
 export const SITE_FILES = {
   html: 'index.html',
-  /** The page: web/page.ts bundled with tfjs by esbuild. */
+  /** The page: functions/export/page/page.ts bundled with tfjs by esbuild. */
   script: 'charrnn.js',
   /** The checkpoint for the page, as a script: a page opened from file:// cannot fetch files. */
   model: 'model.js',
