@@ -79,8 +79,9 @@ describe('charrnn CLI', () => {
     expect(done.epoch).toBeCloseTo(0.05, 1);
     const bySeconds = await charrnn(['train', '--corpus', 'names', '--run', 'budget', '--seconds', '1.5', '--store', storeUrl]);
     expect(bySeconds.code, bySeconds.stderr).toBe(0);
-    // Without --json: progress lines, the closing validation's sample under a bar, then the summary.
-    const m = /^(?:step .*\n)*step (\d+) .*val [\d.]+ .*\n  ── sample at step \1\n((?:  │ .*\n)+)done: run budget at step \1 .*\(seconds\)\n$/.exec(bySeconds.stdout);
+    // Without --json: progress lines (each validation's sample under a bar), the closing validation's
+    // sample, then the summary.
+    const m = /^(?:step .*\n(?:  ── sample at step \d+\n(?:  │ .*\n)+)?)*step (\d+) .*val [\d.]+ .*\n  ── sample at step \1\n((?:  │ .*\n)+)done: run budget at step \1 .*\(seconds\)\n$/.exec(bySeconds.stdout);
     expect(m, bySeconds.stdout).not.toBeNull();
     expect(Number(m![1])).toBeGreaterThan(done.step);
     const sampleText = m![2].split('\n').slice(0, -1).map((l) => l.slice('  │ '.length)).join('\n');
