@@ -2,7 +2,8 @@
 // Measures, on this machine and in one run: training throughput, batch-1 sampling, 32 concurrent
 // streams through the HTTP server, cold starts (a fresh server process, and the CLI's `runs` and
 // `sample`), checkpoint save/load, and the PyTorch reference on the same configs (with ours/torch
-// ratios). See BENCHMARKS.md.
+// ratios). See BENCHMARKS.md. The bundle's cold starts run on the images' Node (test/node22.mjs);
+// everything else on the Node running this script (`node test/node22.mjs npm run bench` for 22).
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -25,6 +26,7 @@ import { quietly } from './quiet.ts';
 import { streamSample } from './sample-stream.ts';
 import { mean, percentile, round } from './stats.ts';
 import { runTorch, torchUnavailable } from './torch-ref.ts';
+import { NODE22_BIN, NODE22_VERSION, node22 } from '../node22.mjs';
 
 const REF_TORCH = path.resolve(ROOT, '../shared/bench/ref_torch.py');
 
@@ -37,6 +39,9 @@ const SAMPLE_CHARS = 2000;
 const STREAMS = 32;
 /** Fresh CLI processes per cold figure (median and min are reported). */
 const CLI_REPEATS = 7;
+/** The bundle's cold starts run on the Node the images run (test/node22.mjs), whatever Node runs the bench. */
+const BUNDLE_NODE = NODE22_BIN;
+const nodeVersion = (node: string) => (node === NODE22_BIN ? `v${NODE22_VERSION}` : process.version);
 
 interface Options {
   budget: number;
@@ -398,19 +403,20 @@ async function measureServe(ctx: Ctx, st: ConfigState): Promise<void> {
 /** A fresh node process serving the first streamed character from the store: the CLI from source
  * (tsx), and the production bundle (infra/build.mjs) built into a temp dir. */
 async function measureCold(ctx: Ctx, st: ConfigState, bundleDir: string | null): Promise<void> {
-  const variants: { name: string; args: string[]; env: Record<string, string> }[] = [
+  const variants: { name: string; args: string[]; env: Record<string, string>; node: string }[] = [
     {
       name: 'cli',
       args: [path.join(ROOT, 'functions/bin/charrnn.js'), 'serve', '--port', '0', '--host', '127.0.0.1', '--store', ctx.storeUrl],
       env: {},
+      node: process.execPath,
     },
   ];
   if (bundleDir) {
-    variants.push({ name: 'bundle', args: [path.join(bundleDir, 'functions/main.mjs')], env: { PORT: '0', HOST: '127.0.0.1', CHARRNN_STORE: ctx.storeUrl } });
+    variants.push({ name: 'bundle', args: [path.join(bundleDir, 'functions/main.mjs')], env: { PORT: '0', HOST: '127.0.0.1', CHARRNN_STORE: ctx.storeUrl }, node: BUNDLE_NODE });
   }
   for (const v of variants) {
     if (v.name === 'cli') await timeCommand([v.args[0], '--version'], childEnv({}), 'exit'); // builds the source bin's cache after a change
-    const server = await spawnServer(v.args, childEnv(v.env));
+    const server = await spawnServer(v.args, childEnv(v.env), v.node);
     try {
       const requestAt = performance.now();
       const r = await streamSample(server.url, st.runId!, { length: 20, seed: 1 });
@@ -420,8 +426,8 @@ async function measureCold(ctx: Ctx, st: ConfigState, bundleDir: string | null):
         bench: 'cold',
         config: st.cfg.name,
         backend: ctx.backend,
-        figures: { variant: v.name, spawn_to_first_char_ms: round(firstChar), spawn_to_listening_ms: round(server.listenMs), request_to_first_char_ms: round(r.firstCharMs) },
-        text: `${v.name}: spawn → first SSE char ${fmtMs(firstChar)} (listening at ${fmtMs(server.listenMs)}, then request → char ${fmtMs(r.firstCharMs)})`,
+        figures: { variant: v.name, node: nodeVersion(v.node), spawn_to_first_char_ms: round(firstChar), spawn_to_listening_ms: round(server.listenMs), request_to_first_char_ms: round(r.firstCharMs) },
+        text: `${v.name} (node ${nodeVersion(v.node)}): spawn → first SSE char ${fmtMs(firstChar)} (listening at ${fmtMs(server.listenMs)}, then request → char ${fmtMs(r.firstCharMs)})`,
       });
     } finally {
       await server.stop();
@@ -430,10 +436,10 @@ async function measureCold(ctx: Ctx, st: ConfigState, bundleDir: string | null):
 }
 
 /** The CLI as a user runs it (embedded API on the bench store): from source (functions/bin/charrnn.js) and the bundle's cli.mjs. */
-function cliVariants(bundleDir: string | null): { name: string; bin: string }[] {
+function cliVariants(bundleDir: string | null): { name: string; bin: string; node: string }[] {
   return [
-    { name: 'source', bin: path.join(ROOT, 'functions/bin/charrnn.js') },
-    ...(bundleDir ? [{ name: 'bundle', bin: path.join(bundleDir, 'cli.mjs') }] : []),
+    { name: 'source', bin: path.join(ROOT, 'functions/bin/charrnn.js'), node: process.execPath },
+    ...(bundleDir ? [{ name: 'bundle', bin: path.join(bundleDir, 'cli.mjs'), node: BUNDLE_NODE }] : []),
   ];
 }
 
@@ -443,16 +449,16 @@ async function measureCli(ctx: Ctx, config: string, command: string, args: strin
   delete env.CHARRNN_API_URL;
   for (const v of cliVariants(bundleDir)) {
     const argv = [v.bin, ...args, '--store', ctx.storeUrl];
-    await timeRepeated(argv, env, until, 1); // the source bin builds its cache on a first run after a change
-    const ms = await timeRepeated(argv, env, until, CLI_REPEATS);
+    await timeRepeated(argv, env, until, 1, v.node); // the source bin builds its cache on a first run after a change
+    const ms = await timeRepeated(argv, env, until, CLI_REPEATS, v.node);
     const [median, min] = [percentile(ms, 50), Math.min(...ms)];
     const what = until === 'exit' ? 'spawn → exit' : 'spawn → first character';
     ctx.report.add({
       bench: 'cold',
       config,
       backend: ctx.backend,
-      figures: { variant: `cli-${v.name}`, command, until, median_ms: round(median), min_ms: round(min), repeats: CLI_REPEATS },
-      text: `charrnn ${command} (${v.name}): ${what} median ${fmtMs(median)}, min ${fmtMs(min)} over ${CLI_REPEATS}`,
+      figures: { variant: `cli-${v.name}`, node: nodeVersion(v.node), command, until, median_ms: round(median), min_ms: round(min), repeats: CLI_REPEATS },
+      text: `charrnn ${command} (${v.name}, node ${nodeVersion(v.node)}): ${what} median ${fmtMs(median)}, min ${fmtMs(min)} over ${CLI_REPEATS}`,
     });
   }
 }
@@ -568,6 +574,7 @@ async function main(): Promise<void> {
     }
   };
   try {
+    if (opts.only.has('cold')) node22(); // the bundle's Node (BUNDLE_NODE), fetched on first use
     const bundleDir = opts.only.has('cold') ? await buildBundle(path.join(tmp, 'dist'), report) : null;
     const states: ConfigState[] = opts.configs.map((cfg) => ({ cfg, ours: {} }));
     for (const st of states) {

@@ -1,5 +1,7 @@
 // The production bundle, built here by infra/build.mjs, run the way the images run it: only dist/
-// in an otherwise empty directory (no node_modules), a real S3 server (s3rver), real sockets.
+// in an otherwise empty directory (no node_modules), a real S3 server (s3rver), real sockets, and
+// the images' Node: this file runs only in the `node22` project (test/vitest.config.ts), so
+// process.execPath, which starts every bundle here, is the pinned Node 22.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { unzipSync } from 'fflate';
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
@@ -12,6 +14,7 @@ import type { BlasStatus } from '../../shared/engine/native/blas.ts';
 import { BUNDLED_ADDON } from '../../shared/engine/native/env.mjs';
 import { SITE_FILES } from '../../functions/export/page/site.mjs';
 import { S3ObjectStore } from '../../shared/store/s3-store.ts';
+import { NODE22_VERSION } from '../node22.mjs';
 import { startS3Server, type S3TestServer } from '../support/s3server.ts';
 import { NATIVE_ENV, parseAssignments, parseDockerfile, read, readYaml, rel, ROOT } from './support.ts';
 
@@ -160,6 +163,10 @@ afterAll(async () => {
   for (const s of servers) await stop(s, 3_000);
   await s3?.stop();
   for (const d of temps) rmSync(d, { recursive: true, force: true });
+});
+
+it('runs on the Node the images run', () => {
+  expect(process.version).toBe(`v${NODE22_VERSION}`);
 });
 
 describe('portable bundle', () => {
