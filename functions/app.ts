@@ -9,6 +9,7 @@ import { notFound, onError } from './middleware/errors.ts';
 import { strictUtf8Json } from './middleware/utf8.ts';
 import { newRouter } from './router.ts';
 import { corporaRoutes } from './routes/corpora.ts';
+import { exportRoutes } from './routes/export.ts';
 import { healthRoutes } from './routes/health.ts';
 import { metricsRoutes } from './routes/metrics.ts';
 import { retrainRoutes } from './routes/retrain.ts';
@@ -63,6 +64,7 @@ export function createApp(deps: AppDeps) {
     .route('/', trainRoutes(services))
     .route('/', retrainRoutes(services))
     .route('/', sampleRoutes(services))
+    .route('/', exportRoutes(services))
     .route('/', metricsRoutes(services));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {

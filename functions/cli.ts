@@ -1,13 +1,15 @@
 // The `charrnn` command line. It only speaks HTTP: with --api (or CHARRNN_API_URL) to a running
 // server, otherwise to the functions started in this process on 127.0.0.1 (port chosen by the OS)
 // over the given store. Output: progress or generated text on stdout; one-line errors on stderr.
-import { readFile, stat } from 'node:fs/promises';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { unzipSync } from 'fflate';
 import { BUILTIN_CORPORA, type RetrainReport, type Run, type TrainProgress, type TrainSummary } from '../shared/api/schemas.ts';
 import { ApiRequestError, createClient, ensureOk, readSse, sseInit, type Client } from './client.ts';
 import { VERSION } from './version.ts';
+import { SITE_FILES } from './export/page/site.mjs';
 
 // ---- value parsers (commander names the flag when one throws) ----
 
@@ -221,18 +223,21 @@ function printProgress(p: TrainProgress, json: boolean) {
     if (p.trainLoss !== undefined) line.trainLoss = p.trainLoss;
     if (p.valLoss !== undefined) line.valLoss = p.valLoss;
     if (p.charsPerSec !== undefined) line.charsPerSec = p.charsPerSec;
+    if (p.sample) line.sample = p.sample;
     process.stdout.write(JSON.stringify(line) + '\n');
     return;
   }
-  // A line per eval, and at most one a second in between: readable at any speed.
+  // A line per eval or sample, and at most one a second in between: readable at any speed.
   const now = Date.now();
-  if (p.valLoss === undefined && now - lastHumanLine < 1000) return;
+  if (p.valLoss === undefined && !p.sample && now - lastHumanLine < 1000) return;
   lastHumanLine = now;
   const parts = [`step ${p.step}`, `epoch ${p.epoch.toFixed(2)}`, `loss ${fmt(p.trainLoss)}`];
   if (p.valLoss !== undefined) parts.push(`val ${fmt(p.valLoss)} (${fmt(p.valBpc)} bpc)`);
   if (p.charsPerSec !== undefined) parts.push(`${Math.round(p.charsPerSec)} chars/s`);
   if (p.etaSeconds !== null) parts.push(`eta ${Math.round(p.etaSeconds)}s`);
   process.stdout.write(parts.join('  ') + '\n');
+  // The sample's own line breaks stay; a bar sets its lines apart from the progress lines.
+  if (p.sample) process.stdout.write(`  ── sample at step ${p.sample.step}\n${p.sample.text.split('\n').map((l) => `  │ ${l}`).join('\n')}\n`);
 }
 
 function printSummary(s: TrainSummary, json: boolean) {
@@ -330,6 +335,32 @@ async function sample(opts: SampleOpts): Promise<void> {
     } finally {
       process.off('SIGINT', onSigint);
     }
+  });
+}
+
+// ---- export ----
+
+interface ExportOpts {
+  run: string;
+  checkpoint?: 'latest' | 'best' | number;
+  out: string;
+  store?: string;
+  api?: string;
+}
+
+/** The run's checkpoint as a static page (GET /runs/:id/export, unzipped into --out). */
+async function exportCommand(opts: ExportOpts): Promise<void> {
+  await withConnection(opts, async (client) => {
+    const query = opts.checkpoint !== undefined ? { checkpoint: String(opts.checkpoint) } : {};
+    const res = await ensureOk(await client.runs[':id'].export.$get({ param: { id: opts.run }, query }));
+    const files = unzipSync(new Uint8Array(await res.arrayBuffer()));
+    // The names come from a server, maybe a remote one: plain file names only, nothing that climbs out.
+    const bad = Object.keys(files).find((name) => !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name));
+    if (bad !== undefined) throw new CliError(`the server's export holds a file named ${JSON.stringify(bad)}: nothing written`);
+    await mkdir(opts.out, { recursive: true });
+    for (const [name, bytes] of Object.entries(files)) await writeFile(path.join(opts.out, name), bytes);
+    const step = /-(\d+)\.zip"/.exec(res.headers.get('content-disposition') ?? '')?.[1] ?? '?';
+    process.stdout.write(`exported run ${opts.run} at step ${step} to ${opts.out}: open ${path.join(opts.out, SITE_FILES.html)} in any browser\n`);
   });
 }
 
@@ -434,6 +465,16 @@ export function buildProgram(): Command {
     .addOption(storeOpt())
     .addOption(apiOpt())
     .action((opts: RetrainOpts) => retrainCommand({ ...opts, run: slug(opts.run) }));
+
+  program
+    .command('export')
+    .description('write a static web page that generates text from a checkpoint in any browser (no server)')
+    .requiredOption('--run <name>', 'run to export')
+    .option('--checkpoint <ref>', 'latest, best or a step number (default latest)', checkpointRef)
+    .requiredOption('--out <dir>', 'directory to write index.html and its files into (created if missing)')
+    .addOption(storeOpt())
+    .addOption(apiOpt())
+    .action((opts: ExportOpts) => exportCommand({ ...opts, run: slug(opts.run) }));
 
   program
     .command('runs')

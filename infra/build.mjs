@@ -22,6 +22,9 @@
 //                         source tree: portable across CPUs of its architecture, it links
 //                         libopenblas.so.0 (Debian: libopenblas0 on the machine that runs the bundle)
 //   cli.mjs               the charrnn CLI
+//   web/index.html, web/charrnn.js   the page `charrnn export` writes beside a checkpoint
+//                         (functions/export/page/page.ts bundled for browsers with tfjs;
+//                         functions/export/site.ts looks here)
 //   *-<hash>.mjs          code shared by the entries or loaded on demand (esbuild chunks)
 //   *.wasm, functions/*.wasm   tfjs-backend-wasm binaries next to each bundle (portable only): the wasm
 //                         backend's default lookup is the bundle's own directory (__dirname)
@@ -35,6 +38,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { BUILT_ADDON, BUNDLED_ADDON } from '../shared/engine/native/env.mjs';
+import { SITE_FILES } from '../functions/export/page/site.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const requireFromRoot = createRequire(join(root, 'package.json'));
@@ -96,6 +100,32 @@ export const NODE_BUNDLE = {
   },
 };
 
+/** Where the exported page's sources are, relative to the repository root. */
+export const PAGE_SOURCES = { entry: 'functions/export/page/page.ts', html: `functions/export/page/${SITE_FILES.html}` };
+
+/**
+ * The exported page's script: functions/export/page/page.ts and the engine's browser-safe half, with
+ * @tensorflow/tfjs, as one classic script (an ES module would not load from file://). A Node
+ * module reached from the page fails the build (platform 'browser'). `outfile` with write: false
+ * names the output in memory (functions/export/site.ts builds it so from source).
+ */
+export function buildPage({ outfile, write = true }) {
+  return build({
+    absWorkingDir: root,
+    entryPoints: [join(root, PAGE_SOURCES.entry)],
+    outfile,
+    write,
+    bundle: true,
+    platform: 'browser',
+    format: 'iife',
+    target: 'es2020',
+    minify: true,
+    legalComments: 'none',
+    metafile: true,
+    logLevel: 'warning',
+  });
+}
+
 function parse(argv) {
   const { values } = parseArgs({
     args: argv,
@@ -143,6 +173,12 @@ export async function bundle({ outdir = 'dist', native = false, sourcemap = fals
 
   const written = Object.keys(result.metafile.outputs).map((p) => resolve(root, p));
 
+  // The exported page, in both flavours: a browser loads tfjs from the page, never from node_modules.
+  const page = await buildPage({ outfile: join(out, 'web', SITE_FILES.script) });
+  written.push(join(out, 'web', SITE_FILES.script));
+  await copyFile(join(root, PAGE_SOURCES.html), join(out, 'web', SITE_FILES.html));
+  written.push(join(out, 'web', SITE_FILES.html));
+
   // Corpora beside the bundles, where node resolution from any DIR/**/*.mjs finds them.
   for (const spec of CORPUS_FILES) {
     const dest = join(out, 'node_modules', spec);
@@ -176,8 +212,8 @@ export async function bundle({ outdir = 'dist', native = false, sourcemap = fals
   }
 
   // What went in, minus dependencies: the images copy only these folders into their build stage.
-  const sources = Object.keys(result.metafile.inputs)
-    .filter((p) => !p.includes('node_modules/'))
+  const sources = [...new Set([...Object.keys(result.metafile.inputs), ...Object.keys(page.metafile.inputs), PAGE_SOURCES.html])]
+    .filter((p) => !p.includes('node_modules/') && !p.startsWith('(disabled)'))
     .sort();
   await writeFile(
     join(out, 'build.json'),

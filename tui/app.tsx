@@ -193,7 +193,7 @@ function Footer({ keys }: { keys: KeyBinding[] }) {
 function HelpOverlay({ current }: { current: ScreenName }) {
   const order: ScreenName[] = [current, ...(['runs', 'new', 'run', 'generate'] as ScreenName[]).filter((s) => s !== current)];
   return (
-    <Box flexDirection="column" paddingX={1}>
+    <Box flexDirection="column" paddingLeft={1}>
       <Text bold color="cyan">
         Keys
       </Text>
@@ -207,6 +207,7 @@ function HelpOverlay({ current }: { current: ScreenName }) {
   );
 }
 
+// 33 columns: three groups side by side fit a 100-column terminal (with the overlay's left pad), so every screen's keys fit 24 rows.
 function KeyGroup({ title, keys }: { title: string; keys: KeyBinding[] }) {
   return (
     <Box flexDirection="column" marginBottom={1} width={33}>

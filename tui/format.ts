@@ -1,4 +1,5 @@
-// Short human formats for numbers the screens show.
+// Short human formats for numbers the screens show, and text wrapped to terminal cells.
+import stringWidth from 'string-width';
 import type { Run } from './api.ts';
 
 export const fmtLoss = (v: number | null | undefined): string => (typeof v === 'number' && Number.isFinite(v) ? v.toFixed(3) : '—');
@@ -32,4 +33,40 @@ export function fit(text: string, width: number, align: 'left' | 'right' = 'left
   if (width <= 0) return '';
   const t = text.length > width ? (width > 1 ? text.slice(0, width - 1) + '…' : text.slice(0, width)) : text;
   return align === 'left' ? t.padEnd(width) : t.padStart(width);
+}
+
+const graphemes = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
+
+/**
+ * Hard-wrap text to `width` terminal cells, keeping its own line breaks. A wide character (CJK,
+ * most emoji) takes two cells, and no character or emoji sequence is split across rows.
+ */
+export function wrap(text: string, width: number): string[] {
+  const out: string[] = [];
+  for (const line of text.split('\n')) {
+    let row = '';
+    let used = 0;
+    for (const { segment } of graphemes.segment(line)) {
+      const w = stringWidth(segment);
+      if (used + w > width && row) {
+        out.push(row);
+        row = '';
+        used = 0;
+      }
+      row += segment;
+      used += w;
+    }
+    out.push(row);
+  }
+  return out;
+}
+
+/**
+ * Generated text as one flowing paragraph for a few rows of the screen: line breaks become ↵ and
+ * other control characters (a corpus's tabs or carriage returns) a middle dot, so nothing moves
+ * the cursor.
+ */
+export function flowText(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/\r?\n/g, '↵').replace(/[\u0000-\u001f\u007f-\u009f]/g, '·');
 }

@@ -42,6 +42,7 @@ export const SCREEN_KEYS: Record<ScreenName, KeyBinding[]> = {
     { id: 'train', keys: 't', label: 'train' },
     { id: 'stop', keys: 's', label: 'stop after this slice' },
     { id: 'unwatch', keys: 's', label: 'stop watching' },
+    { id: 'samples', keys: '←→', label: 'earlier/later sample' },
     { id: 'generate', keys: 'g', label: 'generate' },
     { id: 'refresh', keys: 'r', label: 'refresh' },
     { id: 'back', keys: 'Esc', label: 'back' },

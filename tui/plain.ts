@@ -2,9 +2,10 @@
 //   (no flags)                  list runs
 //   --run ID                    show one run
 //   --run ID --train-seconds N  train about N seconds in bounded slices, one progress line a second
+//                               and each sample the trainer writes
 //   --run ID --sample LENGTH    stream a generated sample to stdout
 import { Api, type Run, type TrainProgress } from './api.ts';
-import { fit, fmtDuration, fmtLoss, fmtRate, fmtSize } from './format.ts';
+import { fit, flowText, fmtDuration, fmtLoss, fmtRate, fmtSize } from './format.ts';
 
 export interface PlainOptions {
   run?: string;
@@ -58,10 +59,12 @@ async function trainPlain(api: Api, id: string, seconds: number, opts: PlainOpti
     for await (const ev of api.trainStream(id, { maxSeconds: Math.min(opts.sliceSeconds, left) }, opts.signal)) {
       if (ev.type === 'progress') {
         // One line a second, plus every validation result.
-        if (Date.now() - lastLine >= 1000 || ev.data.valLoss !== undefined) {
+        if (Date.now() - lastLine >= 1000 || ev.data.valLoss !== undefined || ev.data.sample) {
           out(line(ev.data));
           lastLine = Date.now();
         }
+        // A sample is one line too: its line breaks shown as ↵.
+        if (ev.data.sample) out(`sample at step ${ev.data.sample.step}: ${flowText(ev.data.sample.text)}`);
       } else {
         const s = ev.data;
         out(

@@ -6,9 +6,8 @@ import { randomInt } from 'node:crypto';
 import { createRoute } from '@hono/zod-openapi';
 import { streamSSE } from 'hono/streaming';
 import { SampleBody, SampleResult } from '../../shared/api/schemas.ts';
-import { formatChars } from '../../shared/engine/vocab.ts';
 import { errorBody, HttpError, toHttpError } from '../errors.ts';
-import { requireRun } from '../runs/service.ts';
+import { checkPrime, requireRun } from '../runs/service.ts';
 import { newRouter } from '../router.ts';
 import type { Services } from '../services.ts';
 import { errors, RunParams, sseContent, wantsSse } from './common.ts';
@@ -55,10 +54,7 @@ export function sampleRoutes(s: Services) {
       await requireRun(s, id);
       const lease = await s.samplers.acquire(id, body.checkpoint);
       try {
-        const missing = lease.sampler.vocab.missing(body.prime);
-        if (missing.length) {
-          throw new HttpError(400, 'invalid_input', `prime: ${formatChars(missing)} not in this run's vocabulary`, 'prime');
-        }
+        checkPrime(lease.sampler.vocab, body.prime, 'prime');
         const seed = body.seed ?? randomInt(0, 2 ** 31 - 1);
         const meta = { seed, step: lease.step, checkpoint: String(body.checkpoint) };
         const opts = { length: body.length, temperature: body.temperature, topK: body.topK, topP: body.topP, prime: body.prime, seed };

@@ -1,9 +1,10 @@
 // Run records as the API shows them: creation (ids, config, limits), listing, deletion.
 import { randomBytes } from 'node:crypto';
 import type { CreateRunBody, Run } from '../../shared/api/schemas.ts';
-import { checkCorpusFits, countParams, resolveConfig } from '../../shared/engine/tf-free.ts';
-import type { ModelConfig } from '../../shared/engine/types.ts';
-import type { RunRecord } from '../../shared/store/types.ts';
+import { checkCorpusFits, countParams, formatChars, resolveConfig, resolveSampleConfig, Vocab } from '../../shared/engine/tf-free.ts';
+import type { ModelConfig, TrainingSampleConfig } from '../../shared/engine/types.ts';
+import type { LoadedCheckpoint } from '../../shared/store/index.ts';
+import type { CheckpointRef, RunRecord } from '../../shared/store/types.ts';
 import { HttpError } from '../errors.ts';
 import type { Services } from '../services.ts';
 import { resolveCorpus } from './corpus.ts';
@@ -23,9 +24,16 @@ export function slugify(s: string): string {
 
 export async function createRun(s: Services, body: CreateRunBody): Promise<Run> {
   const { model, train } = resolveConfig(body.config ?? {});
+  const sample = resolveSampleConfig(body.config ?? {});
   checkModelLimits(s, model);
+  if (sample.length > s.limits.maxSampleLength) {
+    // The default fits any server: it shrinks to the limit; an explicit length over it is refused.
+    if (body.config?.sampleLength === undefined) sample.length = s.limits.maxSampleLength;
+    else throw new HttpError(400, 'limit_exceeded', `config.sampleLength: ${sample.length} exceeds this server's limit of ${s.limits.maxSampleLength}`, 'config.sampleLength');
+  }
   const corpusDisplay = typeof body.corpus === 'object' && 'text' in body.corpus ? body.corpus.name : body.corpusName;
   const corpus = await resolveCorpus(s, body.corpus, corpusDisplay);
+  if (sample.prime) checkPrime(Vocab.fromText(corpus.text), sample.prime, 'config.samplePrime');
   let chars = 0;
   for (const _ of corpus.text) chars++;
   checkCorpusFits(Math.floor(chars * 0.9), train.batchSize, train.seqLen); // 422 now, not at the first slice
@@ -43,6 +51,7 @@ export async function createRun(s: Services, body: CreateRunBody): Promise<Run> 
     corpusName: corpus.name,
     model: { ...model },
     train: { ...train },
+    sample: { ...sample },
     status: 'idle',
     step: 0,
     epoch: 0,
@@ -65,6 +74,32 @@ function checkModelLimits(s: Services, model: ModelConfig) {
   if (model.hidden > s.limits.maxHidden) {
     throw new HttpError(400, 'limit_exceeded', `config.hidden: ${model.hidden} exceeds this server's limit of ${s.limits.maxHidden}`, 'config.hidden');
   }
+}
+
+/** 400 naming the characters of `prime` outside the vocabulary (a sample's or a run's samplePrime). */
+export function checkPrime(vocab: Vocab, prime: string, field: string): void {
+  const missing = vocab.missing(prime);
+  if (missing.length) throw new HttpError(400, 'invalid_input', `${field}: ${formatChars(missing)} not in this run's vocabulary`, field);
+}
+
+/** The samples a run takes while training (defaults for runs created before they existed). */
+export function sampleConfigOf(run: RunRecord): TrainingSampleConfig {
+  return resolveSampleConfig({}, run.sample as Partial<TrainingSampleConfig> | undefined);
+}
+
+/** Why a run has no checkpoint `ref`: 409 before its first ('latest') or first validated ('best') one, 404 for a step. */
+export function checkpointMissing(runId: string, ref: CheckpointRef): HttpError {
+  if (typeof ref === 'number') return new HttpError(404, 'not_found', `run "${runId}" has no checkpoint at step ${ref}`, 'checkpoint');
+  return ref === 'best'
+    ? new HttpError(409, 'not_trained', `run "${runId}" has no checkpoint with a measured validation loss yet: train first`, 'checkpoint')
+    : new HttpError(409, 'not_trained', `run "${runId}" has no checkpoint yet: train first (POST /runs/${runId}/train)`);
+}
+
+/** The run's checkpoint `ref`, or the 404/409 of checkpointMissing. */
+export async function requireCheckpoint(s: Services, runId: string, ref: CheckpointRef): Promise<LoadedCheckpoint> {
+  const loaded = await s.store.loadCheckpoint(runId, ref);
+  if (!loaded) throw checkpointMissing(runId, ref);
+  return loaded;
 }
 
 /** A run that exists, or 404. */
@@ -110,6 +145,7 @@ function toRunView(r: RunRecord, training: boolean): Run {
     corpusName: r.corpusName,
     model: r.model as Run['model'],
     train: r.train as Run['train'],
+    sample: sampleConfigOf(r),
     status,
     step: r.step,
     epoch: r.epoch,

@@ -9,7 +9,7 @@ import type { CheckpointFiles } from '../../shared/engine/types.ts';
 import type { RunStore } from '../../shared/store/index.ts';
 import type { CheckpointRef } from '../../shared/store/types.ts';
 import type { ServerBackend } from '../backend.ts';
-import { HttpError } from '../errors.ts';
+import { checkpointMissing } from '../runs/service.ts';
 import { SamplingPool, type LoadedSampler } from './pool.ts';
 
 interface Entry {
@@ -79,7 +79,7 @@ export class SamplerCache {
       step = ref;
     } else {
       const pointer = await this.store.readPointer(runId, ref);
-      if (!pointer) throw notTrained(runId, ref);
+      if (!pointer) throw checkpointMissing(runId, ref);
       step = pointer.step;
     }
     const key = `${runId}@${step}`;
@@ -89,8 +89,7 @@ export class SamplerCache {
         if (!files) {
           const loaded = await this.store.loadCheckpoint(runId, typeof ref === 'number' ? ref : step);
           if (!loaded) {
-            if (typeof ref === 'number') throw new HttpError(404, 'not_found', `run "${runId}" has no checkpoint at step ${ref}`, 'checkpoint');
-            throw notTrained(runId, ref);
+            throw checkpointMissing(runId, ref);
           }
           files = loaded.files;
         }
@@ -139,10 +138,4 @@ function disposeEntry(entry: Entry) {
     (s) => s.dispose(),
     () => {},
   );
-}
-
-function notTrained(runId: string, ref: 'latest' | 'best'): HttpError {
-  return ref === 'best'
-    ? new HttpError(409, 'not_trained', `run "${runId}" has no checkpoint with a measured validation loss yet: train first`, 'checkpoint')
-    : new HttpError(409, 'not_trained', `run "${runId}" has no checkpoint yet: train first (POST /runs/${runId}/train)`);
 }

@@ -12,6 +12,10 @@
 // Exceptions: a shutdown checkpoint skips the validation (the grace period is short), and nothing
 // is written after a lost lease (another trainer owns the run) or a divergence (the last good
 // state was already offered by the final validation).
+//
+// Samples (input.sample): at every validation by default, or every N steps, the trainer generates
+// text from its current weights (Trainer.sample reads them and nothing else, so losses and
+// checkpoints are the same with samples on or off) and the point at that step carries it.
 import { backendInfo, initBackend, Trainer } from '../../shared/engine/index.ts';
 import { EngineInputError } from '../../shared/engine/types.ts';
 import type { ProgressPoint, ServerMessage, WorkerInput, WorkerMessage } from './protocol.ts';
@@ -100,10 +104,22 @@ async function trainLoop(trainer: Trainer, input: WorkerInput, signal: AbortSign
     progress({ step, epoch, ...(trainLoss !== undefined ? { trainLoss } : {}), ...(lastCharsPerSec !== null ? { charsPerSec: lastCharsPerSec } : {}), ...extra });
   };
 
+  const { sample: sampling } = input;
+  let lastSampleStep = -1;
+  /** The sample due at the trainer's current step, if any: at every validation (default) or every N steps. */
+  const sampleAt = async (validated: boolean): Promise<Partial<ProgressPoint>> => {
+    const step = trainer.step;
+    const due = sampling.every === null ? validated : sampling.every > 0 && step % sampling.every === 0;
+    if (!due || step === lastSampleStep) return {};
+    lastSampleStep = step;
+    const { length, temperature, prime, seed } = sampling;
+    return { sample: { step, text: await trainer.sample({ length, temperature, topK: 0, topP: 1, prime, seed }) } };
+  };
+
   /** A validation the trainer ran (scheduled or at its end), or one run here before a checkpoint. */
-  const recordEval = (step: number, epoch: number, r: { valLoss: number; valBpc: number }) => {
+  const recordEval = async (step: number, epoch: number, r: { valLoss: number; valBpc: number }) => {
     lastEval = { step, valLoss: r.valLoss, valBpc: r.valBpc };
-    flushTrainLoss(step, epoch, { valLoss: r.valLoss, valBpc: r.valBpc });
+    flushTrainLoss(step, epoch, { valLoss: r.valLoss, valBpc: r.valBpc, ...(await sampleAt(true)) });
   };
   const validateNow = async () => recordEval(trainer.step, trainer.epoch, await trainer.evaluate());
   const improves = (valLoss: number) => Number.isFinite(valLoss) && (best === null || valLoss < best);
@@ -146,11 +162,12 @@ async function trainLoop(trainer: Trainer, input: WorkerInput, signal: AbortSign
         // The validation's point carries the train loss too: one point per step.
         await validateNow();
         await checkpoint();
-      } else if (Date.now() - lastProgressMs >= input.progressMs) {
-        flushTrainLoss(ev.step, ev.epoch, ev.lr !== undefined ? { lr: ev.lr } : {});
+      } else {
+        const sample = await sampleAt(false);
+        if (sample.sample || Date.now() - lastProgressMs >= input.progressMs) flushTrainLoss(ev.step, ev.epoch, { ...(ev.lr !== undefined ? { lr: ev.lr } : {}), ...sample });
       }
     } else if (ev.type === 'eval') {
-      recordEval(ev.step, ev.epoch, ev);
+      await recordEval(ev.step, ev.epoch, ev);
       if (trainer.step > lastCheckpointStep && (improves(ev.valLoss) || checkpointDue())) await checkpoint();
     } else if (ev.type === 'diverged') {
       diverged = true;

@@ -1,6 +1,6 @@
 // Messages between the server thread (store, HTTP) and a training worker (tfjs only).
 import type { BackendInUse } from '../../shared/api/schemas.ts';
-import type { CheckpointFiles, MetricPoint, ModelConfig, TrainConfig } from '../../shared/engine/types.ts';
+import type { CheckpointFiles, MetricPoint, ModelConfig, TrainConfig, TrainingSampleConfig } from '../../shared/engine/types.ts';
 
 export interface WorkerInput {
   runId: string;
@@ -17,6 +17,8 @@ export interface WorkerInput {
   progressMs: number;
   /** Measure validation loss before the first step and report it as a progress point (retrain's "before"). */
   evalFirst?: boolean;
+  /** Samples from the current weights, carried by progress points (every: 0 = none). */
+  sample: TrainingSampleConfig;
 }
 
 export interface ProgressPoint extends MetricPoint {

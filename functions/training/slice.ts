@@ -6,6 +6,7 @@ import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { BackendInUse, TrainBody, TrainProgress, TrainSummary } from '../../shared/api/schemas.ts';
+import { readCheckpointInfo, Vocab } from '../../shared/engine/tf-free.ts';
 import { EngineInputError } from '../../shared/engine/types.ts';
 import type { CheckpointFiles, ModelConfig, TrainConfig } from '../../shared/engine/types.ts';
 import { PreconditionFailedError, type CheckpointPointer, type Lease, type RunRecord } from '../../shared/store/types.ts';
@@ -13,6 +14,7 @@ import { newMetricsSegment, type RunStore } from '../../shared/store/index.ts';
 import { HttpError } from '../errors.ts';
 import type { Limits } from '../limits.ts';
 import { loadCorpusText } from '../runs/corpus.ts';
+import { checkPrime, sampleConfigOf } from '../runs/service.ts';
 import type { ProgressPoint, ServerMessage, StopReason, WorkerInput, WorkerMessage } from './protocol.ts';
 import { startRunner, type SliceRunner, type TrainingThread } from './runner.ts';
 
@@ -303,6 +305,12 @@ export class TrainingManager {
           : { text: await loadCorpusText(store, run.corpus), checkpoint: (await store.loadCheckpoint(runId, 'latest'))?.files as CheckpointFiles | undefined };
         const { text, checkpoint } = prepared;
         best = 'best' in prepared ? (prepared.best ?? null) : null;
+        const sample = sampleConfigOf(run);
+        if (sample.prime && sample.every !== 0) {
+          // The vocabulary the slice will train: the checkpoint's, or a fresh run's corpus.
+          const vocab = checkpoint ? new Vocab(readCheckpointInfo(checkpoint).vocab) : Vocab.fromText(text);
+          checkPrime(vocab, sample.prime, 'config.samplePrime');
+        }
         input = {
           runId,
           text,
@@ -314,6 +322,7 @@ export class TrainingManager {
           bestValLoss: (await store.readPointer(runId, 'best'))?.valLoss ?? null,
           progressMs: PROGRESS_MS,
           ...(opts.evalFirst ? { evalFirst: true } : {}),
+          sample,
         };
         await store.updateRun(runId, { status: 'training' });
       } catch (e) {

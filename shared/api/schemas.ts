@@ -16,6 +16,12 @@ export const RunId = z
 
 const posInt = (max: number) => z.number().int().min(1).max(max);
 
+// Sampling settings, the same rules for POST /sample and for the samples a run takes while training.
+const Temperature = z.number().min(0).max(100);
+const Prime = z.string().max(10_000);
+const Seed = z.number().int().min(0).max(2 ** 31 - 1);
+const SampleLength = posInt(1_000_000);
+
 /** Every hyperparameter, all optional: unspecified ones come from the preset, then the defaults. */
 export const RunConfigInput = z
   .object({
@@ -35,7 +41,18 @@ export const RunConfigInput = z
     evalEvery: posInt(1_000_000).optional(),
     evalChars: z.number().int().min(0).max(100_000_000).optional(),
     divergenceFactor: z.number().min(1).max(1e6).optional(),
-    seed: z.number().int().min(0).max(2 ** 31 - 1).optional(),
+    seed: Seed.optional(),
+    sampleEvery: z
+      .number()
+      .int()
+      .min(0)
+      .max(1_000_000)
+      .optional()
+      .meta({ description: 'Samples while training: every N steps; 0 = none; default: at every validation' }),
+    sampleLength: SampleLength.optional().meta({ description: 'Characters per sample while training (default 200)' }),
+    sampleSeed: Seed.optional().meta({ description: 'Seed of every sample while training (fixed, so samples differ only as the model learns)' }),
+    sampleTemperature: Temperature.optional().meta({ description: 'Temperature of the samples while training (default 0.8)' }),
+    samplePrime: Prime.optional().meta({ description: "Text each sample while training starts from; must be in the corpus's vocabulary" }),
   })
   .strict();
 export type RunConfigInput = z.infer<typeof RunConfigInput>;
@@ -94,6 +111,15 @@ export const TrainConfigOut = z.object({
   seed: z.number(),
 });
 
+/** The samples a run takes while training (null every: at every validation; 0: none). */
+export const SampleConfigOut = z.object({
+  every: z.number().nullable(),
+  length: z.number(),
+  seed: z.number(),
+  temperature: z.number(),
+  prime: z.string(),
+});
+
 export const Run = z.object({
   id: z.string(),
   name: z.string(),
@@ -101,6 +127,7 @@ export const Run = z.object({
   corpusName: z.string(),
   model: ModelConfigOut,
   train: TrainConfigOut,
+  sample: SampleConfigOut,
   status: z.enum(['idle', 'training', 'failed']),
   step: z.number(),
   epoch: z.number(),
@@ -137,6 +164,10 @@ export const MetricPoint = z.object({
   lr: z.number().optional(),
   charsPerSec: z.number().optional(),
   time: z.number(),
+  sample: z
+    .object({ step: z.number(), text: z.string() })
+    .optional()
+    .meta({ description: 'Text generated from the weights at this step while training (excludes the prime)' }),
   /** Which invocation wrote it. */
   segment: z.string().optional(),
 });
@@ -222,16 +253,25 @@ export const CheckpointSelector = z
 
 export const SampleBody = z
   .object({
-    length: posInt(1_000_000).default(200),
-    temperature: z.number().min(0).max(100).default(1),
+    length: SampleLength.default(200),
+    temperature: Temperature.default(1),
     topK: z.number().int().min(0).max(1_000_000).default(0),
     topP: z.number().gt(0).max(1).default(1),
-    prime: z.string().max(10_000).default(''),
-    seed: z.number().int().min(0).max(2 ** 31 - 1).optional(),
+    prime: Prime.default(''),
+    seed: Seed.optional(),
     checkpoint: CheckpointSelector.default('latest'),
   })
   .strict();
 export type SampleBody = z.input<typeof SampleBody>;
+
+/** GET /runs/:id/export?checkpoint=…: which checkpoint the site carries. */
+export const ExportQuery = z.object({
+  checkpoint: z
+    .string()
+    .regex(/^(latest|best|\d{1,15})$/, 'use latest, best or a step number')
+    .optional()
+    .meta({ description: "'latest' (default), 'best' or a step number" }),
+});
 
 export const SampleResult = z.object({ text: z.string(), seed: z.number(), step: z.number(), checkpoint: z.string() });
 /** SSE event data while sampling: the next characters. */

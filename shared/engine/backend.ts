@@ -18,6 +18,10 @@ import {
 import { backendSetting, requireGpuSetting } from './env.ts';
 import { nativeAddonMissing } from './native-packages.ts';
 import { type Blas, blasStatus, loadBlas } from './native/blas.ts';
+import { inRowInvariantMatMuls, LSTM_CELL } from './step-kernels.ts';
+
+// The sampling step's half lives apart so that a browser can load step.ts without this file.
+export { hasLstmCellKernel, LSTM_CELL, rowInvariantMatMuls } from './step-kernels.ts';
 
 let chosen: Promise<BackendChoice> | null = null;
 let choice: BackendChoice | null = null;
@@ -378,35 +382,8 @@ export function loadedBlas(): Blas | null {
   return hasHeapCall() ? loadBlas() : null;
 }
 
-/** Kernel name of the fused sampling LSTM cell: inputs xp, hw [n, 4H] and c [n, H]; outputs h, c. */
-export const LSTM_CELL = 'CharrnnLstmCell';
-
-/** Whether the active backend has the fused sampling LSTM cell. */
-export function hasLstmCellKernel(): boolean {
-  return tf.getKernel(LSTM_CELL, tf.getBackend()) !== undefined;
-}
-
 /** Matmuls smaller than this stay on XNNPACK: below it the call costs more than the vector width saves. */
 const BLAS_MIN_MACS = 1 << 15;
-
-let rowwiseDepth = 0;
-
-/**
- * Run `f` with every matmul computed so that a row's bits never depend on how many rows share the
- * product. Sampling needs it: a stream's text must not change with the streams batched beside it
- * (same seed, same text). OpenBLAS's sgemm gives different bits for different row counts (61 of 63
- * counts differ here); the binding's rowGemm computes each element as one FMA chain over k in
- * order, in every path (native/rows.c). Without BLAS the wasm kernels already compute each row
- * alike.
- */
-export function rowInvariantMatMuls<T>(f: () => T): T {
-  rowwiseDepth++;
-  try {
-    return f();
-  } finally {
-    rowwiseDepth--;
-  }
-}
 
 /**
  * BatchMatMul/_FusedMatMul through the system BLAS, straight on the wasm heap; null when the case
@@ -426,7 +403,7 @@ function blasMatMul(blas: Blas, { inputs, backend, attrs }: KernelArgs): tf.Tens
   const k = ta ? a.shape[ra - 2] : a.shape[ra - 1];
   const n = tb ? b.shape[rb - 2] : b.shape[rb - 1];
   if ((tb ? b.shape[rb - 1] : b.shape[rb - 2]) !== k) return null; // let the stock kernel word the error
-  const rowwise = rowwiseDepth > 0;
+  const rowwise = inRowInvariantMatMuls();
   // Row by row, the choice must not depend on m (the number of rows).
   if (rowwise ? ta || tb : m < 2 || m * n * k < BLAS_MIN_MACS) return null;
   const batchA = tf.util.sizeFromShape(a.shape.slice(0, -2));

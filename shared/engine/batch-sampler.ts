@@ -14,8 +14,9 @@ import { Rng } from './rng.ts';
 import { TextChannel } from './text-channel.ts';
 import { pick, validateSampleOptions } from './pick.ts';
 import { disposeStepWeights, prepareStepWeights, stepRows, type StepWeights } from './step.ts';
-import { EngineInputError, type CheckpointFiles, type ModelConfig, type SampleOptions } from './types.ts';
-import { Vocab, formatChars } from './vocab.ts';
+import { primeIds } from './text-sampler.ts';
+import type { CheckpointFiles, ModelConfig, SampleOptions } from './types.ts';
+import { Vocab } from './vocab.ts';
 
 /** Steps run back to back for at most about this long before the event loop gets a turn. */
 const TURN_MS = 10;
@@ -119,13 +120,9 @@ export class BatchSampler {
    */
   open(opts: SampleOptions): SampleStream {
     if (this.disposed) throw new Error('BatchSampler is disposed');
-    const missing = this.vocab.missing(opts.prime);
-    if (missing.length) {
-      throw new EngineInputError(`prime has character(s) outside the model's vocabulary: ${formatChars(missing)}`, 'prime');
-    }
+    const prime = primeIds(this.vocab, opts.prime);
     validateSampleOptions(opts);
-    const prime = opts.prime.length > 0 ? this.vocab.encode(opts.prime, 'prime') : [this.vocab.id(this.startChar())!];
-    const stream = new SampleStream(opts, Array.from(prime));
+    const stream = new SampleStream(opts, prime);
     if (stream.running) {
       this.joining.push(stream);
       if (!this.running) {
@@ -223,11 +220,6 @@ export class BatchSampler {
     const keep = new Set(next?.flatMap((s) => [s.h, s.c]));
     for (const s of this.state ?? []) for (const t of [s.h, s.c]) if (t && !keep.has(t)) t.dispose();
     this.state = next;
-  }
-
-  /** What an empty prime starts from: a newline (or a space, or the first character), as in Sampler. */
-  private startChar(): string {
-    return ['\n', ' '].find((c) => this.vocab.has(c)) ?? this.vocab.chars[0];
   }
 
   private free(): void {

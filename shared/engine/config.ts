@@ -1,6 +1,6 @@
 // RunConfigInput (all optional) → full ModelConfig + TrainConfig: preset first, then explicit fields.
 import type { RunConfigInput } from '../api/schemas.ts';
-import type { ModelConfig, TrainConfig } from './types.ts';
+import type { ModelConfig, TrainConfig, TrainingSampleConfig } from './types.ts';
 
 export type Preset = 'tiny' | 'small' | 'medium' | 'large';
 
@@ -29,6 +29,23 @@ export const DEFAULT_TRAIN: TrainConfig = {
   divergenceFactor: 3,
   seed: 1337,
 };
+
+export const DEFAULT_TRAINING_SAMPLES: TrainingSampleConfig = { every: null, length: 200, seed: 1, temperature: 0.8, prime: '' };
+
+/**
+ * The samples a run takes while training: `stored` (a run record's, possibly written before a
+ * field existed) or the defaults, then explicit sample* fields of `input`.
+ */
+export function resolveSampleConfig(input: RunConfigInput = {}, stored: Partial<TrainingSampleConfig> = {}): TrainingSampleConfig {
+  const base = { ...DEFAULT_TRAINING_SAMPLES, ...stored };
+  return {
+    every: input.sampleEvery ?? base.every,
+    length: input.sampleLength ?? base.length,
+    seed: input.sampleSeed ?? base.seed,
+    temperature: input.sampleTemperature ?? base.temperature,
+    prime: input.samplePrime ?? base.prime,
+  };
+}
 
 export function resolveConfig(input: RunConfigInput = {}): { model: ModelConfig; train: TrainConfig } {
   const shape = PRESET_SHAPES[input.preset ?? DEFAULT_PRESET];

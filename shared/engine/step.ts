@@ -1,9 +1,10 @@
 // One sampling time step for n rows (streams), shared by Sampler (n = 1) and BatchSampler: the same
 // ops for every n, and matmuls that compute each row alike whatever n is, so a stream's text does
 // not depend on what is sampled beside it. Where the native binding is built, the LSTM cell's
-// element-wise half is one kernel (backend.ts, native/cell.c) instead of ten tfjs ops.
+// element-wise half is one kernel (backend.ts, native/cell.c) instead of ten tfjs ops. No Node module
+// here: the exported page runs this step in a browser (functions/export/page/page.ts).
 import * as tf from '@tensorflow/tfjs';
-import { hasLstmCellKernel, LSTM_CELL, rowInvariantMatMuls } from './backend.ts';
+import { hasLstmCellKernel, LSTM_CELL, rowInvariantMatMuls } from './step-kernels.ts';
 import type { CharRnn, RnnState } from './model.ts';
 
 /** The checkpoint's tensors as the sampling step uses them (prepared once). */
@@ -25,10 +26,11 @@ export function prepareStepWeights(net: CharRnn): StepWeights {
   };
 }
 
-export function disposeStepWeights(w: StepWeights): void {
+/** Free what prepareStepWeights made, and the model too unless it is borrowed (a trainer's). */
+export function disposeStepWeights(w: StepWeights, { keepNet = false } = {}): void {
   w.table0?.dispose();
   tf.dispose(w.gruSplit.flat());
-  w.net.dispose();
+  if (!keepNet) w.net.dispose();
 }
 
 /**

@@ -12,10 +12,12 @@ import { chooseReplicas, TrainReplica } from './replica.ts';
 import { hasFusedLayers } from './fused.ts';
 import { stepGrads, streamSlice } from './step-grads.ts';
 import { Rng } from './rng.ts';
+import { TextSampler } from './text-sampler.ts';
 import {
   EngineInputError,
   type CheckpointFiles,
   type ModelConfig,
+  type SampleOptions,
   type TrainConfig,
   type TrainEvent,
   type TrainLimits,
@@ -434,6 +436,23 @@ export class Trainer {
     this.evaluatedAt = this.s.step;
     this.s.valStep = this.s.step;
     return { valLoss, valBpc: valLoss / Math.LN2 };
+  }
+
+  /**
+   * Text generated from the current weights, as Sampler gives it from a checkpoint of this step
+   * (samples while training). Call it between steps. It reads the weights and nothing else: the
+   * trainer's RNG, carried state and weights stay as they were, so losses and checkpoints do not
+   * depend on whether a run samples.
+   */
+  async sample(opts: SampleOptions): Promise<string> {
+    const sampler = TextSampler.borrow(this.model, this.vocab, this.s.step);
+    try {
+      let text = '';
+      for await (const ch of sampler.generate(opts)) text += ch;
+      return text;
+    } finally {
+      sampler.dispose();
+    }
   }
 
   /** Serialise the current state (never mid-step, so never half-updated or NaN weights). */

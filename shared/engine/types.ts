@@ -60,6 +60,20 @@ export interface MetricPoint {
   charsPerSec?: number;
   /** Wall-clock ms since the epoch (Date.now()). */
   time: number;
+  /** Text generated from the weights at this step while training (the prime not included). */
+  sample?: { step: number; text: string };
+}
+
+/** The samples a run takes while training (functions/training/loop.ts). */
+export interface TrainingSampleConfig {
+  /** Steps between samples; null = at every validation; 0 = none. */
+  every: number | null;
+  /** Characters per sample. */
+  length: number;
+  /** The same seed every time: samples change only as the weights do. */
+  seed: number;
+  temperature: number;
+  prime: string;
 }
 
 /** What a training loop yields, in order. */

@@ -83,6 +83,8 @@ export interface RunRecord {
   /** The engine's ModelConfig and TrainConfig, stored opaquely here. */
   model: Record<string, unknown>;
   train: Record<string, unknown>;
+  /** The samples it takes while training (absent in runs created before they existed). */
+  sample?: Record<string, unknown>;
   status: RunStatus;
   /** Latest committed checkpoint step (0 before the first). */
   step: number;

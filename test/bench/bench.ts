@@ -1,17 +1,18 @@
-// `npm run bench [-- --budget S --json --only train,sample,serve,cold,ckpt,torch --configs 1x256,2x512]`
+// `npm run bench [-- --budget S --json --only train,sample,serve,cold,ckpt,best,samples,page,torch --configs 1x256,2x512]`
 // Measures, on this machine and in one run: training throughput, batch-1 sampling, 32 concurrent
 // streams through the HTTP server, cold starts (a fresh server process, and the CLI's `runs` and
 // `sample`), checkpoint save/load, and the PyTorch reference on the same configs (with ours/torch
-// ratios). See BENCHMARKS.md.
+// ratios). See BENCHMARKS.md. The bundle's cold starts run on the images' Node (test/node22.mjs);
+// everything else on the Node running this script (`node test/node22.mjs npm run bench` for 22).
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import {
-  DEFAULT_MODEL, DEFAULT_TRAIN, Sampler, Trainer, currentBackend, initBackend, loadBuiltinCorpus, type CheckpointFiles,
+  DEFAULT_MODEL, DEFAULT_TRAIN, DEFAULT_TRAINING_SAMPLES, Sampler, Trainer, currentBackend, initBackend, loadBuiltinCorpus, type CheckpointFiles,
 } from '../../shared/engine/index.ts';
 import { blasStatus } from '../../shared/engine/native/blas.ts';
 import { FileObjectStore, RunStore, type RunRecord } from '../../shared/store/index.ts';
@@ -27,11 +28,12 @@ import { streamSample } from './sample-stream.ts';
 import { mean, percentile, round } from './stats.ts';
 import { runPeak, runTorchSampling, runTorchTraining, TORCH_BEST, torchUnavailable } from './torch-ref.ts';
 import { blasVariants } from '../../shared/engine/native/blas.ts';
+import { NODE22_BIN, NODE22_VERSION, node22 } from '../node22.mjs';
 
 const REF_TORCH = path.resolve(ROOT, '../shared/bench/ref_torch.py');
 const PEAK_PY = path.resolve(ROOT, '../shared/bench/peak.py');
 
-const MEASURES = ['train', 'sample', 'serve', 'cold', 'ckpt', 'best', 'torch'] as const;
+const MEASURES = ['train', 'sample', 'serve', 'cold', 'ckpt', 'best', 'samples', 'page', 'torch'] as const;
 type Measure = (typeof MEASURES)[number];
 
 /** Steps left out of the steady-state figure (compilation, allocation, first-touch). */
@@ -40,6 +42,9 @@ const SAMPLE_CHARS = 2000;
 const STREAMS = 32;
 /** Fresh CLI processes per cold figure (median and min are reported). */
 const CLI_REPEATS = 7;
+/** The bundle's cold starts run on the Node the images run (test/node22.mjs), whatever Node runs the bench. */
+const BUNDLE_NODE = NODE22_BIN;
+const nodeVersion = (node: string) => (node === NODE22_BIN ? `v${NODE22_VERSION}` : process.version);
 
 interface Options {
   budget: number;
@@ -84,7 +89,7 @@ function parseOptions(argv: string[]): Options {
     },
   });
   if (values.help) {
-    console.log('usage: npm run bench -- [--budget S] [--json] [--only train,sample,serve,cold,ckpt,torch] [--configs 1x256,2x512]');
+    console.log(`usage: npm run bench -- [--budget S] [--json] [--only ${MEASURES.join(',')}] [--configs 1x256,2x512]`);
     process.exit(0);
   }
   const budget = Number(values.budget);
@@ -192,10 +197,9 @@ async function measureCheckpoint(ctx: Ctx, st: ConfigState, trainer: Trainer): P
  */
 async function measureBestRule(ctx: Ctx): Promise<void> {
   const checkpointSeconds = readLimits({}).defaultCheckpointSeconds;
-  const trainer = await Trainer.create({ text: loadBuiltinCorpus('moby-dick'), model: DEFAULT_MODEL, train: DEFAULT_TRAIN });
+  const trainer = await defaultTrainer();
   try {
     const steps = Math.max(20, Math.round(ctx.opts.budget * 5));
-    for await (const ev of trainer.run({ steps: WARM_STEPS })) void ev;
     const t0 = performance.now();
     for await (const ev of trainer.run({ steps })) void ev; // the final validation runs too: timed below
     const evalStart = performance.now();
@@ -234,6 +238,106 @@ async function measureBestRule(ctx: Ctx): Promise<void> {
   } finally {
     trainer.dispose();
   }
+}
+
+/**
+ * What samples while training (functions/training/loop.ts) cost at the shipped defaults (preset
+ * small, B 32, T 64, moby-dick): Trainer.sample with the default settings (200 characters, at every
+ * validation, so once per evalEvery steps), against the trainer's own time per step (its
+ * charsPerSec, validations left out) in the same process, under the same load.
+ */
+async function measureSamples(ctx: Ctx): Promise<void> {
+  const trainer = await defaultTrainer();
+  try {
+    const steps = Math.max(20, Math.round(ctx.opts.budget * 3));
+    let charsPerSec = NaN;
+    for await (const ev of trainer.run({ steps })) if (ev.type === 'step' && ev.charsPerSec) charsPerSec = ev.charsPerSec;
+    const stepMs = (DEFAULT_TRAIN.batchSize * DEFAULT_TRAIN.seqLen * 1000) / charsPerSec;
+    const { length, temperature, prime, seed } = DEFAULT_TRAINING_SAMPLES;
+    const opts = { length, temperature, topK: 0, topP: 1, prime, seed };
+    await trainer.sample(opts); // warm
+    const times: number[] = [];
+    for (let i = 0; i < 9; i++) {
+      const t0 = performance.now();
+      await trainer.sample(opts);
+      times.push(performance.now() - t0);
+    }
+    const sampleMs = percentile(times, 50);
+    const pct = (sampleMs / (DEFAULT_TRAIN.evalEvery * stepMs)) * 100;
+    ctx.report.add({
+      bench: 'samples',
+      config: `default (${DEFAULT_MODEL.layers}x${DEFAULT_MODEL.hidden}, B${DEFAULT_TRAIN.batchSize} T${DEFAULT_TRAIN.seqLen})`,
+      backend: ctx.backend,
+      figures: {
+        step_ms: round(stepMs, 2), sample_chars: length, sample_ms: round(sampleMs, 2), sample_ms_max: round(Math.max(...times), 2),
+        every_steps: DEFAULT_TRAIN.evalEvery, cost_pct: round(pct, 2),
+      },
+      text:
+        `step ${fmtMs(stepMs)}, a ${length}-character sample ${fmtMs(sampleMs)} (median of ${times.length}, max ${fmtMs(Math.max(...times))}); ` +
+        `one per validation (every ${DEFAULT_TRAIN.evalEvery} steps): ${pct.toFixed(2)}% of training time`,
+    });
+  } finally {
+    trainer.dispose();
+  }
+}
+
+/**
+ * The exported page (functions/export/site.ts) in headless chromium (test/support/chromium.ts),
+ * from file://, on the default preset: time until the page is ready (script and
+ * weights parsed, model built), and chars/s of a 2000-character generation at temperature 1.
+ */
+async function measurePage(ctx: Ctx): Promise<void> {
+  const { chromiumMissing, launchChromium } = await import('../support/chromium.ts');
+  const missing = chromiumMissing();
+  if (missing) {
+    ctx.report.note(`page skipped: ${missing}`);
+    return;
+  }
+  const [{ pageAssets, siteFiles }, { SITE_FILES }] = await Promise.all([
+    import('../../functions/export/site.ts'),
+    import('../../functions/export/page/site.mjs'),
+  ]);
+  const trainer = await defaultTrainer();
+  const dir = await mkdtemp(path.join(tmpdir(), 'charrnn-bench-page-'));
+  try {
+    const files = siteFiles({ run: { id: 'bench', name: 'bench' }, checkpoint: 'latest', files: await trainer.checkpoint() }, await pageAssets());
+    for (const [name, bytes] of Object.entries(files)) await writeFile(path.join(dir, name), bytes);
+    const browser = await launchChromium(path.join(dir, 'profile'));
+    try {
+      const page = browser.pages()[0] ?? (await browser.newPage());
+      const t0 = performance.now();
+      await page.goto(pathToFileURL(path.join(dir, SITE_FILES.html)).href);
+      await page.waitForFunction(() => document.body.dataset.state === 'ready', null, { timeout: 120_000 });
+      const readyMs = performance.now() - t0;
+      const rates: number[] = [];
+      for (const seed of [1, 2, 3]) {
+        for (const [name, value] of Object.entries({ temperature: '1', length: String(SAMPLE_CHARS), seed: String(seed) })) await page.fill(`input[name=${name}]`, value);
+        await page.click('#generate');
+        await page.waitForFunction(() => document.body.dataset.state === 'done', null, { timeout: 300_000 });
+        rates.push(Number(/\((\d+)\/s\)/.exec((await page.textContent('#status')) ?? '')?.[1]));
+      }
+      const cps = percentile(rates, 50);
+      ctx.report.add({
+        bench: 'page',
+        config: `default (${DEFAULT_MODEL.layers}x${DEFAULT_MODEL.hidden})`,
+        backend: 'chromium, tfjs cpu',
+        figures: { ready_ms: round(readyMs), chars: SAMPLE_CHARS, chars_per_sec: cps, script_kib: round(files[SITE_FILES.script].length / 1024), model_js_kib: round(files[SITE_FILES.model].length / 1024) },
+        text: `ready ${fmtMs(readyMs)} after opening from file://; ${fmtInt(cps)} chars/s (median of 3 × ${SAMPLE_CHARS}, temperature 1)`,
+      });
+    } finally {
+      await browser.close();
+    }
+  } finally {
+    trainer.dispose();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** The shipped defaults on moby-dick, past its first steps (compilation, allocation). */
+async function defaultTrainer(): Promise<Trainer> {
+  const trainer = await Trainer.create({ text: loadBuiltinCorpus('moby-dick'), model: DEFAULT_MODEL, train: DEFAULT_TRAIN });
+  for await (const ev of trainer.run({ steps: WARM_STEPS })) void ev;
+  return trainer;
 }
 
 /** Batch-1 sampling from the in-memory checkpoint: chars/s and time to first char of a warm call. */
@@ -311,19 +415,20 @@ async function measureServe(ctx: Ctx, st: ConfigState): Promise<void> {
 /** A fresh node process serving the first streamed character from the store: the CLI from source
  * (tsx), and the production bundle (infra/build.mjs) built into a temp dir. */
 async function measureCold(ctx: Ctx, st: ConfigState, bundleDir: string | null): Promise<void> {
-  const variants: { name: string; args: string[]; env: Record<string, string> }[] = [
+  const variants: { name: string; args: string[]; env: Record<string, string>; node: string }[] = [
     {
       name: 'cli',
       args: [path.join(ROOT, 'functions/bin/charrnn.js'), 'serve', '--port', '0', '--host', '127.0.0.1', '--store', ctx.storeUrl],
       env: {},
+      node: process.execPath,
     },
   ];
   if (bundleDir) {
-    variants.push({ name: 'bundle', args: [path.join(bundleDir, 'functions/main.mjs')], env: { PORT: '0', HOST: '127.0.0.1', CHARRNN_STORE: ctx.storeUrl } });
+    variants.push({ name: 'bundle', args: [path.join(bundleDir, 'functions/main.mjs')], env: { PORT: '0', HOST: '127.0.0.1', CHARRNN_STORE: ctx.storeUrl }, node: BUNDLE_NODE });
   }
   for (const v of variants) {
     if (v.name === 'cli') await timeCommand([v.args[0], '--version'], childEnv({}), 'exit'); // builds the source bin's cache after a change
-    const server = await spawnServer(v.args, childEnv(v.env));
+    const server = await spawnServer(v.args, childEnv(v.env), v.node);
     try {
       const requestAt = performance.now();
       const r = await streamSample(server.url, st.runId!, { length: 20, seed: 1 });
@@ -333,8 +438,8 @@ async function measureCold(ctx: Ctx, st: ConfigState, bundleDir: string | null):
         bench: 'cold',
         config: st.cfg.name,
         backend: ctx.backend,
-        figures: { variant: v.name, spawn_to_first_char_ms: round(firstChar), spawn_to_listening_ms: round(server.listenMs), request_to_first_char_ms: round(r.firstCharMs) },
-        text: `${v.name}: spawn → first SSE char ${fmtMs(firstChar)} (listening at ${fmtMs(server.listenMs)}, then request → char ${fmtMs(r.firstCharMs)})`,
+        figures: { variant: v.name, node: nodeVersion(v.node), spawn_to_first_char_ms: round(firstChar), spawn_to_listening_ms: round(server.listenMs), request_to_first_char_ms: round(r.firstCharMs) },
+        text: `${v.name} (node ${nodeVersion(v.node)}): spawn → first SSE char ${fmtMs(firstChar)} (listening at ${fmtMs(server.listenMs)}, then request → char ${fmtMs(r.firstCharMs)})`,
       });
     } finally {
       await server.stop();
@@ -343,10 +448,10 @@ async function measureCold(ctx: Ctx, st: ConfigState, bundleDir: string | null):
 }
 
 /** The CLI as a user runs it (embedded API on the bench store): from source (functions/bin/charrnn.js) and the bundle's cli.mjs. */
-function cliVariants(bundleDir: string | null): { name: string; bin: string }[] {
+function cliVariants(bundleDir: string | null): { name: string; bin: string; node: string }[] {
   return [
-    { name: 'source', bin: path.join(ROOT, 'functions/bin/charrnn.js') },
-    ...(bundleDir ? [{ name: 'bundle', bin: path.join(bundleDir, 'cli.mjs') }] : []),
+    { name: 'source', bin: path.join(ROOT, 'functions/bin/charrnn.js'), node: process.execPath },
+    ...(bundleDir ? [{ name: 'bundle', bin: path.join(bundleDir, 'cli.mjs'), node: BUNDLE_NODE }] : []),
   ];
 }
 
@@ -356,16 +461,16 @@ async function measureCli(ctx: Ctx, config: string, command: string, args: strin
   delete env.CHARRNN_API_URL;
   for (const v of cliVariants(bundleDir)) {
     const argv = [v.bin, ...args, '--store', ctx.storeUrl];
-    await timeRepeated(argv, env, until, 1); // the source bin builds its cache on a first run after a change
-    const ms = await timeRepeated(argv, env, until, CLI_REPEATS);
+    await timeRepeated(argv, env, until, 1, v.node); // the source bin builds its cache on a first run after a change
+    const ms = await timeRepeated(argv, env, until, CLI_REPEATS, v.node);
     const [median, min] = [percentile(ms, 50), Math.min(...ms)];
     const what = until === 'exit' ? 'spawn → exit' : 'spawn → first character';
     ctx.report.add({
       bench: 'cold',
       config,
       backend: ctx.backend,
-      figures: { variant: `cli-${v.name}`, command, until, median_ms: round(median), min_ms: round(min), repeats: CLI_REPEATS },
-      text: `charrnn ${command} (${v.name}): ${what} median ${fmtMs(median)}, min ${fmtMs(min)} over ${CLI_REPEATS}`,
+      figures: { variant: `cli-${v.name}`, node: nodeVersion(v.node), command, until, median_ms: round(median), min_ms: round(min), repeats: CLI_REPEATS },
+      text: `charrnn ${command} (${v.name}, node ${nodeVersion(v.node)}): ${what} median ${fmtMs(median)}, min ${fmtMs(min)} over ${CLI_REPEATS}`,
     });
   }
 }
@@ -543,6 +648,7 @@ async function main(): Promise<void> {
     }
   };
   try {
+    if (opts.only.has('cold')) node22(); // the bundle's Node (BUNDLE_NODE), fetched on first use
     const bundleDir = opts.only.has('cold') ? await buildBundle(path.join(tmp, 'dist'), report) : null;
     const states: ConfigState[] = opts.configs.map((cfg) => ({ cfg, ours: {} }));
     for (const st of states) {
@@ -560,6 +666,8 @@ async function main(): Promise<void> {
     }
     if (opts.only.has('cold')) await attempt('cold cli runs', () => measureCliRuns(ctx, bundleDir));
     if (opts.only.has('best')) await attempt('best rule', () => measureBestRule(ctx));
+    if (opts.only.has('samples')) await attempt('samples while training', () => measureSamples(ctx));
+    if (opts.only.has('page')) await attempt('exported page', () => measurePage(ctx));
     if (opts.only.has('torch')) {
       const why = ctx.corpus.file ? torchUnavailable(REF_TORCH) : 'tinyshakespeare not found (the reference reads it from a file)';
       if (why) report.note(`torch reference skipped: ${why}`);

@@ -17,9 +17,9 @@ export interface ChildServer {
 
 const LISTENING = /listening on (http:\/\/\S+)/;
 
-export async function spawnServer(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 60_000): Promise<ChildServer> {
+export async function spawnServer(args: string[], env: NodeJS.ProcessEnv, node = process.execPath, timeoutMs = 60_000): Promise<ChildServer> {
   const spawnedAt = performance.now();
-  const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(node, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
   const tail: string[] = [];
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const stop = async () => {

@@ -5,11 +5,11 @@ import { spawn } from 'node:child_process';
 
 export type Until = 'exit' | 'first-output';
 
-/** ms from spawn to `until`, once; rejects when the command fails. */
-export function timeCommand(argv: string[], env: NodeJS.ProcessEnv, until: Until): Promise<number> {
+/** ms from spawn to `until`, once (`node argv…`); rejects when the command fails. */
+export function timeCommand(argv: string[], env: NodeJS.ProcessEnv, until: Until, node = process.execPath): Promise<number> {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
-    const child = spawn(process.execPath, argv, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(node, argv, { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let first: number | null = null;
     let stderr = '';
     child.stdout.once('data', () => (first = performance.now() - t0));
@@ -26,8 +26,8 @@ export function timeCommand(argv: string[], env: NodeJS.ProcessEnv, until: Until
 }
 
 /** `repeats` runs one after another (the cache of the source bin is warm after the first build). */
-export async function timeRepeated(argv: string[], env: NodeJS.ProcessEnv, until: Until, repeats: number): Promise<number[]> {
+export async function timeRepeated(argv: string[], env: NodeJS.ProcessEnv, until: Until, repeats: number, node = process.execPath): Promise<number[]> {
   const out: number[] = [];
-  for (let i = 0; i < repeats; i++) out.push(await timeCommand(argv, env, until));
+  for (let i = 0; i < repeats; i++) out.push(await timeCommand(argv, env, until, node));
   return out;
 }

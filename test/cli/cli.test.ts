@@ -36,6 +36,11 @@ describe('charrnn CLI', () => {
     }
     expect(progress.some((p) => typeof p.valLoss === 'number')).toBe(true);
     expect(progress.some((p) => typeof p.charsPerSec === 'number')).toBe(true);
+    // The slice's closing validation (step 25) carries the default sample: 200 characters.
+    const sampled = progress.filter((p) => p.sample);
+    expect(sampled.map((p) => [p.step, p.sample.step])).toEqual([[25, 25]]);
+    expect([...sampled[0].sample.text]).toHaveLength(200);
+    expect(typeof sampled[0].valLoss).toBe('number');
     const done = lines.at(-1);
     expect(done).toMatchObject({ done: true, step: 25, runId: 'demo' });
 
@@ -72,11 +77,15 @@ describe('charrnn CLI', () => {
     const done = JSON.parse(byEpochs.stdout.trim().split('\n').at(-1)!);
     expect(done).toMatchObject({ done: true, runId: 'budget', stopReason: 'epochs' });
     expect(done.epoch).toBeCloseTo(0.05, 1);
-    const bySeconds = await charrnn(['train', '--corpus', 'names', '--run', 'budget', '--seconds', '1.5', '--json', '--store', storeUrl]);
+    const bySeconds = await charrnn(['train', '--corpus', 'names', '--run', 'budget', '--seconds', '1.5', '--store', storeUrl]);
     expect(bySeconds.code, bySeconds.stderr).toBe(0);
-    const done2 = JSON.parse(bySeconds.stdout.trim().split('\n').at(-1)!);
-    expect(done2).toMatchObject({ done: true, stopReason: 'seconds' });
-    expect(done2.step).toBeGreaterThan(done.step);
+    // Without --json: progress lines (each validation's sample under a bar), the closing validation's
+    // sample, then the summary.
+    const m = /^(?:step .*\n(?:  ── sample at step \d+\n(?:  │ .*\n)+)?)*step (\d+) .*val [\d.]+ .*\n  ── sample at step \1\n((?:  │ .*\n)+)done: run budget at step \1 .*\(seconds\)\n$/.exec(bySeconds.stdout);
+    expect(m, bySeconds.stdout).not.toBeNull();
+    expect(Number(m![1])).toBeGreaterThan(done.step);
+    const sampleText = m![2].split('\n').slice(0, -1).map((l) => l.slice('  │ '.length)).join('\n');
+    expect([...sampleText]).toHaveLength(200);
   });
 
   it('runs --json lists the runs', async () => {

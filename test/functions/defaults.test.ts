@@ -1,8 +1,10 @@
 // The HTTP route as curl users call it, with nothing tuned: the container entry as a real process,
 // a run with no config (default preset, evalEvery), a 30 s slice with the default checkpointSeconds
-// (30). Both defaults meet at the slice's end: best must still be the lowest validation.
+// (30) and lease (60 s, renewed every 20 s). The checkpoint and slice defaults meet at the slice's
+// end: best must still be the lowest validation.
 import { afterAll, describe, expect, it } from 'vitest';
 import { readSse } from '../../functions/client.ts';
+import { openRunStore } from '../../shared/store/index.ts';
 import { expectBestIsMinimum } from '../support/best.ts';
 import { spawnServerProcess, type ServerProcess } from '../support/server-process.ts';
 import { json, sse, tempStore } from './helpers.ts';
@@ -24,10 +26,18 @@ describe('POST /runs/:id/train with the shipped defaults', () => {
     expect(res.status).toBe(200);
     const progress: { valLoss?: number }[] = [];
     let done: Record<string, unknown> | null = null;
-    for await (const ev of readSse(res)) {
-      if (ev.event === 'progress') progress.push(JSON.parse(ev.data));
-      if (ev.event === 'done') done = JSON.parse(ev.data);
+    // The default lease (60 s) is renewed every 20 s: a 30 s slice renews it once at least.
+    const leases = new Set<number>();
+    const watch = setInterval(() => void openRunStore(store.url).readLease('plain').then((l) => l && leases.add(l.expiresAt)), 1000);
+    try {
+      for await (const ev of readSse(res)) {
+        if (ev.event === 'progress') progress.push(JSON.parse(ev.data));
+        if (ev.event === 'done') done = JSON.parse(ev.data);
+      }
+    } finally {
+      clearInterval(watch);
     }
+    expect(leases.size, 'lease expiries seen during the slice').toBeGreaterThanOrEqual(2);
     expect(done).toMatchObject({ stopReason: 'seconds' });
     const best = await expectBestIsMinimum(store.url, 'plain');
     expect(done!.bestValLoss).toBe(best.valLoss);

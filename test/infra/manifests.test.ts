@@ -13,6 +13,7 @@ import { ENTRIES } from '../../infra/build.mjs';
 import { DEFAULT_LIMITS } from '../../functions/limits.ts';
 import { backendCandidates } from '../../shared/engine/backend-choice.ts';
 import { BUILT_ADDON } from '../../shared/engine/native/env.mjs';
+import { NODE22_VERSION } from '../node22.mjs';
 import {
   codeReadingEnv,
   defaultPort,
@@ -88,6 +89,10 @@ describe('Dockerfiles', () => {
         const problems = lintDockerfile(text).map((d) => `${file}:${d.range.start.line + 1}: ${d.message}`);
         expect(problems).toEqual([]);
         expect(lintDockerfile(text.replace('HEALTHCHECK --interval=', 'HEALTHCHECK --intervall=')).length).toBeGreaterThan(0);
+      });
+
+      it('runs the Node major that the suite runs the bundle on (test/node22.mjs)', () => {
+        expect(/^node:(\d+)[-.]/.exec(args.NODE_IMAGE)?.[1], `${file}: NODE_IMAGE=${args.NODE_IMAGE}`).toBe(NODE22_VERSION.split('.')[0]);
       });
 
       it('final stage: port, env, user, health check and entry point match the server', async () => {

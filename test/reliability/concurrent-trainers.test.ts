@@ -79,12 +79,15 @@ describe('a trainer killed with -9', () => {
     const lease = await store.readLease('orphan');
     expect(lease).not.toBeNull();
 
+    // Unconditional: a machine too slow to ask before the lease lapses fails here, visibly.
+    const askedAt = Date.now();
     const blocked = await fetch(`${b.url}/runs/orphan/train`, json({ steps: 5 }));
-    if (Date.now() < lease!.expiresAt - 200) {
-      expect(blocked.status).toBe(409);
-      expect((await blocked.json()).error.code).toBe('training_in_progress');
-      expect((await (await fetch(`${b.url}/runs/orphan`)).json()).status).toBe('training');
-    }
+    const view = (await (await fetch(`${b.url}/runs/orphan`)).json()).status;
+    expect(askedAt, 'the 409 was asked for after the dead holder\'s lease expired').toBeLessThan(lease!.expiresAt - 200);
+    expect(Date.now(), 'the run view was read after the lease expired').toBeLessThan(lease!.expiresAt);
+    expect(blocked.status).toBe(409);
+    expect((await blocked.json()).error.code).toBe('training_in_progress');
+    expect(view).toBe('training');
     await waitFor('the lease to expire', () => Date.now() > lease!.expiresAt + 100, LEASE_SECONDS * 1000 + 2000);
     expect((await (await fetch(`${b.url}/runs/orphan`)).json()).status).toBe('idle'); // a lapsed lease is not trusted
     const target = (Math.floor(latest / 10) + 2) * 10;

@@ -62,8 +62,10 @@ export async function expectCommittedLatest(store: RunStore, id: string): Promis
   const loaded = await store.loadCheckpoint(id, 'latest');
   expect(loaded?.step).toBe(latest.step);
   for (const rel of latest.files) expect(loaded!.files[rel.slice(rel.lastIndexOf('/') + 1)]?.byteLength).toBeGreaterThan(0);
+  // Every committed checkpoint carries a validation, so a run with a latest has a best, also complete.
   const best = await store.readPointer(id, 'best');
-  if (best) expect((await store.loadCheckpoint(id, 'best'))?.step).toBe(best.step);
+  expect(best, `run ${id} has latest ${latest.step} but no best`).not.toBeNull();
+  expect((await store.loadCheckpoint(id, 'best'))?.step).toBe(best!.step);
   return latest.step;
 }
 

@@ -1,6 +1,5 @@
-// The server process dies: `kill -9` in the middle of a training slice (at the two worst moments
-// of a checkpoint commit, held there by the fault proxy), then a restart; and SIGTERM during a
-// slice. Real processes (functions/main.ts), real sockets, a real S3 (s3rver) behind the proxy.
+// The server process dies: `kill -9` in the middle of a training slice (at each step of a
+// checkpoint commit, held there by the fault proxy), then a restart; and SIGTERM during a slice. Real processes (functions/main.ts), real sockets, a real S3 (s3rver) behind the proxy.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RunStore } from '../../shared/store/index.ts';
 import { S3ObjectStore } from '../../shared/store/s3-store.ts';
@@ -23,7 +22,6 @@ const start = () =>
     AWS_ENDPOINT_URL_S3: proxy.url,
     CHARRNN_STORE: s3.storeUrl(PREFIX),
     CHARRNN_LEASE_SECONDS: String(LEASE_SECONDS),
-    CHARRNN_SHUTDOWN_GRACE_SECONDS: '10',
   });
 
 beforeAll(async () => {
@@ -64,32 +62,45 @@ describe('kill -9 during a slice, then restart', () => {
     server = await start();
     expect((await fetch(`${server.url}/runs`, json({ corpus: 'names', id, config: TINY }))).status).toBe(201);
 
-    // 1) Killed while a metrics segment is being written.
-    await killDuringCommit(id, 20, (r) => r.method === 'PUT' && r.url.includes(`/${id}/metrics/`));
-    const afterFirst = await expectCommittedLatest(store, id);
-    expect(afterFirst).toBeGreaterThan(0);
-    const stale = await store.readLease(id);
-    expect(stale).not.toBeNull(); // the dead holder could not release it
-
-    // 2) Restarted. (s3rver ignores If-None-Match, so the stale lease cannot block here: that part
-    // is proven on the file store below.) Wait it out as a real S3 would require.
-    server = await start();
-    await waitFor('the stale lease to expire', () => Date.now() > stale!.expiresAt + 100, LEASE_SECONDS * 1000 + 2000);
-
-    // 3) Killed again, now while latest.json is being written (checkpoint files already stored).
-    await killDuringCommit(id, afterFirst + 20, (r) => r.method === 'PUT' && r.url.includes(`/${id}/latest.json?`));
-    const resumeFrom = await expectCommittedLatest(store, id);
-    expect(resumeFrom).toBeGreaterThan(afterFirst);
-    const run = await store.getRun(id);
-    expect(run!.step).toBeLessThanOrEqual(resumeFrom);
-    // The held commit had already written its metrics: points past latest, from a lost timeline.
+    // Killed at each step of a commit (metrics, then the checkpoint's files, its manifest, then
+    // latest.json), each time with that PUT held on the wire; restarted in between. Were latest
+    // written before the files or the manifest, it would point at a partial checkpoint here.
+    const PUT = (pattern: RegExp) => (r: ProxyRequest) => r.method === 'PUT' && pattern.test(r.url);
+    const killPoints: [string, (r: ProxyRequest) => boolean][] = [
+      ['a metrics segment', PUT(new RegExp(`/${id}/metrics/`))],
+      ["a checkpoint's weights", PUT(new RegExp(`/${id}/checkpoints/\\d{10}[^/]*/weights\\.bin\\?`))],
+      ["a checkpoint's manifest", PUT(new RegExp(`/${id}/checkpoints/\\d{10}[^/]*/checkpoint\\.json\\?`))],
+      ['latest.json', PUT(new RegExp(`/${id}/latest\\.json\\?`))],
+    ];
+    let resumeFrom = 0;
+    for (const [what, hold] of killPoints) {
+      if (!server) {
+        // Restarted. (s3rver ignores If-None-Match, so the stale lease cannot block here: that
+        // part is proven on the file store, concurrent-trainers.test.ts 'a trainer killed with -9'.)
+        // Wait it out as a real S3 would require.
+        server = await start();
+        const stale = await store.readLease(id);
+        expect(stale).not.toBeNull(); // the dead holder could not release it
+        await waitFor('the stale lease to expire', () => Date.now() > stale!.expiresAt + 100, LEASE_SECONDS * 1000 + 2000);
+      }
+      const t0 = Date.now();
+      await killDuringCommit(id, resumeFrom + 20, hold);
+      if (process.env.CHARRNN_TEST_LOG) console.log(`killed during ${what} after ${Date.now() - t0} ms`);
+      const now = await expectCommittedLatest(store, id);
+      expect(now, `latest after a kill during ${what}`).toBeGreaterThan(resumeFrom);
+      expect((await store.getRun(id))!.step).toBeLessThanOrEqual(now);
+      resumeFrom = now;
+    }
+    // The last held commit (latest.json) had already written its metrics: points past latest,
+    // from a lost timeline, which the next slice's metrics supersede.
     const orphans = (await store.readMetrics(id)).filter((p) => p.step > resumeFrom);
     expect(orphans.length).toBeGreaterThan(0);
 
-    // 4) Restart, wait out the lease, train to a multiple of 10: the run continues from latest.
+    // Restart, wait out the lease, train to a multiple of 10: the run continues from latest.
     server = await start();
     const lease = await store.readLease(id);
-    if (lease) await waitFor('the stale lease to expire', () => Date.now() > lease.expiresAt + 100, LEASE_SECONDS * 1000 + 2000);
+    expect(lease).not.toBeNull();
+    await waitFor('the stale lease to expire', () => Date.now() > lease!.expiresAt + 100, LEASE_SECONDS * 1000 + 2000);
     const target = (Math.floor(resumeFrom / 10) + 3) * 10;
     const res = await fetch(`${server.url}/runs/${id}/train`, json({ steps: target - resumeFrom }));
     expect(res.status).toBe(200);
@@ -100,7 +111,7 @@ describe('kill -9 during a slice, then restart', () => {
     expect(await store.readLease(id)).toBeNull();
     const view = await (await fetch(`${server.url}/runs/${id}`)).json();
     expect(view).toMatchObject({ status: 'idle', step: target });
-  });
+  }, 300_000);
 
   it('SIGTERM during a slice: a checkpoint within the grace period, lease released, exit 0', async () => {
     server ??= await start();

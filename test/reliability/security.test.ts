@@ -3,7 +3,7 @@
 // token never shows in the log, error bodies or the OpenAPI document; and hostile ids, names and
 // corpus refs never put a key outside the store's prefix (S3) or directory (file store).
 import { randomBytes } from 'node:crypto';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -65,13 +65,7 @@ describe('bearer token', () => {
     expect((await fetch(`${server.url}/runs`, { headers: auth })).status).toBe(200);
   });
 
-  it('compares SHA-256 digests with timingSafeEqual (equal lengths whatever the input)', async () => {
-    const src = await readFile(new URL('../../functions/middleware/auth.ts', import.meta.url), 'utf8');
-    expect(src).toMatch(/createHash\('sha256'\)/);
-    expect(src).toMatch(/timingSafeEqual\(digest\(.+\), expected\)/);
-    expect(src).not.toMatch(/===\s*token|token\s*===/);
-    // timingSafeEqual throws on unequal lengths: a 1-byte and a 10 kB token answering 401 (not
-    // 500) shows the inputs are hashed to equal length first.
+  it('answers 401, not 500, to tokens of any length (hashed to equal length before the compare: auth.test.ts)', async () => {
     for (const t of ['x', 'y'.repeat(10_000)]) expect((await fetch(`${server.url}/runs`, { headers: { authorization: `Bearer ${t}` } })).status).toBe(401);
   });
 
@@ -114,7 +108,7 @@ async function hostileRequests(base: string) {
 describe('nothing escapes the store prefix', () => {
   it('S3: every key in the whole bucket stays under the configured prefix', async () => {
     const statuses = await hostileRequests(server.url);
-    expect(statuses.every((s) => s >= 400 && s < 500)).toBe(true);
+    expect(statuses.filter((s) => s < 400 || s >= 500), `statuses ${statuses}`).toEqual([]);
     const client = new S3Client(s3.clientConfig);
     const keys: string[] = [];
     let token: string | undefined;
@@ -135,7 +129,7 @@ describe('nothing escapes the store prefix', () => {
 
   it('file store: nothing is written outside its directory', async () => {
     const statuses = await hostileRequests(fileServer.url);
-    expect(statuses.every((s) => s >= 400 && s < 500)).toBe(true);
+    expect(statuses.filter((s) => s < 400 || s >= 500), `statuses ${statuses}`).toEqual([]);
     const top = await readdir(files.dir);
     expect(top).toEqual(['store']); // the parent directory holds only the store
     const all = (await readdir(path.join(files.dir, 'store'), { recursive: true })) as string[];

@@ -1,8 +1,8 @@
-// POST /runs/:id/retrain and GET /runs/:id/retrains in-process over a file store: promotion on
-// improvement, best kept on a regression, idempotent repeats, 409 while training, vocabulary growth,
-// and corpora the run cannot train on.
+// POST /runs/:id/retrain and GET /runs/:id/retrains over real sockets (a server per test's limits)
+// on a file store: promotion on improvement, best kept on a regression, idempotent repeats, 409
+// while training, vocabulary growth, and corpora the run cannot train on.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../../functions/app.ts';
+import { startServer, type RunningServer } from '../../functions/server.ts';
 import { readLimits, type Limits } from '../../functions/limits.ts';
 import { RetrainRecords } from '../../functions/retrain/records.ts';
 import type { RetrainReport } from '../../shared/api/schemas.ts';
@@ -11,18 +11,23 @@ import { ENGLISH, ENGLISH_2, post, tempDir, TINY } from './helpers.ts';
 
 let tmp: Awaited<ReturnType<typeof tempDir>>;
 let store: RunStore;
+const servers: RunningServer[] = [];
 beforeAll(async () => {
   tmp = await tempDir();
   store = openRunStore(tmp.url);
 });
 afterAll(async () => {
+  await Promise.all(servers.map((s) => s.close()));
   await tmp.cleanup();
 });
 
-function makeApp(limits: Partial<Limits> = {}) {
-  return createApp({ store, limits: readLimits({}, { defaultCheckpointSeconds: 3600, ...limits }), log: () => {} });
+/** A server on the shared store with these limits; `request` goes over its socket. */
+async function makeApp(limits: Partial<Limits> = {}) {
+  const server = await startServer({ port: 0, store: openRunStore(tmp.url), token: '', backendInit: 'first-use', limits: readLimits({}, { defaultCheckpointSeconds: 3600, ...limits }), log: () => {} });
+  servers.push(server);
+  return { url: server.url, request: (path: string, init?: RequestInit) => fetch(server.url + path, init) };
 }
-type App = ReturnType<typeof makeApp>;
+type App = Awaited<ReturnType<typeof makeApp>>;
 
 async function createFeedRun(app: App, id: string, key: string, text: string) {
   await store.putFeed(key, text);
@@ -41,7 +46,7 @@ const run = async (app: App, id: string) => (await app.request(`/runs/${id}`)).j
 
 describe('retrain ticks', () => {
   it('promotes on improvement: the first tick on a fresh model lowers val loss and moves best', async () => {
-    const app = makeApp();
+    const app = await makeApp();
     const created = await createFeedRun(app, 'fresh', 'feeds/fresh.txt', ENGLISH);
     expect(created.corpus).toBe('key:feeds/fresh.txt');
     expect(created.corpusName).toBe('fresh.txt');
@@ -62,7 +67,7 @@ describe('retrain ticks', () => {
   });
 
   it('retrains runs on other corpora too (inline text: no feed version, never changed)', async () => {
-    const app = makeApp();
+    const app = await makeApp();
     expect((await app.request('/runs', post({ corpus: { text: ENGLISH, name: 'eng.txt' }, id: 'inline', config: TINY }))).status).toBe(201);
     const { res, body: report } = await tick(app, 'inline', { steps: 20 });
     expect(res.status).toBe(200);
@@ -72,7 +77,7 @@ describe('retrain ticks', () => {
   });
 
   it('keeps best on a regression: a feed whose training text no longer resembles its validation text', async () => {
-    const app = makeApp();
+    const app = await makeApp();
     await createFeedRun(app, 'regress', 'feeds/regress.txt', ENGLISH);
     const first = await tick(app, 'regress', { steps: 40 });
     expect(first.body.outcome).toBe('promoted');
@@ -102,7 +107,7 @@ describe('retrain ticks', () => {
   });
 
   it('is idempotent under a repeated key: same report, no training, no new report', async () => {
-    const app = makeApp();
+    const app = await makeApp();
     await createFeedRun(app, 'idem', 'feeds/idem.txt', ENGLISH);
     const first = await tick(app, 'idem', { steps: 10 }, { 'idempotency-key': '2026-11-27T03:00:00Z' });
     expect(first.res.status).toBe(200);
@@ -149,7 +154,7 @@ describe('retrain ticks', () => {
   });
 
   it('answers 409 while the run is training and changes nothing', async () => {
-    const app = makeApp();
+    const app = await makeApp();
     await createFeedRun(app, 'busy', 'feeds/busy.txt', ENGLISH);
     const training = app.request('/runs/busy/train', post({ maxSeconds: 3 }));
     await expect.poll(async () => (await run(app, 'busy')).status, { timeout: 10_000, interval: 50 }).toBe('training');
@@ -170,7 +175,7 @@ describe('retrain ticks', () => {
   });
 
   it('extends the vocabulary when the feed gains characters, and training proceeds', async () => {
-    const app = makeApp();
+    const app = await makeApp();
     await createFeedRun(app, 'grow', 'feeds/grow.txt', ENGLISH);
     const first = await tick(app, 'grow', { steps: 20 });
     expect(first.body.vocabSize.before).toBe(first.body.vocabSize.after);
@@ -199,7 +204,7 @@ describe('retrain ticks', () => {
   });
 
   it('refuses corpora it cannot handle with a clear 422 and a report, changing nothing else', async () => {
-    const app = makeApp();
+    const app = await makeApp();
     await createFeedRun(app, 'bad', 'feeds/bad.txt', ENGLISH);
     await tick(app, 'bad', { steps: 10 });
     const latest = await store.readPointer('bad', 'latest');
@@ -223,7 +228,7 @@ describe('retrain ticks', () => {
 
     // Growth past the server's parameter limit: the model cannot be extended here.
     await store.putFeed('feeds/bad.txt', ENGLISH + 'ÀÁÂÃÄÅÆÇÈÉÊËÌÍÎÏ '.repeat(10));
-    const limited = makeApp({ maxParams: (await run(app, 'bad')).params + 10 });
+    const limited = await makeApp({ maxParams: (await run(app, 'bad')).params + 10 });
     const big = await tick(limited, 'bad', { steps: 10 });
     expect(big.res.status).toBe(422);
     expect(big.body.error!.message).toMatch(/adds 16 new character\(s\).*over this server's limit/);
@@ -243,7 +248,7 @@ describe('retrain ticks', () => {
   });
 
   it('a tick whose training fails reports failed and leaves its key free for the retry', async () => {
-    const app = makeApp();
+    const app = await makeApp();
     await createFeedRun(app, 'broken', 'feeds/broken.txt', ENGLISH);
     await tick(app, 'broken', { steps: 5 });
     // Damage the stored best checkpoint's weights: state.json still reads, the worker cannot load it.
@@ -263,7 +268,7 @@ describe('retrain ticks', () => {
   });
 
   it('validates feed keys at run creation so a run cannot read outside feeds/', async () => {
-    const app = makeApp();
+    const app = await makeApp();
     for (const key of ['feeds/../runs/fresh/run.json', 'corpora/abc.txt', 'feeds/x.bin', '/feeds/x.txt', 'feeds/.hidden.txt', 'feeds//x.txt']) {
       const res = await app.request('/runs', post({ corpus: { key }, id: 'nope', config: TINY }));
       expect(res.status, key).toBe(400);
@@ -278,7 +283,7 @@ describe('retrain ticks', () => {
   });
 
   it('documents the routes in /openapi.json', async () => {
-    const doc = await (await makeApp().request('/openapi.json')).json();
+    const doc = await (await (await makeApp()).request('/openapi.json')).json();
     expect(doc.paths['/runs/{id}/retrain'].post.responses['200']).toBeDefined();
     expect(doc.paths['/runs/{id}/retrain'].post.parameters.map((p: { name: string }) => p.name)).toContain('idempotency-key');
     expect(doc.paths['/runs/{id}/retrains'].get.responses['200']).toBeDefined();

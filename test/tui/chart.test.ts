@@ -1,7 +1,7 @@
 // The pure pieces behind the charts and the generate scrollback.
 import { describe, expect, it } from 'vitest';
 import { lossSeries, plotLoss, resample, sparkline } from '../../tui/chart.ts';
-import { wrap } from '../../tui/screens/GenerateScreen.tsx';
+import { flowText, wrap } from '../../tui/format.ts';
 import type { MetricPoint } from '../../tui/api.ts';
 
 const pt = (step: number, trainLoss?: number, valLoss?: number): MetricPoint => ({ step, epoch: step / 100, time: step, trainLoss, valLoss });
@@ -72,5 +72,15 @@ describe('sparkline and resample', () => {
 describe('wrap', () => {
   it('hard-wraps at the width and keeps line breaks', () => {
     expect(wrap('abcdefg\n\nxy', 3)).toEqual(['abc', 'def', 'g', '', 'xy']);
+  });
+
+  it('counts terminal cells: wide characters take two and no character or emoji sequence is split', () => {
+    expect(wrap('ab漢字c', 4)).toEqual(['ab漢', '字c']);
+    expect(wrap('a👩‍👩‍👧b', 2)).toEqual(['a', '👩‍👩‍👧', 'b']);
+    expect(wrap('𝔸𝔹ℂ', 2)).toEqual(['𝔸𝔹', 'ℂ']); // astral, one cell each: never half a surrogate pair
+  });
+
+  it('flows generated text onto rows: line breaks become ↵, other controls a dot', () => {
+    expect(flowText('Ann\nBo\r\nCy\tD')).toBe('Ann↵Bo↵Cy·D');
   });
 });

@@ -69,11 +69,21 @@ describe('new run screen', () => {
     expect(frame).toMatch(/config\.hidden/);
     await focusField(app, 'hidden');
     await press(app, KEY.backspace, '32');
+    // A prime for the samples while training with a character the corpus (names) lacks.
+    await focusField(app, 'samplePrime');
+    await press(app, 'Ann☃');
+    await press(app, KEY.enter);
+    frame = await waitForFrame(app, (f) => lineWith(f, 'samplePrime').includes('✗'));
+    expect(frame).toMatch(/config\.samplePrime: "☃" not in this run's vocabulary/);
+    await press(app, KEY.backspace);
+    await focusField(app, 'sampleEvery');
+    await press(app, '50');
     await press(app, KEY.enter);
     await waitForText(app, 'Run › adv');
     const run = await t.api.getRun('adv');
     expect(run.model.hidden).toBe(32);
     expect(run.train.seqLen).toBe(12);
+    expect(run.sample).toMatchObject({ every: 50, prime: 'Ann' });
   });
 
   it('uploads a local text file as the corpus', async () => {

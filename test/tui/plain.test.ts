@@ -51,6 +51,13 @@ describe('non-TTY mode', () => {
     expect(r.stdout).toMatch(/^step \d+ epoch \d\.\d{3} train \d\.\d{3} .* chars\/s eta .* backend \w+$/m);
     const slices = r.stdout.match(/^slice done: \d+ steps/gm) ?? [];
     expect(slices.length).toBeGreaterThanOrEqual(2);
+    // Every slice ends on a validation, which brings a sample: one line, right after its step's line.
+    const samples = [...r.stdout.matchAll(/^step (\d+) epoch .*\nsample at step (\d+): (.+)$/gm)];
+    expect(samples.length).toBeGreaterThanOrEqual(slices.length);
+    for (const [, step, sampleStep, text] of samples) {
+      expect(sampleStep).toBe(step);
+      expect([...text]).toHaveLength(200);
+    }
     const run = await t.api.getRun('piped');
     expect(run.step).toBeGreaterThan(0);
     expect(r.stdout).toContain(`step ${run.step} epoch`);

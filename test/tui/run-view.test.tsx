@@ -43,6 +43,9 @@ describe('run view', () => {
     expect(frame).toMatch(/s stop after this slice/);
     // A second slice means the first ended (checkpointed) and the app chained the next one.
     frame = await waitForText(app, '(slice 2)', 30_000);
+    // The first slice's closing validation brought a sample: it shows without a key pressed.
+    frame = await waitForText(app, /Sample at step \d+ · newest of \d+/);
+    expect(frame).not.toContain('No sample yet');
     const before = stepShown(frame);
     await press(app, 's');
     frame = await waitForText(app, 'Stopping after this slice');

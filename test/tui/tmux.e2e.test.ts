@@ -1,6 +1,6 @@
 // The real thing in a real terminal: `node tui/bin/charrnn-tui.js` in a tmux pane (120×40) on the
-// embedded server with a temp store; create a run, train it and watch the chart move, generate
-// streamed text, quit. Keys go in with send-keys; assertions read capture-pane.
+// embedded server with a temp store; create a run, train it and watch the chart move and a sample
+// appear, generate streamed text, quit. Keys go in with send-keys; assertions read capture-pane.
 import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -118,6 +118,11 @@ describe('charrnn-tui in tmux', () => {
     screen = await waitFor((s) => stepOf(s) > firstStep + 5 && chartOf(s) !== firstChart, 'the chart to move', 60_000);
     expect(screen).toMatch(/chars\/s · backend \w+/);
     expect(screen).toMatch(/[█░]{20,} epoch \d+ \d+%/); // the progress bar (empty right after an epoch turns)
+    // Text appears as it learns, no key pressed: every slice's closing validation brings a sample.
+    screen = await waitForText(/Sample at step \d+ · newest of \d+/, 60_000);
+    const rows = screen.split('\n');
+    const sampleRow = rows[rows.findIndex((l) => l.startsWith('Sample at step')) + 1];
+    expect(sampleRow).toMatch(/^ {2}\S/);
 
     await keys('s');
     await waitForText('stopping after this slice');

@@ -11,6 +11,7 @@ import { useFormValues } from '../hooks/useFormValues.ts';
 import { describeError, fieldMessage } from '../errors.ts';
 import { Form, formKey, type FieldSpec } from '../components/Form.tsx';
 import { useBatchedText } from '../hooks/useBatchedText.ts';
+import { wrap } from '../format.ts';
 
 const FIELDS: FieldSpec[] = [
   { kind: 'text', key: 'prime', label: 'Prime', placeholder: '(none)', hint: 'text the model continues' },
@@ -237,14 +238,4 @@ function outputStatus(last: Generation | undefined, streamed: number): string {
   if (!last) return ' — press Enter to generate';
   if (last.state === 'streaming') return ` · #${last.n} streaming ▌ ${streamed.toLocaleString('en')} chars so far · Esc stops`;
   return ` · #${last.n} ${last.state} · ${last.text.length.toLocaleString('en')} chars`;
-}
-
-/** Hard-wrap text to `width` columns, keeping its own line breaks. */
-export function wrap(text: string, width: number): string[] {
-  const out: string[] = [];
-  for (const line of text.split('\n')) {
-    if (line.length === 0) out.push('');
-    for (let i = 0; i < line.length; i += width) out.push(line.slice(i, i + width));
-  }
-  return out;
 }

@@ -32,6 +32,10 @@ const NUMERIC: { key: string; label: string; kind: NumberKind; hint: string }[] 
   { key: 'evalChars', label: 'evalChars', kind: 'int', hint: 'validation chars cap (0 = all)' },
   { key: 'divergenceFactor', label: 'divergenceFactor', kind: 'float', hint: 'stop when loss > this × first loss' },
   { key: 'seed', label: 'seed', kind: 'int', hint: 'random seed' },
+  { key: 'sampleEvery', label: 'sampleEvery', kind: 'int', hint: 'sample while training every N steps (0 = never; empty = at each validation)' },
+  { key: 'sampleLength', label: 'sampleLength', kind: 'int', hint: 'characters per sample while training' },
+  { key: 'sampleTemperature', label: 'sampleTemperature', kind: 'float', hint: 'their temperature' },
+  { key: 'sampleSeed', label: 'sampleSeed', kind: 'int', hint: 'their seed (the same every time)' },
 ];
 
 const BASE_FIELDS: FieldSpec[] = [
@@ -47,6 +51,7 @@ const ADVANCED_FIELDS: FieldSpec[] = [
   { kind: 'choice', key: 'cell', label: 'cell', options: [DEFAULT, 'lstm', 'gru'] },
   ...NUMERIC.map((n): FieldSpec => ({ kind: 'text', key: n.key, label: n.label, placeholder: DEFAULT, hint: n.hint })),
   { kind: 'choice', key: 'amsgrad', label: 'amsgrad', options: [DEFAULT, 'on', 'off'] },
+  { kind: 'text', key: 'samplePrime', label: 'samplePrime', placeholder: '(none)', hint: 'text each sample while training starts from' },
 ];
 
 export function NewRunScreen() {
@@ -97,6 +102,7 @@ export function NewRunScreen() {
     }
     if (values.cell !== DEFAULT) config.cell = values.cell;
     if (values.amsgrad !== DEFAULT) config.amsgrad = values.amsgrad === 'on';
+    if (values.samplePrime) config.samplePrime = values.samplePrime; // spaces count: a prime is text
     if (values.corpus === FILE && !(values.path ?? '').trim()) local.path = 'enter the path of a text file';
     if (Object.keys(local).length) {
       setErrors(local);

@@ -1,20 +1,23 @@
-// One run: a live loss chart (asciichart), progress, speed, ETA and backend; start a chain of
-// training slices for N epochs or until stopped; stop cleanly; or tail another client's run.
+// One run: a live loss chart (asciichart), the latest sample the trainer wrote (←/→ page through
+// earlier ones), progress, speed, ETA and backend; start a chain of training slices for N epochs or
+// until stopped; stop cleanly; or tail another client's run.
 import { useEffect, useMemo, useState, useSyncExternalStore } from 'react';
 import { Box, Text } from 'ink';
 import TextInput from 'ink-text-input';
 import { useFooter, useUi } from '../context.ts';
 import { useKeys } from '../hooks/useKeys.ts';
-import { fmtDuration, fmtLoss, fmtParams, fmtRate, fmtSize } from '../format.ts';
+import { flowText, fmtDuration, fmtLoss, fmtParams, fmtRate, fmtSize, wrap } from '../format.ts';
 import { lossSeries, plotLoss } from '../chart.ts';
 import type { TrainState } from '../trainer.ts';
-import type { MetricPoint } from '../api.ts';
+import type { MetricPoint, Run } from '../api.ts';
 
 export function RunScreen({ runId }: { runId: string }) {
   const { sessions, navigate, notify, active, columns, bodyRows, serverBackend } = useUi();
   const session = sessions.get(runId);
   const state = useSyncExternalStore(session.subscribe, session.getState);
   const [prompt, setPrompt] = useState<string | null>(null);
+  /** The sample on show: an index into `samples`, or null for the newest as they come. */
+  const [picked, setPicked] = useState<number | null>(null);
 
   useEffect(() => {
     if (!session.busy) void session.load();
@@ -24,6 +27,11 @@ export function RunScreen({ runId }: { runId: string }) {
     if (state.error) notify(state.error, 'error');
   }, [state.error, notify]);
 
+  const pointCount = state.points.length;
+  // points only grow (appended in place), so their count is the cache key
+  // eslint-disable-next-line react-hooks/exhaustive-deps
+  const samples = useMemo(() => state.points.flatMap((p) => (p.sample ? [p.sample] : [])), [pointCount, state.points]);
+
   const training = state.phase === 'training' || state.phase === 'stopping';
   const footerIds =
     prompt !== null
@@ -31,6 +39,7 @@ export function RunScreen({ runId }: { runId: string }) {
       : [
           ...(state.phase === 'idle' ? ['train'] : []),
           ...(training ? ['stop'] : state.phase === 'following' ? ['unwatch'] : []),
+          ...(samples.length > 1 ? ['samples'] : []),
           'generate',
           'refresh',
           'back',
@@ -52,6 +61,8 @@ export function RunScreen({ runId }: { runId: string }) {
         else session.stop();
       } else if (input === 'g') navigate({ name: 'generate', runId });
       else if (input === 'r') void (session.busy ? session.refreshRun() : session.load());
+      else if (key.leftArrow) setPicked((i) => Math.max(0, (i ?? samples.length - 1) - 1));
+      else if (key.rightArrow) setPicked((i) => (i === null || i >= samples.length - 2 ? null : i + 1));
     },
     { isActive: active },
   );
@@ -70,8 +81,9 @@ export function RunScreen({ runId }: { runId: string }) {
 
   const run = state.run;
   const chartWidth = Math.max(10, columns - 12);
-  const chartHeight = Math.max(4, bodyRows - 7);
-  const pointCount = state.points.length;
+  // The sample takes a heading and up to 4 rows; the chart keeps at least 4.
+  const sampleRows = Math.max(1, Math.min(4, Math.floor((bodyRows - 8) / 3)));
+  const chartHeight = Math.max(4, bodyRows - 8 - sampleRows);
   const chart = useMemo(
     () => plotLoss(lossSeries(state.points, chartWidth), chartHeight),
     // points only grow (appended in place), so their count is the cache key
@@ -118,6 +130,7 @@ export function RunScreen({ runId }: { runId: string }) {
           {'         '}steps {state.points[0]?.step ?? 0} → {run.step}
         </Text>
       </Box>
+      <SamplePanel run={run} samples={samples} index={picked} width={Math.max(10, columns - 2)} rows={sampleRows} />
       <Progress state={state} width={Math.min(40, Math.max(10, columns - 60))} />
       <Box height={1}>
         <Text wrap="truncate-end">
@@ -149,6 +162,39 @@ export function RunScreen({ runId }: { runId: string }) {
           <Text> </Text>
         )}
       </Box>
+    </Box>
+  );
+}
+
+/**
+ * One sample of the run's training: the newest, or the one paged to, flowed onto `rows` rows of
+ * `width` cells (cut with … when longer), under a heading that says which it is.
+ */
+function SamplePanel({ run, samples, index, width, rows }: { run: Run; samples: NonNullable<MetricPoint['sample']>[]; index: number | null; width: number; rows: number }) {
+  const i = index ?? samples.length - 1;
+  const sample = samples[i];
+  let heading: string;
+  if (!sample) {
+    const every = run.sample.every;
+    heading = every === 0 ? 'Samples are off for this run (sampleEvery 0)' : `No sample yet: one comes ${every ? `every ${every} steps` : 'with each validation'}`;
+  } else {
+    const position = index === null ? `newest of ${samples.length}` : `${i + 1} of ${samples.length}`;
+    const keys = [i > 0 ? '← earlier' : '', index !== null ? '→ later' : ''].filter(Boolean).join(' · ');
+    heading = `Sample at step ${sample.step} · ${position}${keys ? ` · ${keys}` : ''}`;
+  }
+  const lines = sample ? wrap(flowText(sample.text), width) : [];
+  const shown = lines.length > rows ? [...lines.slice(0, rows - 1), wrap(lines[rows - 1], width - 1)[0] + '…'] : lines;
+  return (
+    <Box flexDirection="column" height={rows + 1}>
+      <Text dimColor wrap="truncate-end">
+        {heading}
+      </Text>
+      {shown.map((line, n) => (
+        <Text key={n} wrap="truncate-end">
+          {'  '}
+          {line}
+        </Text>
+      ))}
     </Box>
   );
 }

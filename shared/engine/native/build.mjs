@@ -6,8 +6,8 @@
 // portable (binding.gyp: kernels for every CPU of the architecture, chosen at load time), so the
 // bundle can ship it.
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, realpathSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BLAS_ENV, BUILT_ADDON, blasSwitchedOff } from './env.mjs';
 
@@ -19,9 +19,7 @@ const headers = ['/usr/include', '/usr/local/include', '/usr/include/x86_64-linu
   (d) => existsSync(join(d, 'cblas.h')),
 );
 // npm hands its bundled node-gyp to lifecycle scripts; run by hand, look beside npm.
-const gyp =
-  process.env.npm_config_node_gyp ??
-  join(dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js');
+const gyp = process.env.npm_config_node_gyp ?? npmsGyp();
 
 if (blasSwitchedOff()) {
   rmSync(join(here, 'build'), { recursive: true, force: true });
@@ -64,6 +62,22 @@ function build() {
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
+}
+
+/**
+ * The node-gyp of the npm installed beside the running Node, else of the npm on PATH: a Node
+ * unpacked from the registry's node-<os>-<cpu> package (the test suite's Node 22) has no npm of
+ * its own. The first candidate when none exists (the message names it).
+ */
+function npmsGyp() {
+  const inNpm = join('node_modules', 'node-gyp', 'bin', 'node-gyp.js');
+  const npms = [join(dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'bin', 'npm-cli.js')];
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    const bin = join(dir, 'npm');
+    if (dir && existsSync(bin)) npms.push(realpathSync(bin)); // <npm>/bin/npm-cli.js, through npm's symlink
+  }
+  const candidates = npms.map((cli) => join(dirname(cli), '..', inNpm));
+  return candidates.find((f) => existsSync(f)) ?? candidates[0];
 }
 
 /**
