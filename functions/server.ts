@@ -8,6 +8,9 @@ import { createApp, type App } from './app.ts';
 import { ServerBackend } from './backend.ts';
 import { readLimits, type Limits } from './limits.ts';
 
+/** Idle keep-alive sockets: longer than any client's or load balancer's idle timeout (AWS ALB: 60 s). */
+const KEEP_ALIVE_MS = 65_000;
+
 export interface ServerOptions {
   port?: number;
   host?: string;
@@ -55,6 +58,10 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
   loading?.catch(() => {}); // observed below, once listening
   const host = opts.host ?? '127.0.0.1';
   const server = serve({ fetch: app.fetch, port: opts.port ?? 0, hostname: host });
+  // Idle keep-alive sockets outlive the client's: a client (undici: 4 s; a load balancer: 60 s)
+  // must be the side that closes them. With Node's 5 s default the two close at the same moment
+  // and a reused socket fails ("other side closed"; seen in bad-input.test.ts under load).
+  Object.assign(server, { keepAliveTimeout: KEEP_ALIVE_MS, headersTimeout: KEEP_ALIVE_MS + 1000 });
   await new Promise<void>((resolve, reject) => {
     if (server.listening) return resolve();
     server.once('listening', resolve);

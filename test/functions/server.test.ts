@@ -406,3 +406,26 @@ describe('two instances on one store', () => {
     }
   });
 });
+
+describe('keep-alive', () => {
+  it('keeps an idle socket open longer than clients do (Node closes at 5 s by default), so a reused socket is never closed under a request', async () => {
+    const { request, Agent } = await import('node:http');
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const get = () =>
+      new Promise<number>((resolve, reject) => {
+        const req = request(url('/healthz'), { agent }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(req.socket!.localPort!));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    try {
+      const first = await get();
+      await new Promise((r) => setTimeout(r, 6000));
+      expect(await get()).toBe(first); // the same socket: the server did not close it
+    } finally {
+      agent.destroy();
+    }
+  });
+});
