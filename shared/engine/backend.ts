@@ -18,7 +18,7 @@ import {
 import { backendSetting, requireGpuSetting } from './env.ts';
 import { nativeAddonMissing } from './native-packages.ts';
 import { type Blas, blasStatus, loadBlas } from './native/blas.ts';
-import { inRowInvariantMatMuls, LSTM_CELL } from './step-kernels.ts';
+import { HEAP_CALL, type HeapCallAttrs, inRowInvariantMatMuls, LSTM_CELL } from './step-kernels.ts';
 
 // The sampling step's half lives apart so that a browser can load step.ts without this file.
 export { hasLstmCellKernel, LSTM_CELL, rowInvariantMatMuls } from './step-kernels.ts';
@@ -324,8 +324,8 @@ export function installWasmKernelFixes(): void {
       }) as any,
     });
   }
-  // (6) Native code over heap views (heapCall below), where the binding is built: the fused
-  //     training layers (fused.ts).
+  // (6) Native code over heap views (step-kernels.ts's heapCall), where the binding is built: the
+  //     fused training layers (fused.ts).
   if (blas && !tf.getKernel(HEAP_CALL, be)) {
     addedKernels.push(HEAP_CALL);
     tf.registerKernel({
@@ -338,48 +338,12 @@ export function installWasmKernelFixes(): void {
         const views: Record<string, Float32Array | Int32Array> = {};
         for (const [name, t] of Object.entries(inputs)) views[name] = backend.typedArrayFromHeap(t);
         outputs.forEach(([name], i) => (views[name] = backend.typedArrayFromHeap(outs[i]) as Float32Array));
-        run(views);
+        run(views, blas);
         return outs;
       }) as any,
     });
   }
   fixesInstalled = true;
-}
-
-/** Kernel name of the generic native call on heap views (heapCall). */
-const HEAP_CALL = 'CharrnnHeapCall';
-
-interface HeapCallAttrs {
-  outputs: [string, number[]][];
-  run: (views: Record<string, Float32Array | Int32Array>) => void;
-}
-
-/** Whether heapCall is available: the wasm backend with the native binding. */
-export function hasHeapCall(): boolean {
-  return tf.getBackend() === 'wasm' && tf.getKernel(HEAP_CALL, 'wasm') !== undefined;
-}
-
-/**
- * One kernel that hands `run` views of the wasm heap: the inputs' (float32 or int32) and those of new
- * float32 outputs (uninitialised), by name; `run` fills the outputs (it may also write an input it
- * owns: fused.ts's gate trace). Nothing is copied. `run` must not call tfjs (a heap growth would
- * detach the views). Records no gradient: call it inside a custom gradient op, or outside gradients.
- */
-export function heapCall(
-  inputs: Record<string, tf.Tensor>,
-  outputs: Record<string, number[]>,
-  run: (views: Record<string, Float32Array | Int32Array>) => void,
-): Record<string, tf.Tensor> {
-  const order = Object.entries(outputs);
-  const attrs: HeapCallAttrs = { outputs: order, run };
-  const out = tf.engine().runKernel(HEAP_CALL, inputs, attrs as unknown as tf.NamedAttrMap) as tf.Tensor | tf.Tensor[];
-  const list = Array.isArray(out) ? out : [out];
-  return Object.fromEntries(order.map(([name], i) => [name, list[i]]));
-}
-
-/** The native binding the wasm kernels use (null without one); call after initBackend(). */
-export function loadedBlas(): Blas | null {
-  return hasHeapCall() ? loadBlas() : null;
 }
 
 /** Matmuls smaller than this stay on XNNPACK: below it the call costs more than the vector width saves. */

@@ -15,7 +15,7 @@
 // outputs), kept past the forward pass's scope only while gradients are recorded; the backward pass
 // turns the gates into their gradient in place and frees the trace.
 import * as tf from '@tensorflow/tfjs';
-import { hasHeapCall, heapCall, loadedBlas } from './backend.ts';
+import { hasHeapCall, heapCall } from './step-kernels.ts';
 import { backwardKeeper, customOp, ref, track, type SeqOut } from './cells.ts';
 import type { HeadBackwardArgs, HeadForwardArgs, SeqLayerArgs } from './native/blas.ts';
 
@@ -45,7 +45,6 @@ export function fusedLayer(
   state: { h: tf.Tensor; c?: tf.Tensor },
   o: { T: number; threads: number },
 ): SeqOut {
-  const blas = loadedBlas()!;
   const lstm = cell === 'lstm';
   const [inDim, GH] = w.kernel.shape as [number, number];
   const H = w.recurrent.shape[0];
@@ -62,7 +61,7 @@ export function fusedLayer(
     const out = heapCall(
       { ...feed, wx, bias, wh },
       { hs: [TB, H], gates: [TB, GH], [traceName]: [TB, H], hLast: [B, H], ...(lstm ? { cLast: [B, H] } : {}) },
-      (v) => blas.seqForward({ ...shape, ...(v as unknown as SeqForwardViews) }),
+      (v, blas) => blas.seqForward({ ...shape, ...(v as unknown as SeqForwardViews) }),
     );
     // The final state leaves the op's internal tidy through keep(); the caller owns it.
     last = [tf.keep(out.hLast), ...(lstm ? [tf.keep(out.cLast)] : [])];
@@ -77,7 +76,7 @@ export function fusedLayer(
         const grads = heapCall(
           { ...saved, wx, wh, dhs: dHs },
           { ...(ids ? {} : { dx: [TB, inDim] }), dwx: [inDim, GH], db: [GH], dwh: [H, GH] },
-          (v) => blas.seqBackward({ ...shape, ...(v as unknown as SeqBackwardViews) }),
+          (v, blas) => blas.seqBackward({ ...shape, ...(v as unknown as SeqBackwardViews) }),
         );
         return keep.release([...(ids ? [] : [grads.dx]), grads.dwx, grads.db, grads.dwh]);
       },
@@ -108,20 +107,19 @@ export function fusedHeadLoss(
   targets: tf.Tensor1D,
   o: { reduction: 'mean' | 'sum'; threads: number },
 ): tf.Scalar {
-  const blas = loadedBlas()!;
   const [N, H] = x.shape;
   const V = w.shape[1]!;
   const shape = { N, H, V, threads: o.threads, mean: o.reduction === 'mean' };
   const keep = backwardKeeper();
   const op = customOp(([xx, ww, bb]) => {
-    const out = heapCall({ x: xx, w: ww, bias: bb, targets }, { probs: [N, V], loss: [1] }, (v) =>
+    const out = heapCall({ x: xx, w: ww, bias: bb, targets }, { probs: [N, V], loss: [1] }, (v, blas) =>
       blas.headForward({ ...shape, ...(v as unknown as HeadForwardViews) }),
     );
     const [probs, xs, ts] = keep.hold([out.probs, ref(xx), ref(targets)]);
     return {
       value: tf.reshape(out.loss, []),
       gradFunc: (dy) => {
-        const g = heapCall({ x: xs, w: ww, targets: ts, probs, dloss: dy }, { dx: [N, H], dw: [H, V], db: [V] }, (v) =>
+        const g = heapCall({ x: xs, w: ww, targets: ts, probs, dloss: dy }, { dx: [N, H], dw: [H, V], db: [V] }, (v, blas) =>
           blas.headBackward({ ...shape, ...(v as unknown as HeadBackwardViews) }),
         );
         return keep.release([g.dx, g.dw, g.db]);

@@ -1,8 +1,10 @@
-// What the sampling step (step.ts) asks of the backend, with no Node module in sight: the fused
-// LSTM cell's kernel name and the row-invariant matmul scope. backend.ts registers the kernel and
-// reads the scope where the native binding serves matmuls; a browser has neither, and step.ts runs
-// there unchanged (the exported page, functions/export/page/page.ts).
+// What the model code asks of the backend's native kernels, with no Node module in sight: the
+// sampling step's fused LSTM cell (step.ts), the row-invariant matmul scope, and heapCall (the fused
+// training layers, fused.ts). backend.ts registers the kernels and reads the scope where the native
+// binding is built; a browser has none of them, and the same code runs there on tfjs alone (the
+// exported page, functions/export/page/page.ts).
 import * as tf from '@tensorflow/tfjs';
+import type { Blas } from './native/blas.ts';
 
 /** Kernel name of the fused sampling LSTM cell: inputs xp, hw [n, 4H] and c [n, H]; outputs h, c. */
 export const LSTM_CELL = 'CharrnnLstmCell';
@@ -34,4 +36,36 @@ export function rowInvariantMatMuls<T>(f: () => T): T {
 /** Whether the caller is inside rowInvariantMatMuls (backend.ts's matmul kernels ask). */
 export function inRowInvariantMatMuls(): boolean {
   return rowwiseDepth > 0;
+}
+
+/** Kernel name of the generic native call on heap views (heapCall); backend.ts registers it. */
+export const HEAP_CALL = 'CharrnnHeapCall';
+
+export interface HeapCallAttrs {
+  outputs: [string, number[]][];
+  run: (views: Record<string, Float32Array | Int32Array>, blas: Blas) => void;
+}
+
+/** Whether heapCall is available: the wasm backend with the native binding. */
+export function hasHeapCall(): boolean {
+  return tf.getBackend() === 'wasm' && tf.getKernel(HEAP_CALL, 'wasm') !== undefined;
+}
+
+/**
+ * One kernel that hands `run` views of the wasm heap and the native binding: the inputs' views
+ * (float32 or int32) and those of new float32 outputs (uninitialised), by name; `run` fills the
+ * outputs (it may also write an input it owns: fused.ts's gate trace). Nothing is copied. `run` must
+ * not call tfjs (a heap growth would detach the views). Records no gradient: call it inside a custom
+ * gradient op, or outside gradients.
+ */
+export function heapCall(
+  inputs: Record<string, tf.Tensor>,
+  outputs: Record<string, number[]>,
+  run: HeapCallAttrs['run'],
+): Record<string, tf.Tensor> {
+  const order = Object.entries(outputs);
+  const attrs: HeapCallAttrs = { outputs: order, run };
+  const out = tf.engine().runKernel(HEAP_CALL, inputs, attrs as unknown as tf.NamedAttrMap) as tf.Tensor | tf.Tensor[];
+  const list = Array.isArray(out) ? out : [out];
+  return Object.fromEntries(order.map(([name], i) => [name, list[i]]));
 }
