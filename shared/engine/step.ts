@@ -1,10 +1,11 @@
 // One sampling time step for n rows (streams), shared by Sampler (n = 1) and BatchSampler: the same
 // ops for every n, and matmuls that compute each row alike whatever n is, so a stream's text does
 // not depend on what is sampled beside it. Where the native binding is built, the LSTM cell's
-// element-wise half is one kernel (backend.ts, native/cell.c) instead of ten tfjs ops. No Node module
-// here: the exported page runs this step in a browser (functions/export/page/page.ts).
+// element-wise half is one kernel (backend.ts, native/cell.c) instead of ten tfjs ops, and an LSTM's
+// whole step is one native call (nativeLstmStep). No Node module here: the exported page runs this
+// step in a browser (functions/export/page/page.ts).
 import * as tf from '@tensorflow/tfjs';
-import { hasLstmCellKernel, LSTM_CELL, rowInvariantMatMuls } from './step-kernels.ts';
+import { hasHeapCall, hasLstmCellKernel, heapCall, LSTM_CELL, rowInvariantMatMuls } from './step-kernels.ts';
 import type { CharRnn, RnnState } from './model.ts';
 
 /** The checkpoint's tensors as the sampling step uses them (prepared once). */
@@ -14,6 +15,8 @@ export interface StepWeights {
   table0: tf.Tensor2D | null;
   /** GRU recurrent kernels split into the gates' [H, 2H] and the candidate's [H, H] parts. */
   gruSplit: [tf.Tensor2D, tf.Tensor2D][];
+  /** nativeLstmStep's work rows (x, xp, hw), grown to the largest n seen. */
+  scratch?: { rows: number; x: Float32Array; xp: Float32Array; hw: Float32Array };
 }
 
 /** Fold and split the checkpoint's tensors for stepRows (kept until disposeStepWeights). */
@@ -38,6 +41,71 @@ export function disposeStepWeights(w: StepWeights, { keepNet = false } = {}): vo
  * logits [n, V]; the caller disposes the old state.
  */
 export function stepRows(w: StepWeights, ids: Int32Array, state: RnnState): { state: RnnState; logits: tf.Tensor2D } {
+  return w.net.config.cell === 'lstm' && hasHeapCall() ? nativeLstmStep(w, ids, state) : stepRowsOps(w, ids, state);
+}
+
+/**
+ * stepRows in one native call (heapCall, where the binding is built): the same products (rowGemm,
+ * row by row), bias additions and cell (native/cell.c) in the same order as stepRowsOps, so the
+ * same bits (test/sampling/step-rows.test.ts), without its ~8 tfjs ops per step: one 2x512 step
+ * 378 → 250 µs, batch-1 1x256 sampling 15–19k → 28k chars/s (BENCHMARKS.md, issue 13).
+ */
+function nativeLstmStep(w: StepWeights, ids: Int32Array, state: RnnState): { state: RnnState; logits: tf.Tensor2D } {
+  const net = w.net;
+  const { hidden: H, layers: L } = net.config;
+  const n = ids.length;
+  const V = net.headKernel.shape[1]!;
+  const E = net.embedding ? net.embedding.shape[1]! : 0;
+  if (!w.scratch || w.scratch.rows < n) w.scratch = { rows: n, x: new Float32Array(n * E), xp: new Float32Array(n * 4 * H), hw: new Float32Array(n * 4 * H) };
+  const { x, xp, hw } = w.scratch;
+  for (const id of ids) if (!(id >= 0 && id < V)) throw new Error(`stepRows: character id ${id} is not in [0, ${V - 1}]`);
+  const inputs: Record<string, tf.Tensor> = { headKernel: net.headKernel, headBias: net.headBias };
+  if (w.table0) inputs.table0 = w.table0;
+  else inputs.embedding = net.embedding!;
+  net.layers.forEach((layer, l) => {
+    if (l > 0 || !w.table0) inputs[`kernel${l}`] = layer.kernel;
+    inputs[`bias${l}`] = layer.bias;
+    inputs[`recurrent${l}`] = layer.recurrent;
+    inputs[`h${l}`] = state[l].h;
+    inputs[`c${l}`] = state[l].c!;
+  });
+  const outShapes: Record<string, number[]> = { logits: [n, V] };
+  for (let l = 0; l < L; l++) Object.assign(outShapes, { [`hOut${l}`]: [n, H], [`cOut${l}`]: [n, H] });
+  const idT = tf.tensor1d(ids, 'int32');
+  const out = heapCall({ ...inputs, ids: idT }, outShapes, (v, blas) => {
+    const f = v as Record<string, Float32Array>;
+    const G = 4 * H;
+    const addBias = (y: Float32Array, bias: Float32Array, cols: number) => {
+      for (let r = 0; r < n; r++) for (let j = 0; j < cols; j++) y[r * cols + j] += bias[j];
+    };
+    const gather = (table: Float32Array, width: number, into: Float32Array) => {
+      for (let r = 0; r < n; r++) into.set(table.subarray(ids[r] * width, (ids[r] + 1) * width), r * width);
+    };
+    let below: Float32Array | null = null; // the layer below's h rows
+    for (let l = 0; l < L; l++) {
+      const xpl = xp.subarray(0, n * G);
+      const hwl = hw.subarray(0, n * G);
+      if (l === 0 && w.table0) gather(f.table0, G, xpl);
+      else {
+        const input = l === 0 ? x.subarray(0, n * E) : below!;
+        if (l === 0) gather(f.embedding, E, input);
+        blas.rowGemm(n, G, l === 0 ? E : H, input, f[`kernel${l}`], xpl, false);
+        addBias(xpl, f[`bias${l}`], G);
+      }
+      blas.rowGemm(n, G, H, f[`h${l}`], f[`recurrent${l}`], hwl, false);
+      blas.lstmCell(n, H, xpl, hwl, f[`c${l}`], f[`hOut${l}`], f[`cOut${l}`]);
+      below = f[`hOut${l}`];
+    }
+    blas.rowGemm(n, V, H, below!, f.headKernel, f.logits, false);
+    addBias(f.logits, f.headBias, V);
+  });
+  idT.dispose();
+  const next: RnnState = Array.from({ length: L }, (_, l) => ({ h: out[`hOut${l}`] as tf.Tensor2D, c: out[`cOut${l}`] as tf.Tensor2D }));
+  return { state: next, logits: out.logits as tf.Tensor2D };
+}
+
+/** stepRows in tfjs ops: what a browser, the GRU and a machine without the binding run. */
+export function stepRowsOps(w: StepWeights, ids: Int32Array, state: RnnState): { state: RnnState; logits: tf.Tensor2D } {
   const { hidden: H, cell } = w.net.config;
   const n = ids.length;
   const fusedCell = hasLstmCellKernel();

@@ -8,7 +8,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../shared/engine/backend.ts';
 import { CharRnn, type RnnState } from '../../shared/engine/model.ts';
 import { Rng } from '../../shared/engine/rng.ts';
-import { disposeStepWeights, prepareStepWeights, stepRows } from '../../shared/engine/step.ts';
+import { disposeStepWeights, prepareStepWeights, stepRows, stepRowsOps } from '../../shared/engine/step.ts';
+import { hasHeapCall } from '../../shared/engine/step-kernels.ts';
 import type { ModelConfig } from '../../shared/engine/types.ts';
 
 const V = 67;
@@ -28,10 +29,10 @@ const toState = (cfg: ModelConfig, rows: Float32Array[][], n: number): RnnState 
 const rowOf = (a: Float32Array, r: number, width: number) => a.slice(r * width, (r + 1) * width);
 
 /** The step's outputs as bits: logits, then each layer's h (and c). */
-function stepBits(w: ReturnType<typeof prepareStepWeights>, cfg: ModelConfig, ids: Int32Array, state: Float32Array[][]): Uint32Array[] {
+function stepBits(w: ReturnType<typeof prepareStepWeights>, cfg: ModelConfig, ids: Int32Array, state: Float32Array[][], step = stepRows): Uint32Array[] {
   const n = ids.length;
   const s = toState(cfg, state, n);
-  const out = stepRows(w, ids, s);
+  const out = step(w, ids, s);
   const arrays = [out.logits, ...out.state.flatMap((l) => (l.c ? [l.h, l.c] : [l.h]))].map((t) => new Uint32Array((t.dataSync() as Float32Array).slice().buffer));
   tf.dispose([out.logits, ...out.state.flatMap((l) => (l.c ? [l.h, l.c] : [l.h])), ...s.flatMap((l) => (l.c ? [l.h, l.c] : [l.h]))]);
   return arrays;
@@ -57,6 +58,28 @@ describe.each<[string, ModelConfig]>([
           alone.forEach((bits, k) => expect(rowOf(together[k] as unknown as Float32Array, r, widths[k]) as unknown as Uint32Array, `n=${n} row ${r} output ${k}`).toEqual(bits));
         }
       }
+    } finally {
+      disposeStepWeights(w);
+    }
+  });
+});
+
+describe.each<[string, ModelConfig]>([
+  ['LSTM 1x32 one-hot', { cell: 'lstm', layers: 1, hidden: 32, dropout: 0, embedding: null }],
+  ['LSTM 2x256 one-hot', { cell: 'lstm', layers: 2, hidden: 256, dropout: 0, embedding: null }],
+  ['LSTM 2x64 embedding', { cell: 'lstm', layers: 2, hidden: 64, dropout: 0, embedding: 24 }],
+])('the native LSTM step, %s', (_name, cfg) => {
+  it.runIf(process.env.CHARRNN_BLAS !== 'off')('gives the bits of the step in tfjs ops (its twin, which a browser runs), for 1 and 9 rows', () => {
+    expect(hasHeapCall()).toBe(true); // stepRows takes the native path here
+    const w = prepareStepWeights(new CharRnn(cfg, V, undefined, 5));
+    try {
+      const rng = new Rng(3);
+      for (const n of [1, 9]) {
+        const ids = Int32Array.from({ length: n }, () => rng.int() % V);
+        const state = randomState(cfg, n, rng);
+        expect(stepBits(w, cfg, ids, state, stepRows)).toEqual(stepBits(w, cfg, ids, state, stepRowsOps));
+      }
+      expect(() => stepRows(w, Int32Array.of(V), w.net.zeroState(1))).toThrow(/not in \[0, 66\]/);
     } finally {
       disposeStepWeights(w);
     }
