@@ -26,7 +26,7 @@ import { Report, fmtInt, fmtMs, machineInfo } from './report.ts';
 import { quietly } from './quiet.ts';
 import { streamSample } from './sample-stream.ts';
 import { mean, percentile, round } from './stats.ts';
-import { runPeak, runTorchSampling, runTorchTraining, TORCH_BEST, torchUnavailable } from './torch-ref.ts';
+import { PYTHON, runPeak, runTorchSampling, runTorchTraining, TORCH_BEST, torchUnavailable } from './torch-ref.ts';
 import { blasVariants } from '../../shared/engine/native/blas.ts';
 import { NODE22_BIN, NODE22_VERSION, node22 } from '../node22.mjs';
 
@@ -51,6 +51,8 @@ interface Options {
   json: boolean;
   only: Set<Measure>;
   configs: BenchConfig[];
+  /** The Python with torch for the reference (--python). */
+  python: string;
 }
 
 /** What one config's measurements hand to the next ones. */
@@ -85,11 +87,12 @@ function parseOptions(argv: string[]): Options {
       json: { type: 'boolean', default: false },
       only: { type: 'string' },
       configs: { type: 'string', default: '1x256,2x512' },
+      python: { type: 'string', default: PYTHON },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
   if (values.help) {
-    console.log(`usage: npm run bench -- [--budget S] [--json] [--only ${MEASURES.join(',')}] [--configs 1x256,2x512]`);
+    console.log(`usage: npm run bench -- [--budget S] [--json] [--only ${MEASURES.join(',')}] [--configs 1x256,2x512] [--python ${PYTHON}]`);
     process.exit(0);
   }
   const budget = Number(values.budget);
@@ -100,7 +103,7 @@ function parseOptions(argv: string[]): Options {
     only.add(m as Measure);
   }
   const configs = parseConfigs(values.configs, (msg) => new UsageError(msg));
-  return { budget, json: values.json, only, configs };
+  return { budget, json: values.json, only, configs, python: values.python };
 }
 
 class UsageError extends Error {}
@@ -489,7 +492,7 @@ async function measureCliRuns(ctx: Ctx, bundleDir: string | null): Promise<void>
  * 2048³ product, best of 5. Training's effective GFLOP/s are reported as fractions of these.
  */
 async function measurePeak(ctx: Ctx): Promise<void> {
-  const torch = await runPeak(PEAK_PY).then((r) => r.gflops, (e: unknown) => {
+  const torch = await runPeak(PEAK_PY, ctx.opts.python).then((r) => r.gflops, (e: unknown) => {
     ctx.report.note(`peak.py failed: ${e instanceof Error ? e.message : String(e)}`);
     return null;
   });
@@ -528,7 +531,7 @@ async function measurePeak(ctx: Ctx): Promise<void> {
 async function measureTorch(ctx: Ctx, st: ConfigState): Promise<void> {
   const run = {
     layers: st.cfg.layers, hidden: st.cfg.hidden, batch: BATCH, seqLen: SEQ_LEN, budget: ctx.opts.budget,
-    valChars: VAL_CHARS, sampleChars: SAMPLE_CHARS, data: ctx.corpus.file!,
+    valChars: VAL_CHARS, sampleChars: SAMPLE_CHARS, data: ctx.corpus.file!, python: ctx.opts.python,
   };
   const r = await runTorchTraining(REF_TORCH, run);
   const s = await runTorchSampling(REF_TORCH, run);
@@ -669,7 +672,7 @@ async function main(): Promise<void> {
     if (opts.only.has('samples')) await attempt('samples while training', () => measureSamples(ctx));
     if (opts.only.has('page')) await attempt('exported page', () => measurePage(ctx));
     if (opts.only.has('torch')) {
-      const why = ctx.corpus.file ? torchUnavailable(REF_TORCH) : 'tinyshakespeare not found (the reference reads it from a file)';
+      const why = ctx.corpus.file ? torchUnavailable(REF_TORCH, ctx.opts.python) : 'tinyshakespeare not found (the reference reads it from a file)';
       if (why) report.note(`torch reference skipped: ${why}`);
       else {
         await attempt('peak', () => measurePeak(ctx));

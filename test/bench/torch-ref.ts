@@ -36,11 +36,11 @@ function torchEnv(blasThreads: number): NodeJS.ProcessEnv {
 }
 
 /** null if torch is usable, else why not (one line). */
-export function torchUnavailable(script: string): string | null {
+export function torchUnavailable(script: string, python = PYTHON): string | null {
   if (!existsSync(script)) return `${script} not found`;
-  if (!existsSync(PYTHON)) return `${PYTHON} not found`;
-  const r = spawnSync(PYTHON, ['-c', 'import torch'], { env: torchEnv(1), encoding: 'utf8', timeout: 60_000 });
-  if (r.status !== 0) return `${PYTHON} -c "import torch" failed: ${(r.stderr || r.error?.message || '').trim().split('\n').pop()}`;
+  if (!existsSync(python)) return `${python} not found`;
+  const r = spawnSync(python, ['-c', 'import torch'], { env: torchEnv(1), encoding: 'utf8', timeout: 60_000 });
+  if (r.status !== 0) return `${python} -c "import torch" failed: ${(r.stderr || r.error?.message || '').trim().split('\n').pop()}`;
   if (!existsSync(OPENBLAS_DIR)) return `${OPENBLAS_DIR} missing (install libopenblas0-pthread; reference BLAS would be 13× slower)`;
   return null;
 }
@@ -55,9 +55,9 @@ const WRAPPER = [
 ].join('\n');
 
 /** A reference script with PyTorch's best setting for `figure`; its last stdout line parsed as JSON. */
-async function runScript<T>(script: string, args: string[], figure: Figure): Promise<T & { maxrss_kb?: number }> {
+async function runScript<T>(python: string, script: string, args: string[], figure: Figure): Promise<T & { maxrss_kb?: number }> {
   const best = TORCH_BEST[figure];
-  const child = spawn(PYTHON, ['-c', WRAPPER, script, ...args, '--threads', String(best.torchThreads)], {
+  const child = spawn(python, ['-c', WRAPPER, script, ...args, '--threads', String(best.torchThreads)], {
     env: torchEnv(best.blasThreads),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -85,16 +85,18 @@ export interface TorchRun {
   valChars: number;
   sampleChars: number;
   data: string;
+  /** The interpreter with torch (default PYTHON). */
+  python?: string;
 }
 
 /** Training (and validation) with PyTorch's best training setting; no sampling. */
 export function runTorchTraining(script: string, o: TorchRun): Promise<TorchResult> {
-  return runScript<TorchResult>(script, [...shapeArgs(o), '--budget', String(o.budget), '--val-chars', String(o.valChars), '--val-max-s', '60', '--sample-chars', '0'], 'train');
+  return runScript<TorchResult>(o.python ?? PYTHON, script, [...shapeArgs(o), '--budget', String(o.budget), '--val-chars', String(o.valChars), '--val-max-s', '60', '--sample-chars', '0'], 'train');
 }
 
 /** Batch-1 sampling with PyTorch's best sampling setting, after one training step. */
 export function runTorchSampling(script: string, o: TorchRun): Promise<TorchResult> {
-  return runScript<TorchResult>(script, [...shapeArgs(o), '--max-steps', '1', '--val-chars', String(o.seqLen), '--sample-chars', String(o.sampleChars)], 'sample');
+  return runScript<TorchResult>(o.python ?? PYTHON, script, [...shapeArgs(o), '--max-steps', '1', '--val-chars', String(o.seqLen), '--sample-chars', String(o.sampleChars)], 'sample');
 }
 
 function shapeArgs(o: TorchRun): string[] {
@@ -108,8 +110,8 @@ export interface PeakResult {
 }
 
 /** peak.py: torch.mm's float32 peak on both cores (the training setting: OpenBLAS on 2 threads). */
-export async function runPeak(script: string): Promise<PeakResult> {
+export async function runPeak(script: string, python = PYTHON): Promise<PeakResult> {
   const r = await runScript<{ square: Record<string, { torch_mm: { gflops_best: number } }>; blas_libs: string[] }>(
-    script, ['--sizes', '1024,2048', '--min-time', '2'], 'train');
+    python, script, ['--sizes', '1024,2048', '--min-time', '2'], 'train');
   return { gflops: Math.max(...Object.values(r.square).map((s) => s.torch_mm.gflops_best)), blas_libs: r.blas_libs };
 }
