@@ -35,11 +35,14 @@ async function keys(...k: string[]): Promise<void> {
  */
 async function tabTo(label: string): Promise<void> {
   const focused = (screen: string) => screen.split('\n').some((l) => l.startsWith(`› ${label}`));
+  const focusLine = (screen: string) => screen.split('\n').find((l) => l.startsWith('› '))?.slice(0, 20);
   for (let i = 0; i < 12; i++) {
     const before = capture();
     if (focused(before)) return;
     tmux('send-keys', '-t', SESSION, 'Tab');
-    await waitFor((s) => s !== before, 'the Tab to redraw', 5000);
+    // Wait for the focus to move, not for any redraw: text typed just before may still be arriving,
+    // and a second Tab sent on that redraw would skip a field.
+    await waitFor((s) => focusLine(s) !== focusLine(before), 'the Tab to move the focus', 5000);
   }
   await waitFor(focused, `${label} focused`, 5000);
 }
