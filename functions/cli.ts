@@ -7,6 +7,7 @@ import { pathToFileURL } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { unzipSync } from 'fflate';
 import { BUILTIN_CORPORA, type RetrainReport, type Run, type TrainProgress, type TrainSummary } from '../shared/api/schemas.ts';
+import { runIdFromName } from '../shared/run-id.ts';
 import { ApiRequestError, createClient, ensureOk, readSse, sseInit, type Client } from './client.ts';
 import { VERSION } from './version.ts';
 import { SITE_FILES } from './export/page/site.mjs';
@@ -118,12 +119,9 @@ interface TrainOpts {
   api?: string;
 }
 
-export function slug(s: string): string {
-  return s
-    .toLowerCase()
-    .replace(/[^a-z0-9._-]+/g, '-')
-    .replace(/^[.-]+|-+$/g, '')
-    .slice(0, 64) || 'run';
+/** The run id for --run (or the corpus file's name): the server's rule for a name, 'run' when nothing is left. */
+export function runIdArg(name: string): string {
+  return runIdFromName(name) || 'run';
 }
 
 const isBuiltin = (corpus: string) => (BUILTIN_CORPORA as readonly string[]).includes(corpus);
@@ -148,7 +146,7 @@ async function train(opts: TrainOpts): Promise<void> {
   await checkCorpusArg(opts.corpus);
   await withConnection(opts, async (client) => {
     const name = opts.run ?? path.basename(opts.corpus).replace(/\.[^.]+$/, '');
-    const id = slug(name);
+    const id = runIdArg(name);
     const config = {
       ...(opts.layers !== undefined ? { layers: opts.layers } : {}),
       ...(opts.hidden !== undefined ? { hidden: opts.hidden } : {}),
@@ -451,7 +449,7 @@ export function buildProgram(): Command {
     .option('--checkpoint <ref>', 'latest, best or a step number (default latest)', checkpointRef)
     .addOption(storeOpt())
     .addOption(apiOpt())
-    .action((opts: SampleOpts) => sample({ ...opts, run: slug(opts.run) }));
+    .action((opts: SampleOpts) => sample({ ...opts, run: runIdArg(opts.run) }));
 
   program
     .command('retrain')
@@ -464,7 +462,7 @@ export function buildProgram(): Command {
     .option('--json', 'print the report as one JSON object')
     .addOption(storeOpt())
     .addOption(apiOpt())
-    .action((opts: RetrainOpts) => retrainCommand({ ...opts, run: slug(opts.run) }));
+    .action((opts: RetrainOpts) => retrainCommand({ ...opts, run: runIdArg(opts.run) }));
 
   program
     .command('export')
@@ -474,7 +472,7 @@ export function buildProgram(): Command {
     .requiredOption('--out <dir>', 'directory to write index.html and its files into (created if missing)')
     .addOption(storeOpt())
     .addOption(apiOpt())
-    .action((opts: ExportOpts) => exportCommand({ ...opts, run: slug(opts.run) }));
+    .action((opts: ExportOpts) => exportCommand({ ...opts, run: runIdArg(opts.run) }));
 
   program
     .command('runs')

@@ -5,22 +5,10 @@ import { checkCorpusFits, countParams, formatChars, resolveConfig, resolveSample
 import type { ModelConfig, TrainingSampleConfig } from '../../shared/engine/types.ts';
 import type { LoadedCheckpoint } from '../../shared/store/index.ts';
 import type { CheckpointRef, RunRecord } from '../../shared/store/types.ts';
+import { RUN_ID_MAX, runIdFromName } from '../../shared/run-id.ts';
 import { HttpError } from '../errors.ts';
 import type { Services } from '../services.ts';
 import { resolveCorpus } from './corpus.ts';
-
-/** Lowercase slug usable as a RunId ('' when nothing usable is left). */
-export function slugify(s: string): string {
-  return s
-    .toLowerCase()
-    .normalize('NFKD')
-    .replace(/[\u0300-\u036f]/g, '')
-    .replace(/[^a-z0-9._-]+/g, '-')
-    .replace(/-{2,}/g, '-')
-    .replace(/^[.-]+|-+$/g, '')
-    .slice(0, 64)
-    .replace(/[.-]+$/g, '');
-}
 
 export async function createRun(s: Services, body: CreateRunBody): Promise<Run> {
   const { model, train } = resolveConfig(body.config ?? {});
@@ -41,8 +29,8 @@ export async function createRun(s: Services, body: CreateRunBody): Promise<Run> 
   if (params > s.limits.maxParams) {
     throw new HttpError(400, 'limit_exceeded', `config: ${params} parameters exceeds this server's limit of ${s.limits.maxParams}; use fewer layers or a smaller hidden size`, 'config');
   }
-  const id = body.id ?? (body.name && slugify(body.name)) ?? '';
-  const runId = id || `${slugify(corpus.name) || 'corpus'}-${randomBytes(3).toString('hex')}`.slice(-64);
+  const id = body.id ?? (body.name && runIdFromName(body.name)) ?? '';
+  const runId = id || `${runIdFromName(corpus.name) || 'corpus'}-${randomBytes(3).toString('hex')}`.slice(-RUN_ID_MAX);
   const now = new Date(s.now()).toISOString();
   const record: RunRecord & { vocabSize: number; params: number } = {
     id: runId,

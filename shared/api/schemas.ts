@@ -2,16 +2,17 @@
 // validators (functions/), the OpenAPI document, and the typed client the TUI and CLI use.
 // Static bounds here are sanity limits; per-instance caps (CHARRNN_MAX_*) are applied by functions/.
 import { z } from 'zod';
+import { RUN_ID_MAX, RUN_ID_PATTERN, RUN_ID_RULE } from '../run-id.ts';
 
 export const BUILTIN_CORPORA = ['moby-dick', 'names'] as const;
 export const PRESETS = ['tiny', 'small', 'medium', 'large'] as const;
 
-/** A run id: what goes in URLs and store keys. Lowercase letters, digits, '-', '_', '.', not starting with '.'; no slashes. */
+/** A run id: what goes in URLs and store keys (the rule: shared/run-id.ts). */
 export const RunId = z
   .string()
   .min(1)
-  .max(64)
-  .regex(/^[a-z0-9_-][a-z0-9._-]*$/, 'use 1-64 lowercase letters, digits, ".", "_" or "-" (not starting with ".")')
+  .max(RUN_ID_MAX)
+  .regex(RUN_ID_PATTERN, RUN_ID_RULE)
   .meta({ description: 'Run id', example: 'moby-small' });
 
 const posInt = (max: number) => z.number().int().min(1).max(max);

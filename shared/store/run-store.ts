@@ -12,7 +12,7 @@
 //   feeds/<name>.txt                                 mutable feed corpora (replaced by their publisher; retrain picks up new versions)
 import { createHash, randomBytes } from 'node:crypto';
 import type { MetricPoint } from '../engine/types.ts';
-import { validateFeedKey, validateId, validateKey } from './keys.ts';
+import { validateFeedKey, validateId, validateKey, validateSegmentName } from './keys.ts';
 import {
   InvalidKeyError,
   LeaseConflictError,
@@ -416,7 +416,7 @@ export class RunStore {
 
   /** Writes `points` as a new object runs/<id>/metrics/<segment>.jsonl (create-only). Use newMetricsSegment() for names that sort in write order. */
   async appendMetrics(id: string, segment: string, points: readonly MetricPoint[]): Promise<void> {
-    validateId(segment, 'metrics segment');
+    validateSegmentName(segment, 'metrics segment');
     if (points.length === 0) return;
     const body = points.map((p) => JSON.stringify(p)).join('\n') + '\n';
     await this.objects.put(this.runKey(id, `metrics/${segment}.jsonl`), body, { ifNoneMatch: '*', contentType: 'application/x-ndjson' });

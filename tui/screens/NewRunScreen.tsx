@@ -5,6 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import { Box, Text } from 'ink';
 import { BUILTIN_CORPORA, PRESETS } from '../../shared/api/schemas.ts';
+import { RUN_ID_RULE, runIdFromName } from '../../shared/run-id.ts';
 import { ApiRequestError, type CreateRunBody } from '../api.ts';
 import { useFooter, useUi } from '../context.ts';
 import { useKeys } from '../hooks/useKeys.ts';
@@ -41,7 +42,7 @@ const NUMERIC: { key: string; label: string; kind: NumberKind; hint: string }[] 
 const BASE_FIELDS: FieldSpec[] = [
   { kind: 'choice', key: 'corpus', label: 'Corpus', options: [...BUILTIN_CORPORA, FILE], hint: '←→ to choose' },
   { kind: 'text', key: 'path', label: 'File', placeholder: './my-text.txt', hint: 'a UTF-8 text file, uploaded to the server' },
-  { kind: 'text', key: 'id', label: 'Run id', placeholder: '(generated)', hint: 'lowercase letters, digits, . _ -' },
+  { kind: 'text', key: 'id', label: 'Run id', placeholder: '(generated)', hint: RUN_ID_RULE },
   { kind: 'text', key: 'name', label: 'Name', placeholder: '(same as id)' },
   { kind: 'choice', key: 'preset', label: 'Size', options: PRESETS, hint: 'tiny 1×64 · small 1×128 · medium 2×256 · large 2×512' },
   { kind: 'choice', key: 'advanced', label: 'Advanced', options: ['off', 'on'], hint: 'set every hyperparameter' },
@@ -67,12 +68,16 @@ export function NewRunScreen() {
   const [focus, setFocus] = useState(0);
   const [busy, setBusy] = useState<string | null>(null);
 
+  // An empty id is the server's runIdFromName(name): shown as the placeholder while a name is typed.
+  const derivedId = runIdFromName(values.name ?? '');
   const fields = useMemo(
     () => [
-      ...BASE_FIELDS.filter((f) => f.key !== 'path' || values.corpus === FILE),
+      ...BASE_FIELDS.filter((f) => f.key !== 'path' || values.corpus === FILE).map((f) =>
+        f.key === 'id' && derivedId ? { ...f, placeholder: derivedId } : f,
+      ),
       ...(values.advanced === 'on' ? ADVANCED_FIELDS : []),
     ],
-    [values.corpus, values.advanced],
+    [values.corpus, values.advanced, derivedId],
   );
   const focused = fields[Math.min(focus, fields.length - 1)];
   const typing = focused?.kind === 'text';
