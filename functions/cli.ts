@@ -6,7 +6,8 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { unzipSync } from 'fflate';
-import { BUILTIN_CORPORA, type RetrainReport, type Run, type TrainProgress, type TrainSummary } from '../shared/api/schemas.ts';
+import type { RetrainReport, Run, TrainProgress, TrainSummary } from '../shared/api/schemas.ts';
+import { BUILTIN_CORPORA, isBuiltinCorpus as isBuiltin } from '../shared/builtin-corpora.mjs';
 import { runIdFromName } from '../shared/run-id.ts';
 import { ApiRequestError, createClient, ensureOk, readSse, sseInit, type Client } from './client.ts';
 import { VERSION } from './version.ts';
@@ -123,8 +124,6 @@ interface TrainOpts {
 export function runIdArg(name: string): string {
   return runIdFromName(name) || 'run';
 }
-
-const isBuiltin = (corpus: string) => (BUILTIN_CORPORA as readonly string[]).includes(corpus);
 
 /** Fail early (before any server starts) on a corpus that is neither built in nor a file. */
 async function checkCorpusArg(corpus: string): Promise<void> {

@@ -2,10 +2,11 @@
 // validators (functions/), the OpenAPI document, and the typed client the TUI and CLI use.
 // Static bounds here are sanity limits; per-instance caps (CHARRNN_MAX_*) are applied by functions/.
 import { z } from 'zod';
+import { BUILTIN_CORPORA } from '../builtin-corpora.mjs';
+import { describePresets, PRESETS } from '../presets.ts';
 import { RUN_ID_MAX, RUN_ID_PATTERN, RUN_ID_RULE } from '../run-id.ts';
 
-export const BUILTIN_CORPORA = ['moby-dick', 'names'] as const;
-export const PRESETS = ['tiny', 'small', 'medium', 'large'] as const;
+export { BUILTIN_CORPORA, PRESETS };
 
 /** A run id: what goes in URLs and store keys (the rule: shared/run-id.ts). */
 export const RunId = z
@@ -26,7 +27,7 @@ const SampleLength = posInt(1_000_000);
 /** Every hyperparameter, all optional: unspecified ones come from the preset, then the defaults. */
 export const RunConfigInput = z
   .object({
-    preset: z.enum(PRESETS).optional().meta({ description: 'Size preset: tiny 1×64, small 1×128, medium 2×256, large 2×512' }),
+    preset: z.enum(PRESETS).optional().meta({ description: `Size preset: ${describePresets()}` }),
     cell: z.enum(['lstm', 'gru']).optional(),
     layers: posInt(8).optional(),
     hidden: posInt(2048).optional(),

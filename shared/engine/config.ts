@@ -1,17 +1,9 @@
 // RunConfigInput (all optional) → full ModelConfig + TrainConfig: preset first, then explicit fields.
 import type { RunConfigInput } from '../api/schemas.ts';
+import { DEFAULT_PRESET, PRESET_SHAPES } from '../presets.ts';
 import type { ModelConfig, TrainConfig, TrainingSampleConfig } from './types.ts';
 
-export type Preset = 'tiny' | 'small' | 'medium' | 'large';
-
-export const PRESET_SHAPES: Record<Preset, { layers: number; hidden: number }> = {
-  tiny: { layers: 1, hidden: 64 },
-  small: { layers: 1, hidden: 128 },
-  medium: { layers: 2, hidden: 256 },
-  large: { layers: 2, hidden: 512 },
-};
-
-export const DEFAULT_PRESET: Preset = 'small';
+export { DEFAULT_PRESET, PRESET_SHAPES, type Preset } from '../presets.ts';
 
 export const DEFAULT_MODEL: ModelConfig = { cell: 'lstm', ...PRESET_SHAPES[DEFAULT_PRESET], dropout: 0, embedding: null };
 

@@ -4,7 +4,8 @@ import { useMemo, useState } from 'react';
 import { readFile } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import { Box, Text } from 'ink';
-import { BUILTIN_CORPORA, PRESETS } from '../../shared/api/schemas.ts';
+import { BUILTIN_CORPORA } from '../../shared/builtin-corpora.mjs';
+import { DEFAULT_PRESET, describePresets, PRESETS } from '../../shared/presets.ts';
 import { RUN_ID_RULE, runIdFromName } from '../../shared/run-id.ts';
 import { ApiRequestError, type CreateRunBody } from '../api.ts';
 import { useFooter, useUi } from '../context.ts';
@@ -44,7 +45,7 @@ const BASE_FIELDS: FieldSpec[] = [
   { kind: 'text', key: 'path', label: 'File', placeholder: './my-text.txt', hint: 'a UTF-8 text file, uploaded to the server' },
   { kind: 'text', key: 'id', label: 'Run id', placeholder: '(generated)', hint: RUN_ID_RULE },
   { kind: 'text', key: 'name', label: 'Name', placeholder: '(same as id)' },
-  { kind: 'choice', key: 'preset', label: 'Size', options: PRESETS, hint: 'tiny 1×64 · small 1×128 · medium 2×256 · large 2×512' },
+  { kind: 'choice', key: 'preset', label: 'Size', options: PRESETS, hint: describePresets(' · ') },
   { kind: 'choice', key: 'advanced', label: 'Advanced', options: ['off', 'on'], hint: 'set every hyperparameter' },
 ];
 
@@ -59,7 +60,7 @@ export function NewRunScreen() {
   const { api, navigate, notify, active, bodyRows } = useUi();
   const { values, setValue, latest } = useFormValues({
     corpus: BUILTIN_CORPORA[0],
-    preset: 'small',
+    preset: DEFAULT_PRESET,
     advanced: 'off',
     cell: DEFAULT,
     amsgrad: DEFAULT,
