@@ -1,7 +1,7 @@
 // Run records as the API shows them: creation (ids, config, limits), listing, deletion.
 import { randomBytes } from 'node:crypto';
 import type { CreateRunBody, Run } from '../../shared/api/schemas.ts';
-import { checkCorpusFits, countParams, formatChars, resolveConfig, resolveSampleConfig, Vocab } from '../../shared/engine/tf-free.ts';
+import { checkCorpusFits, checkPrime, countParams, formatChars, resolveConfig, resolveSampleConfig, Vocab } from '../../shared/engine/tf-free.ts';
 import type { ModelConfig, TrainingSampleConfig } from '../../shared/engine/types.ts';
 import type { LoadedCheckpoint } from '../../shared/store/index.ts';
 import type { CheckpointRef, RunRecord } from '../../shared/store/types.ts';
@@ -62,12 +62,6 @@ function checkModelLimits(s: Services, model: ModelConfig) {
   if (model.hidden > s.limits.maxHidden) {
     throw new HttpError(400, 'limit_exceeded', `config.hidden: ${model.hidden} exceeds this server's limit of ${s.limits.maxHidden}`, 'config.hidden');
   }
-}
-
-/** 400 naming the characters of `prime` outside the vocabulary (a sample's or a run's samplePrime). */
-export function checkPrime(vocab: Vocab, prime: string, field: string): void {
-  const missing = vocab.missing(prime);
-  if (missing.length) throw new HttpError(400, 'invalid_input', `${field}: ${formatChars(missing)} not in this run's vocabulary`, field);
 }
 
 /** The samples a run takes while training (defaults for runs created before they existed). */

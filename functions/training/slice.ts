@@ -6,7 +6,7 @@ import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { BackendInUse, TrainBody, TrainProgress, TrainSummary } from '../../shared/api/schemas.ts';
-import { readCheckpointInfo, Vocab } from '../../shared/engine/tf-free.ts';
+import { checkPrime, readCheckpointInfo, Vocab } from '../../shared/engine/tf-free.ts';
 import { EngineInputError } from '../../shared/engine/types.ts';
 import type { CheckpointFiles, ModelConfig, TrainConfig } from '../../shared/engine/types.ts';
 import { PreconditionFailedError, type CheckpointPointer, type Lease, type RunRecord } from '../../shared/store/types.ts';
@@ -14,7 +14,7 @@ import { newMetricsSegment, type RunStore } from '../../shared/store/index.ts';
 import { HttpError } from '../errors.ts';
 import type { Limits } from '../limits.ts';
 import { loadCorpusText } from '../runs/corpus.ts';
-import { checkPrime, sampleConfigOf } from '../runs/service.ts';
+import { sampleConfigOf } from '../runs/service.ts';
 import type { ProgressPoint, ServerMessage, StopReason, WorkerInput, WorkerMessage } from './protocol.ts';
 import { startRunner, type SliceRunner, type TrainingThread } from './runner.ts';
 
