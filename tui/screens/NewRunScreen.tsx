@@ -1,9 +1,8 @@
 // Create a run: corpus (built-in or a local file to upload), size preset, and optionally every
 // hyperparameter. The API validates; its 400 `field` is shown next to the matching field.
 import { useMemo, useState } from 'react';
-import { readFile } from 'node:fs/promises';
-import { basename, resolve } from 'node:path';
 import { Box, Text } from 'ink';
+import { CorpusFileError, readCorpusFile, type CorpusFile } from '../../functions/client/corpus-file.ts';
 import { BUILTIN_CORPORA } from '../../shared/builtin-corpora.mjs';
 import { DEFAULT_PRESET, describePresets, PRESETS } from '../../shared/presets.ts';
 import { RUN_ID_RULE, runIdFromName } from '../../shared/run-id.ts';
@@ -120,19 +119,16 @@ export function NewRunScreen() {
     let corpusName: string | undefined;
     try {
       if (values.corpus === FILE) {
-        const path = resolve(values.path.trim());
-        let text: string;
+        let file: CorpusFile;
         try {
-          text = await readFile(path, 'utf8');
+          file = await readCorpusFile(values.path.trim());
         } catch (err) {
-          const code = (err as NodeJS.ErrnoException).code;
-          setErrors({ path: code === 'ENOENT' ? `no such file: ${path}` : `cannot read ${path} (${code ?? 'error'})` });
+          setErrors({ path: err instanceof CorpusFileError ? err.message : String(err) });
           return;
         }
-        setBusy(`Uploading ${path} (${text.length.toLocaleString()} chars)…`);
-        const up = await api.uploadCorpus(text);
-        corpus = up.ref as CreateRunBody['corpus'];
-        corpusName = basename(path);
+        setBusy(`Uploading ${file.path} (${file.bytes.length.toLocaleString()} bytes)…`);
+        corpus = (await api.uploadCorpus(file.bytes)).ref as CreateRunBody['corpus'];
+        corpusName = file.name;
       }
       setBusy('Creating run…');
       const body: CreateRunBody = { corpus, config: config as CreateRunBody['config'] };

@@ -8,7 +8,7 @@ import { useFooter, useUi } from '../context.ts';
 import { useKeys } from '../hooks/useKeys.ts';
 import { flowText, fmtDuration, fmtLoss, fmtParams, fmtRate, fmtSize, wrap } from '../format.ts';
 import { lossSeries, plotLoss } from '../chart.ts';
-import type { TrainState } from '../trainer.ts';
+import type { RunSessionState } from '../run-session.ts';
 import type { MetricPoint, Run } from '../api.ts';
 
 export function RunScreen({ runId }: { runId: string }) {
@@ -208,7 +208,7 @@ function lastOf(points: readonly MetricPoint[], pick: (p: MetricPoint) => number
   return undefined;
 }
 
-function PhaseBadge({ state }: { state: TrainState }) {
+function PhaseBadge({ state }: { state: RunSessionState }) {
   switch (state.phase) {
     case 'training':
       return <Text color="green">● training{state.slices ? ` (slice ${state.slices + 1})` : ''}</Text>;
@@ -223,7 +223,7 @@ function PhaseBadge({ state }: { state: TrainState }) {
   }
 }
 
-function Progress({ state, width }: { state: TrainState; width: number }) {
+function Progress({ state, width }: { state: RunSessionState; width: number }) {
   const run = state.run!;
   const goal = state.goal;
   const active = state.phase === 'training' || state.phase === 'stopping';
