@@ -6,7 +6,6 @@ import { decodeCorpus, loadBuiltinCorpus, Vocab } from '../../shared/engine/tf-f
 import type { RunStore } from '../../shared/store/index.ts';
 import type { CorpusVersion } from '../../shared/store/types.ts';
 import { HttpError } from '../errors.ts';
-import type { Services } from '../services.ts';
 
 export type CorpusInput = BuiltinCorpus | string | { text: string; name?: string } | { key: string };
 
@@ -23,7 +22,7 @@ export interface ResolvedCorpus {
 }
 
 /** Resolve a CreateRunBody corpus to a stored ref and its text; validates it (422 when unusable). */
-export async function resolveCorpus(s: Services, input: CorpusInput, displayName?: string): Promise<ResolvedCorpus> {
+export async function resolveCorpus(s: { store: RunStore }, input: CorpusInput, displayName?: string): Promise<ResolvedCorpus> {
   if (typeof input === 'string' && isBuiltin(input)) {
     const text = loadBuiltinCorpus(input);
     return { ref: `builtin:${input}`, name: input, text, vocabSize: Vocab.fromText(text).size };

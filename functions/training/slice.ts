@@ -8,13 +8,13 @@ import { hostname } from 'node:os';
 import type { BackendInUse, TrainBody, TrainProgress, TrainSummary } from '../../shared/api/schemas.ts';
 import { checkPrime, readCheckpointInfo, Vocab } from '../../shared/engine/tf-free.ts';
 import { EngineInputError } from '../../shared/engine/types.ts';
-import type { CheckpointFiles, ModelConfig, TrainConfig } from '../../shared/engine/types.ts';
+import type { CheckpointFiles } from '../../shared/engine/types.ts';
 import { PreconditionFailedError, type CheckpointPointer, type Lease, type RunRecord } from '../../shared/store/types.ts';
 import { newMetricsSegment, type RunStore } from '../../shared/store/index.ts';
 import { HttpError } from '../errors.ts';
 import type { Limits } from '../limits.ts';
 import { loadCorpusText } from '../runs/corpus.ts';
-import { sampleConfigOf } from '../runs/service.ts';
+import { sampleConfigOf } from '../runs/record.ts';
 import type { ProgressPoint, ServerMessage, StopReason, WorkerInput, WorkerMessage } from './protocol.ts';
 import { startRunner, type SliceRunner, type TrainingThread } from './runner.ts';
 
@@ -159,7 +159,7 @@ export class TrainingSlice extends EventEmitter<Events> {
           case 'ready':
             using = m.using;
             resumedFrom = m.step;
-            enqueue(() => store.updateRun(run.id, { vocabSize: m.vocabSize, params: m.params } as Partial<RunRecord>).then(() => {}));
+            enqueue(() => store.updateRun(run.id, { vocabSize: m.vocabSize, params: m.params }).then(() => {}));
             break;
           case 'progress': {
             if (m.point.valLoss !== undefined) latestValLoss = m.point.valLoss;
@@ -314,8 +314,8 @@ export class TrainingManager {
         input = {
           runId,
           text,
-          model: run.model as unknown as ModelConfig,
-          train: run.train as unknown as TrainConfig,
+          model: run.model,
+          train: run.train,
           ...(checkpoint ? { checkpoint } : {}),
           limits: { ...(body.steps !== undefined ? { steps: body.steps } : {}), ...(body.epochs !== undefined ? { epochs: body.epochs } : {}), seconds },
           checkpointSeconds: body.checkpointSeconds ?? limits.defaultCheckpointSeconds,

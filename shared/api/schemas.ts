@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { BUILTIN_CORPORA } from '../builtin-corpora.mjs';
 import { describePresets, PRESETS } from '../presets.ts';
 import { RUN_ID_MAX, RUN_ID_PATTERN, RUN_ID_RULE } from '../run-id.ts';
+import type * as Stored from '../run-types.ts';
 
 export { BUILTIN_CORPORA, PRESETS };
 
@@ -98,7 +99,7 @@ export const ModelConfigOut = z.object({
   hidden: z.number(),
   dropout: z.number(),
   embedding: z.number().nullable(),
-});
+}) satisfies z.ZodType<Stored.ModelConfig>;
 export const TrainConfigOut = z.object({
   seqLen: z.number(),
   batchSize: z.number(),
@@ -111,7 +112,7 @@ export const TrainConfigOut = z.object({
   evalChars: z.number(),
   divergenceFactor: z.number(),
   seed: z.number(),
-});
+}) satisfies z.ZodType<Stored.TrainConfig>;
 
 /** The samples a run takes while training (null every: at every validation; 0: none). */
 export const SampleConfigOut = z.object({
@@ -120,7 +121,7 @@ export const SampleConfigOut = z.object({
   seed: z.number(),
   temperature: z.number(),
   prime: z.string(),
-});
+}) satisfies z.ZodType<Stored.TrainingSampleConfig>;
 
 export const Run = z.object({
   id: z.string(),
@@ -172,8 +173,9 @@ export const MetricPoint = z.object({
     .meta({ description: 'Text generated from the weights at this step while training (excludes the prime)' }),
   /** Which invocation wrote it. */
   segment: z.string().optional(),
-});
-export type MetricPoint = z.infer<typeof MetricPoint>;
+}) satisfies z.ZodType<Stored.MetricPoint>;
+/** One definition: shared/run-types.ts (the schema above is checked against it). */
+export type MetricPoint = Stored.MetricPoint;
 
 /** The tfjs backend a server runs on (the engine's backendInfo(), shared/engine/backend-choice.ts). */
 export const BackendName = z.enum(['tensorflow', 'wasm', 'cpu']);

@@ -11,7 +11,7 @@
 //   corpora/<sha256>.txt                             content-addressed corpus uploads
 //   feeds/<name>.txt                                 mutable feed corpora (replaced by their publisher; retrain picks up new versions)
 import { createHash, randomBytes } from 'node:crypto';
-import type { MetricPoint } from '../engine/types.ts';
+import type { MetricPoint } from '../run-types.ts';
 import { validateFeedKey, validateId, validateKey, validateSegmentName } from './keys.ts';
 import {
   InvalidKeyError,

@@ -19,6 +19,7 @@ import {
 } from '../../shared/store/types.ts';
 import { FaultyObjectStore, InjectedCrash } from '../support/faulty-object-store.ts';
 import { backends, captureRequests, openFileStore, openS3Store } from './backends.ts';
+import { resolveConfig } from '../../shared/engine/tf-free.ts';
 
 function record(id: string, name = id): RunRecord {
   const now = new Date().toISOString();
@@ -27,8 +28,7 @@ function record(id: string, name = id): RunRecord {
     name,
     corpus: 'builtin:moby-dick',
     corpusName: 'Moby Dick',
-    model: { cell: 'lstm', layers: 2, hidden: 64 },
-    train: { seqLen: 50 },
+    ...resolveConfig({ cell: 'lstm', layers: 2, hidden: 64, seqLen: 50 }),
     status: 'idle',
     step: 0,
     epoch: 0,
