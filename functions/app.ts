@@ -18,7 +18,7 @@ import { sampleRoutes } from './routes/sample.ts';
 import { trainRoutes } from './routes/train.ts';
 import { SamplerCache } from './sampling/sampler-cache.ts';
 import type { Services } from './services.ts';
-import { TrainingManager } from './training/slice.ts';
+import { TrainingManager } from './training/manager.ts';
 import { VERSION } from './version.ts';
 
 export interface AppDeps {
