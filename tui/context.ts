@@ -41,6 +41,6 @@ export function useFooter(screen: ScreenName, ids: string[], typing = false): vo
   const key = ids.join(',');
   useEffect(() => {
     setFooter(screen, ids, typing);
-    // eslint-disable-next-line react-hooks/exhaustive-deps
+    // ids by value (their joined key), not by the array's identity
   }, [screen, key, typing, setFooter]);
 }

@@ -29,7 +29,6 @@ export function RunScreen({ runId }: { runId: string }) {
 
   const pointCount = state.points.length;
   // points only grow (appended in place), so their count is the cache key
-  // eslint-disable-next-line react-hooks/exhaustive-deps
   const samples = useMemo(() => state.points.flatMap((p) => (p.sample ? [p.sample] : [])), [pointCount, state.points]);
 
   const training = state.phase === 'training' || state.phase === 'stopping';
@@ -87,7 +86,6 @@ export function RunScreen({ runId }: { runId: string }) {
   const chart = useMemo(
     () => plotLoss(lossSeries(state.points, chartWidth), chartHeight),
     // points only grow (appended in place), so their count is the cache key
-    // eslint-disable-next-line react-hooks/exhaustive-deps
     [pointCount, state.points, chartWidth, chartHeight],
   );
 
