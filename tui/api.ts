@@ -15,7 +15,8 @@ import type {
   TrainProgress,
   TrainSummary,
 } from '../shared/api/schemas.ts';
-import { ApiRequestError, createClient, readSse, sseInit, type Client } from '../functions/client.ts';
+import { ApiRequestError, createClient, ensureOk, isAbort, networkError, sseEvents, sseInit, uploadCorpus, type Client } from '../functions/client.ts';
+import { trainSlice, type SliceEvent } from '../functions/client/slice-chain.ts';
 
 export type { Run, MetricPoint, TrainProgress, TrainSummary, CreateRunBody, SampleBody, TrainBody };
 /** /healthz: ready (backend, device, version), or 503 not ready yet (or failed, with the reason). */
@@ -24,9 +25,9 @@ export type UploadedCorpus = z.infer<typeof CorpusUploaded>;
 
 export type SampleEvent = { type: 'text'; text: string } | { type: 'done'; info: Record<string, unknown> };
 
-export type TrainEvent = { type: 'progress'; data: TrainProgress } | { type: 'done'; data: TrainSummary };
+export type { SliceEvent };
 
-export { ApiRequestError };
+export { ApiRequestError, isAbort };
 
 export interface ApiOptions {
   token?: string;
@@ -64,9 +65,9 @@ export class Api {
     await this.call(() => this.client.runs[':id'].$delete({ param: { id } }));
   }
 
-  async uploadCorpus(text: string): Promise<UploadedCorpus> {
-    const init = { body: text, headers: { 'content-type': 'text/plain; charset=utf-8' } };
-    return (await this.call(() => this.client.corpora.$post({}, { init }))).json() as Promise<UploadedCorpus>;
+  /** The corpus's bytes as they are (the server checks the UTF-8). */
+  uploadCorpus(bytes: Uint8Array | string): Promise<UploadedCorpus> {
+    return uploadCorpus(this.client, bytes, this.baseUrl);
   }
 
   async metrics(id: string): Promise<MetricPoint[]> {
@@ -77,28 +78,19 @@ export class Api {
   /** New points as the run's trainer writes them (after `afterStep`), until aborted. */
   async *followMetrics(id: string, signal?: AbortSignal, afterStep?: number): AsyncGenerator<MetricPoint> {
     const query = { follow: '1' as const, ...(afterStep !== undefined ? { afterStep: String(afterStep) } : {}) };
-    const res = await this.call(() => this.client.runs[':id'].metrics.$get({ param: { id }, query }, sseInit(signal)));
-    for await (const ev of this.events(res)) {
+    for await (const ev of this.events(() => this.client.runs[':id'].metrics.$get({ param: { id }, query }, sseInit(signal)))) {
       if (ev.event === 'point') yield JSON.parse(ev.data) as MetricPoint;
     }
   }
 
   /** One bounded training slice as a stream of progress events ending with its summary. */
-  async *trainStream(id: string, body: TrainBody, signal?: AbortSignal): AsyncGenerator<TrainEvent> {
-    const res = await this.call(() => this.client.runs[':id'].train.$post({ param: { id }, json: body }, sseInit(signal)));
-    for await (const ev of this.events(res)) {
-      if (ev.event === 'progress') yield { type: 'progress', data: JSON.parse(ev.data) as TrainProgress };
-      else if (ev.event === 'done') {
-        yield { type: 'done', data: JSON.parse(ev.data) as TrainSummary };
-        return;
-      }
-    }
+  trainStream(id: string, body: TrainBody, signal?: AbortSignal): AsyncGenerator<SliceEvent> {
+    return trainSlice(this.client, this.baseUrl, id, body, signal);
   }
 
   /** Generated characters as they arrive, then the `done` event's data (seed, step, checkpoint). */
   async *sampleStream(id: string, body: SampleBody, signal?: AbortSignal): AsyncGenerator<SampleEvent> {
-    const res = await this.call(() => this.client.runs[':id'].sample.$post({ param: { id }, json: body }, sseInit(signal)));
-    for await (const ev of this.events(res)) {
+    for await (const ev of this.events(() => this.client.runs[':id'].sample.$post({ param: { id }, json: body }, sseInit(signal)))) {
       if (ev.event === 'done') {
         yield { type: 'done', info: parseObject(ev.data) };
         return;
@@ -116,64 +108,14 @@ export class Api {
     try {
       res = await send();
     } catch (err) {
-      throw toNetworkError(err, this.baseUrl);
+      throw networkError(err, this.baseUrl);
     }
-    if (!res.ok && !answers.includes(res.status)) throw await errorFromResponse(res);
-    return res;
+    return answers.includes(res.status) ? res : ensureOk(res);
   }
 
-  /** SSE events; an `error` event becomes a thrown ApiRequestError, a dropped connection too. */
-  private async *events(res: Response): AsyncGenerator<{ event: string; data: string }> {
-    const it = readSse(res);
-    for (;;) {
-      let next: IteratorResult<{ event: string; data: string }>;
-      try {
-        next = await it.next();
-      } catch (err) {
-        throw toNetworkError(err, this.baseUrl);
-      }
-      if (next.done) return;
-      if (next.value.event === 'error') throw errorFromEventData(next.value.data);
-      yield next.value;
-    }
-  }
-}
-
-export function isAbort(err: unknown): boolean {
-  return (
-    (err instanceof Error && (err.name === 'AbortError' || err.name === 'TimeoutError')) ||
-    (err instanceof ApiRequestError && err.code === 'aborted')
-  );
-}
-
-function toNetworkError(err: unknown, baseUrl: string): Error {
-  if (isAbort(err)) return new ApiRequestError(0, 'aborted', 'request aborted');
-  const cause = (err as { cause?: { code?: string; message?: string } })?.cause;
-  const detail = cause?.code ?? cause?.message ?? (err instanceof Error ? err.message : String(err));
-  return new ApiRequestError(0, 'unreachable', `cannot reach ${baseUrl} (${detail})`);
-}
-
-async function errorFromResponse(res: Response): Promise<ApiRequestError> {
-  const text = await res.text().catch(() => '');
-  try {
-    const body = JSON.parse(text) as { error?: { code?: string; message?: string; field?: string } };
-    if (body.error?.message) {
-      return new ApiRequestError(res.status, body.error.code ?? `http_${res.status}`, body.error.message, body.error.field);
-    }
-  } catch {
-    // not JSON: fall through to the status line
-  }
-  const short = text.trim().split('\n')[0]?.slice(0, 200);
-  return new ApiRequestError(res.status, `http_${res.status}`, short || `${res.status} ${res.statusText}`);
-}
-
-function errorFromEventData(data: string): ApiRequestError {
-  try {
-    const body = JSON.parse(data) as { error?: { code?: string; message?: string; field?: string }; code?: string; message?: string };
-    const e = body.error ?? body;
-    return new ApiRequestError(500, e.code ?? 'stream_error', e.message ?? 'the server reported an error', (e as { field?: string }).field);
-  } catch {
-    return new ApiRequestError(500, 'stream_error', data || 'the server reported an error');
+  /** SSE events; an `error` event, an error status or a dropped connection becomes a thrown ApiRequestError. */
+  private events(send: () => Promise<Response>): AsyncGenerator<{ event: string; data: string }> {
+    return sseEvents(send, this.baseUrl);
   }
 }
 

@@ -6,7 +6,7 @@ import type { Api, HealthInfo } from './api.ts';
 import { describeError } from './errors.ts';
 import { footerKeys, GLOBAL_KEYS, SCREEN_KEYS, SCREEN_TITLES, type KeyBinding, type ScreenName } from './keys.ts';
 import { UiContext, type Route, type Tone, type Ui } from './context.ts';
-import { TrainSessions } from './trainer.ts';
+import { RunSessions } from './run-session.ts';
 import { useTerminalSize } from './hooks/useTerminalSize.ts';
 import { useKeys } from './hooks/useKeys.ts';
 import { RunsScreen } from './screens/RunsScreen.tsx';
@@ -18,7 +18,7 @@ export interface AppProps {
   api: Api;
   /** Where the API is, for the header: a URL or "embedded …". */
   apiLabel: string;
-  sessions?: TrainSessions;
+  sessions?: RunSessions;
   /** Seconds per training slice (one bounded request). */
   sliceSeconds?: number;
   saveDir?: string;
@@ -30,7 +30,7 @@ export interface AppProps {
 export function App({ api, apiLabel, sessions: given, sliceSeconds, saveDir, initialRoute, onQuit }: AppProps) {
   const { exit } = useApp();
   const { columns, rows } = useTerminalSize();
-  const sessions = useMemo(() => given ?? new TrainSessions(api, { sliceSeconds }), [given, api, sliceSeconds]);
+  const sessions = useMemo(() => given ?? new RunSessions(api, { sliceSeconds }), [given, api, sliceSeconds]);
   const [route, setRoute] = useState<Route>(initialRoute ?? { name: 'runs' });
   const [help, setHelp] = useState(false);
   const [status, setStatus] = useState<{ text: string; tone: Tone } | null>(null);

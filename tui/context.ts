@@ -2,7 +2,7 @@
 import { createContext, useContext, useEffect } from 'react';
 import type { Api } from './api.ts';
 import type { ScreenName } from './keys.ts';
-import type { TrainSessions } from './trainer.ts';
+import type { RunSessions } from './run-session.ts';
 
 export type Route = { name: 'runs' } | { name: 'new' } | { name: 'run'; runId: string } | { name: 'generate'; runId: string };
 
@@ -10,7 +10,7 @@ export type Tone = 'info' | 'error' | 'success';
 
 export interface Ui {
   api: Api;
-  sessions: TrainSessions;
+  sessions: RunSessions;
   /** Directory where `w` saves generations. */
   saveDir: string;
   navigate: (route: Route) => void;
@@ -41,6 +41,6 @@ export function useFooter(screen: ScreenName, ids: string[], typing = false): vo
   const key = ids.join(',');
   useEffect(() => {
     setFooter(screen, ids, typing);
-    // eslint-disable-next-line react-hooks/exhaustive-deps
+    // ids by value (their joined key), not by the array's identity
   }, [screen, key, typing, setFooter]);
 }

@@ -67,6 +67,5 @@ export function wrap(text: string, width: number): string[] {
  * the cursor.
  */
 export function flowText(text: string): string {
-  // eslint-disable-next-line no-control-regex
   return text.replace(/\r?\n/g, '↵').replace(/[\u0000-\u001f\u007f-\u009f]/g, '·');
 }

@@ -9,7 +9,7 @@ import { Api, isAbort } from './api.ts';
 import { App } from './app.tsx';
 import { describeError } from './errors.ts';
 import { runPlain } from './plain.ts';
-import { DEFAULT_SLICE_SECONDS } from './trainer.ts';
+import { DEFAULT_SLICE_SECONDS } from './run-session.ts';
 
 interface Flags {
   api?: string;

@@ -1,10 +1,11 @@
 // What charrnn-tui does when stdout is not a terminal: plain lines, no drawing, an exit code.
 //   (no flags)                  list runs
 //   --run ID                    show one run
-//   --run ID --train-seconds N  train about N seconds in bounded slices, one progress line a second
+//   --run ID --train-seconds N  train about N seconds in bounded slices (functions/client/slice-chain.ts), one progress line a second
 //                               and each sample the trainer writes
 //   --run ID --sample LENGTH    stream a generated sample to stdout
-import { Api, type Run, type TrainProgress } from './api.ts';
+import { trainSlices } from '../functions/client/slice-chain.ts';
+import { Api, type Run, type TrainBody, type TrainProgress } from './api.ts';
 import { fit, flowText, fmtDuration, fmtLoss, fmtRate, fmtSize } from './format.ts';
 
 export interface PlainOptions {
@@ -49,29 +50,30 @@ export async function runPlain(api: Api, opts: PlainOptions): Promise<number> {
 
 async function trainPlain(api: Api, id: string, seconds: number, opts: PlainOptions): Promise<number> {
   const { out } = opts;
-  const deadline = Date.now() + seconds * 1000;
   let lastLine = 0;
   const line = (p: TrainProgress) =>
     `step ${p.step} epoch ${p.epoch.toFixed(3)} train ${fmtLoss(p.trainLoss)} val ${fmtLoss(p.valLoss)} ${fmtRate(p.charsPerSec)} chars/s eta ${fmtDuration(p.etaSeconds)} backend ${p.backend}`;
-  for (;;) {
-    const left = (deadline - Date.now()) / 1000;
-    if (left < 0.5 || opts.signal?.aborted) break;
-    for await (const ev of api.trainStream(id, { maxSeconds: Math.min(opts.sliceSeconds, left) }, opts.signal)) {
-      if (ev.type === 'progress') {
-        // One line a second, plus every validation result.
-        if (Date.now() - lastLine >= 1000 || ev.data.valLoss !== undefined || ev.data.sample) {
-          out(line(ev.data));
-          lastLine = Date.now();
-        }
-        // A sample is one line too: its line breaks shown as ↵.
-        if (ev.data.sample) out(`sample at step ${ev.data.sample.step}: ${flowText(ev.data.sample.text)}`);
-      } else {
-        const s = ev.data;
-        out(
-          `slice done: ${s.steps} steps in ${s.seconds.toFixed(1)}s, step ${s.step} epoch ${s.epoch.toFixed(3)} val ${fmtLoss(s.valLoss)} best ${fmtLoss(s.bestValLoss)} (${s.stopReason}, checkpoint at step ${s.checkpointStep})`,
-        );
-        if (s.stopReason !== 'seconds' || s.steps === 0) return s.stopReason === 'diverged' ? 1 : 0;
+  const runSlice = (body: TrainBody, signal: AbortSignal) => api.trainStream(id, body, signal);
+  const budget = { seconds, sliceSeconds: opts.sliceSeconds };
+  for await (const ev of trainSlices(runSlice, budget, opts.signal ? { signal: opts.signal } : {})) {
+    if (ev.type === 'progress') {
+      // One line a second, plus every validation result.
+      if (Date.now() - lastLine >= 1000 || ev.data.valLoss !== undefined || ev.data.sample) {
+        out(line(ev.data));
+        lastLine = Date.now();
       }
+      // A sample is one line too: its line breaks shown as ↵.
+      if (ev.data.sample) out(`sample at step ${ev.data.sample.step}: ${flowText(ev.data.sample.text)}`);
+    } else if (ev.type === 'done') {
+      const s = ev.data;
+      out(
+        `slice done: ${s.steps} steps in ${s.seconds.toFixed(1)}s, step ${s.step} epoch ${s.epoch.toFixed(3)} val ${fmtLoss(s.valLoss)} best ${fmtLoss(s.bestValLoss)} (${s.stopReason}, checkpoint at step ${s.checkpointStep})`,
+      );
+    } else if (ev.type === 'retry') {
+      out(`${ev.error.message}; retrying in ${ev.waitMs / 1000}s (${ev.attempt}/${ev.attempts})`);
+    } else {
+      if (ev.reason === 'stalled') out('no progress in three slices in a row: the server is too busy for this slice length');
+      return ev.reason === 'diverged' || ev.reason === 'stalled' ? 1 : 0;
     }
   }
   return 0;

@@ -13,6 +13,6 @@ export const notFound: NotFoundHandler = (c) => c.json(errorBody('not_found', `n
 /** OpenAPIHono defaultHook: the first zod issue as a one-line 400 naming the field. */
 export function validationHook(result: { success: boolean; error?: ZodError; target: string }, c: Context) {
   if (result.success || !result.error) return;
-  const prefix = result.target === 'query' ? 'query' : result.target === 'param' ? undefined : undefined;
+  const prefix = result.target === 'query' ? 'query' : undefined;
   return errorResponse(c, zodIssueToError(result.error, prefix));
 }

@@ -8,7 +8,7 @@
 import type { RetrainBody, RetrainReport, TrainProgress, TrainSummary } from '../../shared/api/schemas.ts';
 import { extendVocab, renumberCheckpoint } from '../../shared/engine/checkpoint-edit.ts';
 import { checkCorpusFits, countParams, formatChars, readCheckpointInfo, Vocab } from '../../shared/engine/tf-free.ts';
-import { EngineInputError, type CheckpointFiles, type ModelConfig } from '../../shared/engine/types.ts';
+import { EngineInputError, type CheckpointFiles } from '../../shared/engine/types.ts';
 import type { CheckpointPointer, CorpusVersion, RunRecord } from '../../shared/store/types.ts';
 import { HttpError } from '../errors.ts';
 import { FEED_REF_PREFIX, loadCorpusText, loadFeed } from '../runs/corpus.ts';
@@ -237,12 +237,12 @@ async function prepare(s: Services, run: RunRecord): Promise<{ prepared: Prepare
   const textVocab = Vocab.fromText(text); // empty or one-character corpora are refused here
   let chars = 0;
   for (const _ of text) chars++;
-  checkCorpusFits(Math.floor(chars * 0.9), Number(run.train.batchSize), Number(run.train.seqLen));
+  checkCorpusFits(Math.floor(chars * 0.9), run.train.batchSize, run.train.seqLen);
 
   const bestPointer = await s.store.readPointer(run.id, 'best');
   const loaded = (await s.store.loadCheckpoint(run.id, 'best')) ?? (await s.store.loadCheckpoint(run.id, 'latest'));
   if (!loaded) {
-    const params = countParams(run.model as unknown as ModelConfig, textVocab.size);
+    const params = countParams(run.model, textVocab.size);
     if (params > s.limits.maxParams) throw new RetrainRejected(`the model over this corpus would have ${params} parameters, over this server's limit of ${s.limits.maxParams}`);
     return {
       prepared: { corpus, version, vocabBefore: textVocab.size, vocabAfter: textVocab.size, best: null, fromStep: null, startStep: run.step },

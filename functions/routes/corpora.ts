@@ -2,7 +2,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { CorpusUploaded } from '../../shared/api/schemas.ts';
 import { decodeCorpus, Vocab } from '../../shared/engine/tf-free.ts';
-import { newRouter } from '../router.ts';
+import { newRouter } from './validating-router.ts';
 import type { Services } from '../services.ts';
 import { errors } from './common.ts';
 

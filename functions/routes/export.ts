@@ -4,7 +4,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { ExportQuery } from '../../shared/api/schemas.ts';
 import { pageAssets, siteFiles, zipSite } from '../export/site.ts';
 import { requireCheckpoint, requireRun } from '../runs/service.ts';
-import { newRouter } from '../router.ts';
+import { newRouter } from './validating-router.ts';
 import type { Services } from '../services.ts';
 import { errors, RunParams } from './common.ts';
 

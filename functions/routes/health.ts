@@ -2,7 +2,7 @@
 // until the tfjs backend is ready, so a startup probe holds traffic until then.
 import { createRoute } from '@hono/zod-openapi';
 import { Health, HealthNotReady } from '../../shared/api/schemas.ts';
-import { newRouter } from '../router.ts';
+import { newRouter } from './validating-router.ts';
 import type { Services } from '../services.ts';
 
 const health = createRoute({

@@ -4,7 +4,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { streamSSE } from 'hono/streaming';
 import { MetricsResponse } from '../../shared/api/schemas.ts';
 import { requireRun } from '../runs/service.ts';
-import { newRouter } from '../router.ts';
+import { newRouter } from './validating-router.ts';
 import type { Services } from '../services.ts';
 import { errors, RunParams, sseContent } from './common.ts';
 

@@ -5,7 +5,7 @@ import { errorBody } from '../errors.ts';
 import { RetrainRecords } from '../retrain/records.ts';
 import { reportStatus, retrain } from '../retrain/tick.ts';
 import { requireRun } from '../runs/service.ts';
-import { newRouter } from '../router.ts';
+import { newRouter } from './validating-router.ts';
 import type { Services } from '../services.ts';
 import { errors, RunParams } from './common.ts';
 

@@ -2,7 +2,7 @@
 import { createRoute } from '@hono/zod-openapi';
 import { CreateRunBody, Run, RunList } from '../../shared/api/schemas.ts';
 import { createRun, deleteRun, getRunView, listRunViews } from '../runs/service.ts';
-import { newRouter } from '../router.ts';
+import { newRouter } from './validating-router.ts';
 import type { Services } from '../services.ts';
 import { errors, RunParams } from './common.ts';
 

@@ -7,8 +7,9 @@ import { createRoute } from '@hono/zod-openapi';
 import { streamSSE } from 'hono/streaming';
 import { SampleBody, SampleResult } from '../../shared/api/schemas.ts';
 import { errorBody, HttpError, toHttpError } from '../errors.ts';
-import { checkPrime, requireRun } from '../runs/service.ts';
-import { newRouter } from '../router.ts';
+import { checkPrime } from '../../shared/engine/tf-free.ts';
+import { requireRun } from '../runs/service.ts';
+import { newRouter } from './validating-router.ts';
 import type { Services } from '../services.ts';
 import { errors, RunParams, sseContent, wantsSse } from './common.ts';
 

@@ -4,7 +4,7 @@ import { createRoute } from '@hono/zod-openapi';
 import { streamSSE, type SSEStreamingApi } from 'hono/streaming';
 import { TrainBody, TrainSummary } from '../../shared/api/schemas.ts';
 import { errorBody, toHttpError } from '../errors.ts';
-import { newRouter } from '../router.ts';
+import { newRouter } from './validating-router.ts';
 import type { Services } from '../services.ts';
 import { errors, RunParams, sseContent, wantsSse } from './common.ts';
 

@@ -1,15 +1,13 @@
 // Corpus references: built-in names ('builtin:names'), uploads ('sha256:<hex>'), inline text (stored
 // as an upload so every run names its corpus by a durable ref), and feeds ('key:feeds/<name>.txt', a
 // mutable store object whose current version each slice reads). Text is loaded again per slice.
-import { BUILTIN_CORPORA } from '../../shared/api/schemas.ts';
+import { isBuiltinCorpus as isBuiltin, type BuiltinCorpus } from '../../shared/builtin-corpora.mjs';
 import { decodeCorpus, loadBuiltinCorpus, Vocab } from '../../shared/engine/tf-free.ts';
 import type { RunStore } from '../../shared/store/index.ts';
 import type { CorpusVersion } from '../../shared/store/types.ts';
 import { HttpError } from '../errors.ts';
-import type { Services } from '../services.ts';
 
-type Builtin = (typeof BUILTIN_CORPORA)[number];
-export type CorpusInput = Builtin | string | { text: string; name?: string } | { key: string };
+export type CorpusInput = BuiltinCorpus | string | { text: string; name?: string } | { key: string };
 
 /** Run corpus refs for feeds: 'key:' + the feed's store key. */
 export const FEED_REF_PREFIX = 'key:';
@@ -23,10 +21,8 @@ export interface ResolvedCorpus {
   version?: CorpusVersion;
 }
 
-const isBuiltin = (s: string): s is Builtin => (BUILTIN_CORPORA as readonly string[]).includes(s);
-
 /** Resolve a CreateRunBody corpus to a stored ref and its text; validates it (422 when unusable). */
-export async function resolveCorpus(s: Services, input: CorpusInput, displayName?: string): Promise<ResolvedCorpus> {
+export async function resolveCorpus(s: { store: RunStore }, input: CorpusInput, displayName?: string): Promise<ResolvedCorpus> {
   if (typeof input === 'string' && isBuiltin(input)) {
     const text = loadBuiltinCorpus(input);
     return { ref: `builtin:${input}`, name: input, text, vocabSize: Vocab.fromText(text).size };

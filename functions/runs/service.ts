@@ -1,26 +1,15 @@
 // Run records as the API shows them: creation (ids, config, limits), listing, deletion.
 import { randomBytes } from 'node:crypto';
 import type { CreateRunBody, Run } from '../../shared/api/schemas.ts';
-import { checkCorpusFits, countParams, formatChars, resolveConfig, resolveSampleConfig, Vocab } from '../../shared/engine/tf-free.ts';
+import { checkCorpusFits, checkPrime, countParams, formatChars, resolveConfig, resolveSampleConfig, Vocab } from '../../shared/engine/tf-free.ts';
 import type { ModelConfig, TrainingSampleConfig } from '../../shared/engine/types.ts';
 import type { LoadedCheckpoint } from '../../shared/store/index.ts';
 import type { CheckpointRef, RunRecord } from '../../shared/store/types.ts';
+import { RUN_ID_MAX, runIdFromName } from '../../shared/run-id.ts';
 import { HttpError } from '../errors.ts';
 import type { Services } from '../services.ts';
 import { resolveCorpus } from './corpus.ts';
-
-/** Lowercase slug usable as a RunId ('' when nothing usable is left). */
-export function slugify(s: string): string {
-  return s
-    .toLowerCase()
-    .normalize('NFKD')
-    .replace(/[\u0300-\u036f]/g, '')
-    .replace(/[^a-z0-9._-]+/g, '-')
-    .replace(/-{2,}/g, '-')
-    .replace(/^[.-]+|-+$/g, '')
-    .slice(0, 64)
-    .replace(/[.-]+$/g, '');
-}
+import { checkpointMissing, sampleConfigOf } from './record.ts';
 
 export async function createRun(s: Services, body: CreateRunBody): Promise<Run> {
   const { model, train } = resolveConfig(body.config ?? {});
@@ -41,10 +30,10 @@ export async function createRun(s: Services, body: CreateRunBody): Promise<Run> 
   if (params > s.limits.maxParams) {
     throw new HttpError(400, 'limit_exceeded', `config: ${params} parameters exceeds this server's limit of ${s.limits.maxParams}; use fewer layers or a smaller hidden size`, 'config');
   }
-  const id = body.id ?? (body.name && slugify(body.name)) ?? '';
-  const runId = id || `${slugify(corpus.name) || 'corpus'}-${randomBytes(3).toString('hex')}`.slice(-64);
+  const id = body.id ?? (body.name && runIdFromName(body.name)) ?? '';
+  const runId = id || `${runIdFromName(corpus.name) || 'corpus'}-${randomBytes(3).toString('hex')}`.slice(-RUN_ID_MAX);
   const now = new Date(s.now()).toISOString();
-  const record: RunRecord & { vocabSize: number; params: number } = {
+  const record: RunRecord = {
     id: runId,
     name: body.name ?? runId,
     corpus: corpus.ref,
@@ -74,25 +63,6 @@ function checkModelLimits(s: Services, model: ModelConfig) {
   if (model.hidden > s.limits.maxHidden) {
     throw new HttpError(400, 'limit_exceeded', `config.hidden: ${model.hidden} exceeds this server's limit of ${s.limits.maxHidden}`, 'config.hidden');
   }
-}
-
-/** 400 naming the characters of `prime` outside the vocabulary (a sample's or a run's samplePrime). */
-export function checkPrime(vocab: Vocab, prime: string, field: string): void {
-  const missing = vocab.missing(prime);
-  if (missing.length) throw new HttpError(400, 'invalid_input', `${field}: ${formatChars(missing)} not in this run's vocabulary`, field);
-}
-
-/** The samples a run takes while training (defaults for runs created before they existed). */
-export function sampleConfigOf(run: RunRecord): TrainingSampleConfig {
-  return resolveSampleConfig({}, run.sample as Partial<TrainingSampleConfig> | undefined);
-}
-
-/** Why a run has no checkpoint `ref`: 409 before its first ('latest') or first validated ('best') one, 404 for a step. */
-export function checkpointMissing(runId: string, ref: CheckpointRef): HttpError {
-  if (typeof ref === 'number') return new HttpError(404, 'not_found', `run "${runId}" has no checkpoint at step ${ref}`, 'checkpoint');
-  return ref === 'best'
-    ? new HttpError(409, 'not_trained', `run "${runId}" has no checkpoint with a measured validation loss yet: train first`, 'checkpoint')
-    : new HttpError(409, 'not_trained', `run "${runId}" has no checkpoint yet: train first (POST /runs/${runId}/train)`);
 }
 
 /** The run's checkpoint `ref`, or the 404/409 of checkpointMissing. */
@@ -136,15 +106,14 @@ async function isTraining(s: Services, run: RunRecord): Promise<boolean> {
 }
 
 function toRunView(r: RunRecord, training: boolean): Run {
-  const extra = r as RunRecord & { vocabSize?: number; params?: number };
   const status = training ? 'training' : r.status === 'training' ? 'idle' : r.status;
   return {
     id: r.id,
     name: r.name,
     corpus: r.corpus,
     corpusName: r.corpusName,
-    model: r.model as Run['model'],
-    train: r.train as Run['train'],
+    model: r.model,
+    train: r.train,
     sample: sampleConfigOf(r),
     status,
     step: r.step,
@@ -152,8 +121,8 @@ function toRunView(r: RunRecord, training: boolean): Run {
     latestValLoss: r.latestValLoss,
     bestValLoss: r.bestValLoss,
     ...(r.error !== undefined && status === 'failed' ? { error: r.error } : {}),
-    ...(extra.vocabSize !== undefined ? { vocabSize: extra.vocabSize } : {}),
-    ...(extra.params !== undefined ? { params: extra.params } : {}),
+    ...(r.vocabSize !== undefined ? { vocabSize: r.vocabSize } : {}),
+    ...(r.params !== undefined ? { params: r.params } : {}),
     createdAt: r.createdAt,
     updatedAt: r.updatedAt,
   };

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import {
-  EngineInputError, formatChars, readModelFiles, TextChannel, validateSampleOptions, Vocab, type ChannelStatus, type SampleOptions,
+  checkPrime, EngineInputError, readModelFiles, TextChannel, validateSampleOptions, Vocab, type ChannelStatus, type SampleOptions,
 } from '../../shared/engine/tf-free.ts';
 import { HttpError } from '../errors.ts';
 import type { FromWorker, ToWorker, WireError } from './protocol.ts';
@@ -217,8 +217,7 @@ class PooledSampler implements LoadedSampler {
   }
 
   open(opts: SampleOptions): TextStream {
-    const missing = this.vocab.missing(opts.prime);
-    if (missing.length) throw new EngineInputError(`prime has character(s) outside the model's vocabulary: ${formatChars(missing)}`, 'prime');
+    checkPrime(this.vocab, opts.prime);
     validateSampleOptions(opts);
     return this.pool.open(this.key, opts, this.streams);
   }

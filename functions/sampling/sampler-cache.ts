@@ -9,7 +9,7 @@ import type { CheckpointFiles } from '../../shared/engine/types.ts';
 import type { RunStore } from '../../shared/store/index.ts';
 import type { CheckpointRef } from '../../shared/store/types.ts';
 import type { ServerBackend } from '../backend.ts';
-import { checkpointMissing } from '../runs/service.ts';
+import { checkpointMissing } from '../runs/record.ts';
 import { SamplingPool, type LoadedSampler } from './pool.ts';
 
 interface Entry {

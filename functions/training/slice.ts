@@ -1,24 +1,20 @@
-// One training slice, server side: lease, corpus + checkpoint in, the loop trains (in a worker
-// thread or in-process, see runner.ts), and every checkpoint it posts is committed here
-// (checkpoint objects, then the metrics segment up to that step, then run.json). Progress goes to
-// listeners (SSE); the slice runs to its end whether or not anyone listens.
+// One training slice, server side: the loop trains (in a worker thread or in-process, see
+// runner.ts) while this holds the lease (lease-keeper.ts) and commits every checkpoint the loop
+// posts, in order (commit-queue.ts): the metrics segment up to that step, the checkpoint objects,
+// then run.json. Progress goes to listeners (SSE); the slice runs to its end whether or not anyone
+// listens. TrainingManager (manager.ts) starts slices.
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
-import { hostname } from 'node:os';
-import type { BackendInUse, TrainBody, TrainProgress, TrainSummary } from '../../shared/api/schemas.ts';
-import { readCheckpointInfo, Vocab } from '../../shared/engine/tf-free.ts';
+import type { BackendInUse, TrainProgress, TrainSummary } from '../../shared/api/schemas.ts';
 import { EngineInputError } from '../../shared/engine/types.ts';
-import type { CheckpointFiles, ModelConfig, TrainConfig } from '../../shared/engine/types.ts';
-import { PreconditionFailedError, type CheckpointPointer, type Lease, type RunRecord } from '../../shared/store/types.ts';
+import type { CheckpointPointer, Lease, RunRecord } from '../../shared/store/types.ts';
 import { newMetricsSegment, type RunStore } from '../../shared/store/index.ts';
-import { HttpError } from '../errors.ts';
+import { HttpError, TrainingFailedError } from '../errors.ts';
 import type { Limits } from '../limits.ts';
-import { loadCorpusText } from '../runs/corpus.ts';
-import { checkPrime, sampleConfigOf } from '../runs/service.ts';
+import { CommitQueue } from './commit-queue.ts';
+import { LeaseKeeper } from './lease-keeper.ts';
 import type { ProgressPoint, ServerMessage, StopReason, WorkerInput, WorkerMessage } from './protocol.ts';
 import { startRunner, type SliceRunner, type TrainingThread } from './runner.ts';
-
-const PROGRESS_MS = 250;
 
 export interface SliceDeps {
   store: RunStore;
@@ -30,29 +26,9 @@ export interface SliceDeps {
 }
 
 type Events = { progress: [TrainProgress] };
+type EndMessage = Extract<WorkerMessage, { type: 'end' }>;
 
-/** Hooks for callers other than POST /train (retrain). */
-export interface SliceOptions {
-  /** Loads the slice's inputs under the lease instead of the run's corpus and latest checkpoint;
-   * throwing releases the lease and fails start(). */
-  prepare?: (run: RunRecord) => Promise<{ text: string; checkpoint?: CheckpointFiles; best?: CheckpointPointer | null }>;
-  /**
-   * Measure validation loss before the first step (a progress point at the starting step) and make
-   * it the bar: `best` (the pointer `prepare` returned) is re-recorded with that loss, and only a
-   * validation below it moves best. Retrain uses it: its corpus, and so its validation split, may
-   * have changed since best was measured.
-   */
-  evalFirst?: boolean;
-  onProgress?: (p: TrainProgress) => void;
-}
-
-/** The worker failed (bad checkpoint bytes, out of memory, a bug): the run is marked failed. */
-export class TrainingFailedError extends Error {
-  constructor(message: string) {
-    super(`training failed: ${message.split('\n')[0]}`);
-    this.name = 'TrainingFailedError';
-  }
-}
+const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
 export class TrainingSlice extends EventEmitter<Events> {
   readonly done: Promise<TrainSummary>;
@@ -60,6 +36,19 @@ export class TrainingSlice extends EventEmitter<Events> {
   private stopReason: StopReason | null = null;
   private resolve!: (s: TrainSummary) => void;
   private reject!: (e: unknown) => void;
+
+  // What the loop has said so far (set while run() runs).
+  private using: BackendInUse | null = null;
+  private resumedFrom = 0;
+  private committed = { step: 0, epoch: 0 };
+  private bestValLoss: number | null = null;
+  private latestValLoss: number | null = null;
+  /** Progress points not yet in a committed checkpoint's metrics. */
+  private pending: ProgressPoint[] = [];
+  private end: EndMessage | null = null;
+  private failure: unknown = null;
+  /** evalFirst: the best pointer to re-record with the validation at the starting step, until it is. */
+  private rebaseBest: CheckpointPointer | null = null;
 
   constructor(readonly runId: string) {
     super();
@@ -81,281 +70,179 @@ export class TrainingSlice extends EventEmitter<Events> {
     return this.runner?.terminate();
   }
 
-  /** @internal */
+  /** @internal Train under `lease` until the loop ends, commit as it goes, then settle `done`. */
   async run(deps: SliceDeps, run: RunRecord, lease: Lease, input: WorkerInput, rebaseBest: CheckpointPointer | null = null): Promise<void> {
     const { store, log } = deps;
-    const leaseMs = deps.limits.leaseSeconds * 1000;
-    let currentLease = lease;
-    let leaseLost = false;
-    let leaseTakenOver = false;
-    let using: BackendInUse | null = null;
-    let resumedFrom = run.step;
-    const sliceTag = randomBytes(4).toString('hex');
-    let committed = { step: run.step, epoch: run.epoch };
-    let bestValLoss = run.bestValLoss;
-    let latestValLoss = run.latestValLoss;
-    let pending: ProgressPoint[] = [];
-    let storeError: unknown = null;
-    let queue: Promise<void> = Promise.resolve();
-    const enqueue = (fn: () => Promise<void>) => {
-      // After a store failure or a lost lease, commits still queued are dropped: against a hung
-      // store each would take the SDK's full retry budget, so the slice would only end after
-      // (checkpoints queued) × (retry budget), not within a bounded time.
-      queue = queue.then(() => (storeError || leaseLost ? undefined : fn())).catch((e: unknown) => {
-        storeError ??= e;
-        this.stop('aborted');
-      });
-    };
+    this.resumedFrom = run.step;
+    this.committed = { step: run.step, epoch: run.epoch };
+    this.bestValLoss = run.bestValLoss;
+    this.latestValLoss = run.latestValLoss;
+    this.rebaseBest = rebaseBest;
 
-    // Renew every third of the lifetime, one renewal at a time (each needs the previous ETag). A
-    // conditional-write loss means someone else holds the run; a store hiccup is retried until the
-    // lease would have expired.
-    let renewTimer: NodeJS.Timeout | undefined;
-    let renewing = true;
-    let inFlight: Promise<void> = Promise.resolve();
-    const renewOnce = async () => {
-      try {
-        const renewed = await store.renewLease(currentLease, leaseMs);
-        currentLease = renewed;
-      } catch (e) {
-        const takenOver = e instanceof PreconditionFailedError;
-        if ((takenOver || currentLease.expiresAt <= deps.now()) && renewing) {
-          log(`lease of ${run.id} lost (${e instanceof Error ? e.message : String(e)}); stopping the slice without a checkpoint`);
-          leaseLost = true;
-          // A lease that lapsed because the store kept failing is a store outage, not a takeover.
-          if (!takenOver) storeError ??= e;
-          leaseTakenOver = takenOver;
-          this.stop('lease_lost');
-          return;
-        }
-      }
-      scheduleRenew();
-    };
-    const scheduleRenew = () => {
-      if (!renewing) return;
-      renewTimer = setTimeout(() => (inFlight = renewOnce()), leaseMs / 3);
-      renewTimer.unref();
-    };
-    scheduleRenew();
-    /** No renewal after this resolves, so the lease can be released with its current ETag. */
-    const stopRenewing = async () => {
-      renewing = false;
-      clearTimeout(renewTimer);
-      await inFlight;
-    };
+    const keeper = new LeaseKeeper(lease, store, deps.limits.leaseSeconds * 1000, deps.now, (loss) => {
+      log(`lease of ${run.id} lost (${message(loss.error)}); stopping the slice without a checkpoint`);
+      this.stop('lease_lost');
+    });
+    const commits = new CommitQueue(() => keeper.lost !== null, () => this.stop('aborted'));
+    const commit = new Committer(deps, run.id, randomBytes(4).toString('hex'));
 
     const runner = startRunner(deps.trainingThread ? await deps.trainingThread() : 'worker', input, (line) => log(`worker ${run.id}: ${line}`));
     this.runner = runner;
     if (this.stopReason) this.stop(this.stopReason);
+    await this.follow(runner, (m) => this.handle(m, { deps, run, input, commits, commit, keeper }));
 
-    // The loop has said its last word: a worker should exit by itself, but a stray handle in a
-    // library must not hold the slice open.
-    const exitSoon = () => setTimeout(() => void runner.terminate(), 5000).unref();
-    let end: Extract<WorkerMessage, { type: 'end' }> | null = null;
-    let failure: unknown = null;
-    const finished = new Promise<void>((resolveExit) => {
-      runner.onMessage((m: WorkerMessage) => {
-        switch (m.type) {
-          case 'ready':
-            using = m.using;
-            resumedFrom = m.step;
-            enqueue(() => store.updateRun(run.id, { vocabSize: m.vocabSize, params: m.params } as Partial<RunRecord>).then(() => {}));
-            break;
-          case 'progress': {
-            if (m.point.valLoss !== undefined) latestValLoss = m.point.valLoss;
-            if (input.evalFirst && m.point.step === resumedFrom && m.point.valLoss !== undefined && rebaseBest) {
-              const rebased = { ...rebaseBest, valLoss: m.point.valLoss };
-              rebaseBest = null;
-              bestValLoss = rebased.valLoss;
-              enqueue(() => store.setBest(run.id, rebased));
-            }
-            pending.push(m.point);
-            const { etaSeconds, ...point } = m.point;
-            if (using) this.emit('progress', { runId: run.id, ...point, etaSeconds, ...using });
-            break;
-          }
-          case 'checkpoint': {
-            if (leaseLost) break; // not ours to write any more
-            const { step, epoch, valLoss, files } = m;
-            const points = pending.filter((p) => p.step <= step);
-            pending = pending.filter((p) => p.step > step);
-            enqueue(async () => {
-              // Metrics first, then the checkpoint: a crash in between leaves points past `latest`,
-              // which readMetrics drops once the next slice re-trains those steps (the segment name
-              // says where this slice resumed from). The other order would lose them for good.
-              // One create-only object per flush (S3 cannot append); names sort in write order.
-              if (points.length) await store.appendMetrics(run.id, newMetricsSegment(deps.now(), { baseStep: resumedFrom, slice: sliceTag }), points.map(toMetricPoint));
-              // The store moves best.json when valLoss beats it and mirrors it into run.json.
-              await store.saveCheckpoint(run.id, step, files, { valLoss, epoch });
-              committed = { step, epoch };
-              bestValLoss = (await store.updateRun(run.id, { step, epoch, latestValLoss })).bestValLoss;
-            });
-            break;
-          }
-          case 'diverged':
-            log(`run ${run.id} diverged: ${m.reason}; the last checkpoint stays the latest`);
-            break;
-          case 'end':
-            end = m;
-            exitSoon();
-            break;
-          case 'error':
-            // A bad config or corpus is the caller's (4xx); unreadable stored checkpoint bytes are not.
-            failure = m.field !== undefined && m.field !== 'checkpoint' ? new EngineInputError(m.message, m.field) : new TrainingFailedError(m.message);
-            exitSoon();
-            break;
-        }
-      });
-      runner.onError((e) => {
-        failure ??= new TrainingFailedError(e.message);
-      });
-      void runner.exited.then(resolveExit);
-    });
-
-    await finished;
-    await stopRenewing();
-    await queue;
+    await keeper.stop();
+    await commits.drained();
     this.runner = null;
-    const finalEnd = end as Extract<WorkerMessage, { type: 'end' }> | null;
-    if (!failure && !finalEnd) failure = new TrainingFailedError('the training worker exited before finishing');
-    const error = failure ?? storeError;
-    if (leaseTakenOver) {
+    await this.settle(deps, run.id, keeper, commits);
+  }
+
+  /** Every message of the runner until its thread exits; a thread error is a TrainingFailedError. */
+  private follow(runner: SliceRunner, handle: (m: WorkerMessage) => void): Promise<void> {
+    runner.onMessage(handle);
+    runner.onError((e) => {
+      this.failure ??= new TrainingFailedError(e.message);
+    });
+    return runner.exited.then(() => {});
+  }
+
+  private handle(m: WorkerMessage, ctx: SliceContext): void {
+    const { run, commits, commit } = ctx;
+    switch (m.type) {
+      case 'ready':
+        this.using = m.using;
+        this.resumedFrom = m.step;
+        commits.add(() => ctx.deps.store.updateRun(run.id, { vocabSize: m.vocabSize, params: m.params }));
+        break;
+      case 'progress':
+        this.onProgress(m.point, ctx);
+        break;
+      case 'checkpoint': {
+        if (ctx.keeper.lost) break; // not ours to write any more
+        const points = this.pending.filter((p) => p.step <= m.step);
+        this.pending = this.pending.filter((p) => p.step > m.step);
+        const resumedFrom = this.resumedFrom;
+        commits.add(async () => {
+          await commit.checkpoint(m, points, resumedFrom);
+          this.committed = { step: m.step, epoch: m.epoch };
+          this.bestValLoss = (await ctx.deps.store.updateRun(run.id, { step: m.step, epoch: m.epoch, latestValLoss: this.latestValLoss })).bestValLoss;
+        });
+        break;
+      }
+      case 'diverged':
+        ctx.deps.log(`run ${run.id} diverged: ${m.reason}; the last checkpoint stays the latest`);
+        break;
+      case 'end':
+        this.end = m;
+        this.exitSoon();
+        break;
+      case 'error':
+        // A bad config or corpus is the caller's (4xx); unreadable stored checkpoint bytes are not.
+        this.failure = m.field !== undefined && m.field !== 'checkpoint' ? new EngineInputError(m.message, m.field) : new TrainingFailedError(m.message);
+        this.exitSoon();
+        break;
+    }
+  }
+
+  private onProgress(point: ProgressPoint, ctx: SliceContext): void {
+    if (point.valLoss !== undefined) this.latestValLoss = point.valLoss;
+    // evalFirst: the validation at the starting step is the bar best is measured against.
+    if (ctx.input.evalFirst && point.step === this.resumedFrom && point.valLoss !== undefined && this.rebaseBest) {
+      const rebased = { ...this.rebaseBest, valLoss: point.valLoss };
+      this.rebaseBest = null;
+      this.bestValLoss = rebased.valLoss;
+      ctx.commits.add(() => ctx.deps.store.setBest(ctx.run.id, rebased));
+    }
+    this.pending.push(point);
+    const { etaSeconds, ...rest } = point;
+    if (this.using) this.emit('progress', { runId: ctx.run.id, ...rest, etaSeconds, ...this.using });
+  }
+
+  /** The loop has said its last word: a worker should exit by itself, but a stray handle in a library must not hold the slice open. */
+  private exitSoon(): void {
+    const runner = this.runner;
+    setTimeout(() => void runner?.terminate(), 5000).unref();
+  }
+
+  /** The run's final status, the lease released, and `done` resolved with the summary or rejected with the error. */
+  private async settle(deps: SliceDeps, runId: string, keeper: LeaseKeeper, commits: CommitQueue): Promise<void> {
+    const { store, log } = deps;
+    if (keeper.lost?.takenOver) {
       // The new holder owns run.json and the lease now.
-      this.reject(new HttpError(409, 'lease_lost', `run "${run.id}" was taken over by another trainer during this slice; its last checkpoint is step ${committed.step}`));
+      this.reject(new HttpError(409, 'lease_lost', `run "${runId}" was taken over by another trainer during this slice; its last checkpoint is step ${this.committed.step}`));
       return;
     }
+    // A lease that lapsed because the store kept failing is a store outage, like a failed commit.
+    const storeError = commits.error ?? keeper.lost?.error ?? null;
+    const end = this.end;
+    if (!this.failure && !end) this.failure = new TrainingFailedError('the training worker exited before finishing');
+    const failure = this.failure;
     try {
-      await store.updateRun(run.id, {
-        status: error && !(error === storeError) ? 'failed' : 'idle',
-        ...(error && error !== storeError ? { error: error instanceof Error ? error.message : String(error) } : {}),
-        latestValLoss,
-        bestValLoss,
+      await store.updateRun(runId, {
+        status: failure ? 'failed' : 'idle',
+        ...(failure ? { error: message(failure) } : {}),
+        latestValLoss: this.latestValLoss,
+        bestValLoss: this.bestValLoss,
       });
     } catch (e) {
-      log(`could not update run ${run.id} after the slice: ${e instanceof Error ? e.message : String(e)}`);
+      log(`could not update run ${runId} after the slice: ${message(e)}`);
     }
-    await store.releaseLease(currentLease).catch((e: unknown) => log(`could not release lease of ${run.id}: ${e instanceof Error ? e.message : String(e)}`));
-    if (error || !finalEnd) {
-      this.reject(error);
+    await store.releaseLease(keeper.current).catch((e: unknown) => log(`could not release lease of ${runId}: ${message(e)}`));
+    if (failure || storeError || !end) {
+      this.reject(failure ?? storeError);
       return;
     }
-    const stopReason = finalEnd.reason === 'aborted' && this.stopReason === 'shutdown' ? 'shutdown' : finalEnd.reason;
+    const stopReason = end.reason === 'aborted' && this.stopReason === 'shutdown' ? 'shutdown' : end.reason;
     this.resolve({
-      runId: run.id,
-      step: committed.step,
-      epoch: committed.epoch,
-      trainLoss: finalEnd.trainLoss,
-      valLoss: finalEnd.valLoss,
-      valBpc: finalEnd.valBpc,
-      bestValLoss,
-      charsPerSec: finalEnd.charsPerSec,
-      steps: finalEnd.steps,
-      seconds: finalEnd.seconds,
+      runId,
+      step: this.committed.step,
+      epoch: this.committed.epoch,
+      trainLoss: end.trainLoss,
+      valLoss: end.valLoss,
+      valBpc: end.valBpc,
+      bestValLoss: this.bestValLoss,
+      charsPerSec: end.charsPerSec,
+      steps: end.steps,
+      seconds: end.seconds,
       stopReason,
-      checkpointStep: committed.step,
-      backend: (using as BackendInUse | null)?.backend ?? 'unknown',
+      checkpointStep: this.committed.step,
+      backend: this.using?.backend ?? 'unknown',
     });
+  }
+}
+
+interface SliceContext {
+  deps: SliceDeps;
+  run: RunRecord;
+  input: WorkerInput;
+  commits: CommitQueue;
+  commit: Committer;
+  keeper: LeaseKeeper;
+}
+
+/** A checkpoint's objects, in the order that survives a crash between the two (run.json follows). */
+class Committer {
+  constructor(
+    private readonly deps: SliceDeps,
+    private readonly runId: string,
+    /** Names this slice's metrics segments. */
+    private readonly sliceTag: string,
+  ) {}
+
+  async checkpoint(m: Extract<WorkerMessage, { type: 'checkpoint' }>, points: ProgressPoint[], resumedFrom: number): Promise<void> {
+    const { store, now } = this.deps;
+    const { step, epoch, valLoss, files } = m;
+    // Metrics first, then the checkpoint: a crash in between leaves points past `latest`, which
+    // readMetrics drops once the next slice re-trains those steps (the segment name says where
+    // this slice resumed from). The other order would lose them for good. One create-only object
+    // per flush (S3 cannot append); names sort in write order.
+    if (points.length) await store.appendMetrics(this.runId, newMetricsSegment(now(), { baseStep: resumedFrom, slice: this.sliceTag }), points.map(toMetricPoint));
+    // The store moves best.json when valLoss beats it and mirrors it into run.json.
+    await store.saveCheckpoint(this.runId, step, files, { valLoss, epoch });
   }
 }
 
 function toMetricPoint(p: ProgressPoint) {
   const { etaSeconds: _eta, ...point } = p;
   return point;
-}
-
-/** Tracks this instance's slices: one per run, all stoppable at shutdown. */
-export class TrainingManager {
-  private readonly active = new Map<string, TrainingSlice>();
-  private closing = false;
-
-  constructor(private readonly deps: SliceDeps) {}
-
-  isActive(runId: string): boolean {
-    return this.active.has(runId);
-  }
-
-  get size(): number {
-    return this.active.size;
-  }
-
-  /** Validate, take the lease, load inputs and start the worker. Throws (404/409/400) before anything runs. */
-  async start(runId: string, body: TrainBody, opts: SliceOptions = {}): Promise<TrainingSlice> {
-    const { store, limits } = this.deps;
-    if (this.closing) throw new HttpError(503, 'shutting_down', 'server is shutting down; retry on another instance');
-    if (body.steps !== undefined && body.steps > limits.maxStepsPerSlice) {
-      throw new HttpError(400, 'limit_exceeded', `steps: ${body.steps} exceeds this server's limit of ${limits.maxStepsPerSlice} per slice`, 'steps');
-    }
-    const noBudget = body.steps === undefined && body.epochs === undefined && body.maxSeconds === undefined;
-    const seconds = Math.min(body.maxSeconds ?? (noBudget ? limits.defaultSliceSeconds : limits.maxSliceSeconds), limits.maxSliceSeconds);
-    if (this.active.has(runId)) throw new HttpError(409, 'training_in_progress', `run "${runId}" is already training on this instance`);
-
-    const slice = new TrainingSlice(runId);
-    if (opts.onProgress) slice.on('progress', opts.onProgress);
-    this.active.set(runId, slice); // reserve before the first await: same-instance races lose here
-    try {
-      const run = await store.getRun(runId);
-      if (!run) throw new HttpError(404, 'not_found', `no run "${runId}"`);
-      const holder = `${hostname()}/${process.pid}/${randomBytes(4).toString('hex')}`;
-      const lease = await store.acquireLease(runId, holder, limits.leaseSeconds * 1000);
-      let input: WorkerInput;
-      let best: CheckpointPointer | null = null;
-      try {
-        const prepared = opts.prepare
-          ? await opts.prepare(run)
-          : { text: await loadCorpusText(store, run.corpus), checkpoint: (await store.loadCheckpoint(runId, 'latest'))?.files as CheckpointFiles | undefined };
-        const { text, checkpoint } = prepared;
-        best = 'best' in prepared ? (prepared.best ?? null) : null;
-        const sample = sampleConfigOf(run);
-        if (sample.prime && sample.every !== 0) {
-          // The vocabulary the slice will train: the checkpoint's, or a fresh run's corpus.
-          const vocab = checkpoint ? new Vocab(readCheckpointInfo(checkpoint).vocab) : Vocab.fromText(text);
-          checkPrime(vocab, sample.prime, 'config.samplePrime');
-        }
-        input = {
-          runId,
-          text,
-          model: run.model as unknown as ModelConfig,
-          train: run.train as unknown as TrainConfig,
-          ...(checkpoint ? { checkpoint } : {}),
-          limits: { ...(body.steps !== undefined ? { steps: body.steps } : {}), ...(body.epochs !== undefined ? { epochs: body.epochs } : {}), seconds },
-          checkpointSeconds: body.checkpointSeconds ?? limits.defaultCheckpointSeconds,
-          bestValLoss: (await store.readPointer(runId, 'best'))?.valLoss ?? null,
-          progressMs: PROGRESS_MS,
-          ...(opts.evalFirst ? { evalFirst: true } : {}),
-          sample,
-        };
-        await store.updateRun(runId, { status: 'training' });
-      } catch (e) {
-        await store.releaseLease(lease).catch(() => {});
-        throw e;
-      }
-      void slice.run(this.deps, run, lease, input, best).catch((e: unknown) => this.deps.log(`slice of ${runId} crashed: ${String(e)}`));
-      slice.done.then(
-        () => this.active.delete(runId),
-        () => this.active.delete(runId),
-      );
-      return slice;
-    } catch (e) {
-      this.active.delete(runId);
-      throw e;
-    }
-  }
-
-  /** Stop every slice (they checkpoint and release their leases); hard-stop what is left after graceMs. */
-  async shutdown(graceMs: number): Promise<void> {
-    this.closing = true;
-    const slices = [...this.active.values()];
-    for (const s of slices) s.stop('shutdown');
-    const settled = Promise.allSettled(slices.map((s) => s.done));
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = await Promise.race([
-      settled.then(() => false),
-      new Promise<boolean>((r) => (timer = setTimeout(() => r(true), graceMs))),
-    ]);
-    clearTimeout(timer);
-    if (timedOut) {
-      this.deps.log(`shutdown: ${this.active.size} slice(s) did not finish within ${graceMs} ms; terminating`);
-      await Promise.allSettled(slices.map((s) => s.terminate()));
-    }
-  }
 }

@@ -2,16 +2,19 @@
 // validators (functions/), the OpenAPI document, and the typed client the TUI and CLI use.
 // Static bounds here are sanity limits; per-instance caps (CHARRNN_MAX_*) are applied by functions/.
 import { z } from 'zod';
+import { BUILTIN_CORPORA } from '../builtin-corpora.mjs';
+import { describePresets, PRESETS } from '../presets.ts';
+import { RUN_ID_MAX, RUN_ID_PATTERN, RUN_ID_RULE } from '../run-id.ts';
+import type * as Stored from '../run-types.ts';
 
-export const BUILTIN_CORPORA = ['moby-dick', 'names'] as const;
-export const PRESETS = ['tiny', 'small', 'medium', 'large'] as const;
+export { BUILTIN_CORPORA, PRESETS };
 
-/** A run id: what goes in URLs and store keys. Lowercase letters, digits, '-', '_', '.', not starting with '.'; no slashes. */
+/** A run id: what goes in URLs and store keys (the rule: shared/run-id.ts). */
 export const RunId = z
   .string()
   .min(1)
-  .max(64)
-  .regex(/^[a-z0-9_-][a-z0-9._-]*$/, 'use 1-64 lowercase letters, digits, ".", "_" or "-" (not starting with ".")')
+  .max(RUN_ID_MAX)
+  .regex(RUN_ID_PATTERN, RUN_ID_RULE)
   .meta({ description: 'Run id', example: 'moby-small' });
 
 const posInt = (max: number) => z.number().int().min(1).max(max);
@@ -25,7 +28,7 @@ const SampleLength = posInt(1_000_000);
 /** Every hyperparameter, all optional: unspecified ones come from the preset, then the defaults. */
 export const RunConfigInput = z
   .object({
-    preset: z.enum(PRESETS).optional().meta({ description: 'Size preset: tiny 1×64, small 1×128, medium 2×256, large 2×512' }),
+    preset: z.enum(PRESETS).optional().meta({ description: `Size preset: ${describePresets()}` }),
     cell: z.enum(['lstm', 'gru']).optional(),
     layers: posInt(8).optional(),
     hidden: posInt(2048).optional(),
@@ -96,7 +99,7 @@ export const ModelConfigOut = z.object({
   hidden: z.number(),
   dropout: z.number(),
   embedding: z.number().nullable(),
-});
+}) satisfies z.ZodType<Stored.ModelConfig>;
 export const TrainConfigOut = z.object({
   seqLen: z.number(),
   batchSize: z.number(),
@@ -109,7 +112,7 @@ export const TrainConfigOut = z.object({
   evalChars: z.number(),
   divergenceFactor: z.number(),
   seed: z.number(),
-});
+}) satisfies z.ZodType<Stored.TrainConfig>;
 
 /** The samples a run takes while training (null every: at every validation; 0: none). */
 export const SampleConfigOut = z.object({
@@ -118,7 +121,7 @@ export const SampleConfigOut = z.object({
   seed: z.number(),
   temperature: z.number(),
   prime: z.string(),
-});
+}) satisfies z.ZodType<Stored.TrainingSampleConfig>;
 
 export const Run = z.object({
   id: z.string(),
@@ -170,8 +173,9 @@ export const MetricPoint = z.object({
     .meta({ description: 'Text generated from the weights at this step while training (excludes the prime)' }),
   /** Which invocation wrote it. */
   segment: z.string().optional(),
-});
-export type MetricPoint = z.infer<typeof MetricPoint>;
+}) satisfies z.ZodType<Stored.MetricPoint>;
+/** One definition: shared/run-types.ts (the schema above is checked against it). */
+export type MetricPoint = Stored.MetricPoint;
 
 /** The tfjs backend a server runs on (the engine's backendInfo(), shared/engine/backend-choice.ts). */
 export const BackendName = z.enum(['tensorflow', 'wasm', 'cpu']);

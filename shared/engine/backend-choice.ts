@@ -1,12 +1,9 @@
 // Which tfjs backend to run on, decided from what loaded: a pure function of the request
 // (CHARRNN_BACKEND, CHARRNN_REQUIRE_GPU) and each candidate's outcome, so every branch is tested
 // without libtensorflow (backend.ts does the loading). No tfjs import.
-import type { z } from 'zod';
-import type { Health } from '../api/schemas.ts';
 import { ENGINE_ENV } from './env.ts';
 
-type Ready = z.infer<typeof Health>;
-export type BackendName = Ready['backend'];
+export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
 
 /** The native TensorFlow packages, best first. Either registers tfjs's 'tensorflow' backend. */
 export const NATIVE_PACKAGES = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'] as const;
@@ -25,8 +22,13 @@ export interface BackendRequest {
 /** What trying one candidate gave: loaded (a native package: whether TensorFlow uses a GPU), or the loader's own error text. */
 export type Attempt = { candidate: Candidate; loaded: true; gpu?: boolean } | { candidate: Candidate; loaded: false; error: string };
 
-/** What a thread runs on (backendInfo() in backend.ts); /healthz reports it (shared/api/schemas.ts). */
-export interface BackendInfo extends Pick<Ready, 'backend' | 'device' | 'blas'> {
+/** What a thread runs on (backendInfo() in backend.ts); /healthz reports it (its schema: BackendInUse in shared/api/schemas.ts). */
+export interface BackendInfo {
+  backend: BackendName;
+  /** gpu only when the tensorflow backend runs on a GPU device. */
+  device: 'gpu' | 'cpu';
+  /** Whether wasm matrix products run on the OpenBLAS binding, and its kernel variant. */
+  blas: { on: boolean; kernels: string | null };
   /** The tfjs-node package that loaded, if any. */
   package: NativePackage | null;
 }

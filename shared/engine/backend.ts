@@ -125,7 +125,6 @@ async function setBackend(name: string): Promise<{ ok: true } | { ok: false; err
 // ---------------------------------------------------------------------------------------------
 // wasm kernel fixes (tfjs-backend-wasm 4.22)
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
 type WasmBackend = any;
 type KernelArgs = { inputs: Record<string, tf.TensorInfo>; backend: WasmBackend; attrs: Record<string, any> };
 

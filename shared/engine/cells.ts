@@ -220,11 +220,9 @@ type GradFn = (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor[];
 
 /** tf.customGrad with plain array typing: f(inputs, save) → { value, gradFunc(dy, saved) → one grad per input }. */
 export function customOp(f: (inputs: tf.Tensor[], save: Saver) => { value: tf.Tensor; gradFunc: GradFn }): (...inputs: tf.Tensor[]) => tf.Tensor {
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   const op: any = tf.customGrad(((...args: unknown[]) => {
     const save = args.pop() as Saver;
     return f(args as tf.Tensor[], save);
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any
   }) as any);
   return (...inputs) => op(...inputs) as tf.Tensor;
 }
@@ -236,7 +234,6 @@ export function customOp(f: (inputs: tf.Tensor[], save: Saver) => { value: tf.Te
  * gradients are being recorded, as save() does; the backward pass releases them once used.
  */
 export function backwardKeeper(): { hold: (ts: tf.Tensor[]) => tf.Tensor[]; release: (grads: tf.Tensor[]) => tf.Tensor[] } {
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   const recording = (tf.engine() as any).state.gradientDepth > 0;
   let held: tf.Tensor[] = [];
   return {

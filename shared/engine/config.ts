@@ -1,17 +1,8 @@
-// RunConfigInput (all optional) → full ModelConfig + TrainConfig: preset first, then explicit fields.
-import type { RunConfigInput } from '../api/schemas.ts';
-import type { ModelConfig, TrainConfig, TrainingSampleConfig } from './types.ts';
+// ConfigInput (all optional) → full ModelConfig + TrainConfig: preset first, then explicit fields.
+import { DEFAULT_PRESET, PRESET_SHAPES } from '../presets.ts';
+import type { ConfigInput, ModelConfig, TrainConfig, TrainingSampleConfig } from './types.ts';
 
-export type Preset = 'tiny' | 'small' | 'medium' | 'large';
-
-export const PRESET_SHAPES: Record<Preset, { layers: number; hidden: number }> = {
-  tiny: { layers: 1, hidden: 64 },
-  small: { layers: 1, hidden: 128 },
-  medium: { layers: 2, hidden: 256 },
-  large: { layers: 2, hidden: 512 },
-};
-
-export const DEFAULT_PRESET: Preset = 'small';
+export { DEFAULT_PRESET, PRESET_SHAPES, type Preset } from '../presets.ts';
 
 export const DEFAULT_MODEL: ModelConfig = { cell: 'lstm', ...PRESET_SHAPES[DEFAULT_PRESET], dropout: 0, embedding: null };
 
@@ -36,7 +27,7 @@ export const DEFAULT_TRAINING_SAMPLES: TrainingSampleConfig = { every: null, len
  * The samples a run takes while training: `stored` (a run record's, possibly written before a
  * field existed) or the defaults, then explicit sample* fields of `input`.
  */
-export function resolveSampleConfig(input: RunConfigInput = {}, stored: Partial<TrainingSampleConfig> = {}): TrainingSampleConfig {
+export function resolveSampleConfig(input: ConfigInput = {}, stored: Partial<TrainingSampleConfig> = {}): TrainingSampleConfig {
   const base = { ...DEFAULT_TRAINING_SAMPLES, ...stored };
   return {
     every: input.sampleEvery ?? base.every,
@@ -47,7 +38,7 @@ export function resolveSampleConfig(input: RunConfigInput = {}, stored: Partial<
   };
 }
 
-export function resolveConfig(input: RunConfigInput = {}): { model: ModelConfig; train: TrainConfig } {
+export function resolveConfig(input: ConfigInput = {}): { model: ModelConfig; train: TrainConfig } {
   const shape = PRESET_SHAPES[input.preset ?? DEFAULT_PRESET];
   const model: ModelConfig = {
     cell: input.cell ?? DEFAULT_MODEL.cell,

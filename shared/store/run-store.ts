@@ -1,18 +1,8 @@
 // Runs, corpora, checkpoints, metrics and leases, written once on top of any ObjectStore.
-//
-// Layout (relative to the store's root or S3 prefix):
-//   runs/<id>/run.json                               RunRecord
-//   runs/<id>/checkpoints/<step, 10 digits>/<file>   checkpoint files (model.json, weights.bin, …)
-//   runs/<id>/checkpoints/<step>/checkpoint.json     manifest, written after the files: marks the checkpoint complete
-//   runs/<id>/checkpoints/<step>-<random>/…          only when re-saving a step that latest/best still point at
-//   runs/<id>/latest.json, best.json                 CheckpointPointer, written last
-//   runs/<id>/metrics/<segment>.jsonl                one MetricPoint per line; one object per flush (S3 cannot append)
-//   runs/<id>/lease.json                             { runId, holder, expiresAt }, conditional writes only
-//   corpora/<sha256>.txt                             content-addressed corpus uploads
-//   feeds/<name>.txt                                 mutable feed corpora (replaced by their publisher; retrain picks up new versions)
+// The layout of the objects it writes is one table: shared/store/README.md, "Layout".
 import { createHash, randomBytes } from 'node:crypto';
-import type { MetricPoint } from '../engine/types.ts';
-import { validateFeedKey, validateId, validateKey } from './keys.ts';
+import type { MetricPoint } from '../run-types.ts';
+import { validateFeedKey, validateId, validateKey, validateSegmentName } from './keys.ts';
 import {
   InvalidKeyError,
   LeaseConflictError,
@@ -416,7 +406,7 @@ export class RunStore {
 
   /** Writes `points` as a new object runs/<id>/metrics/<segment>.jsonl (create-only). Use newMetricsSegment() for names that sort in write order. */
   async appendMetrics(id: string, segment: string, points: readonly MetricPoint[]): Promise<void> {
-    validateId(segment, 'metrics segment');
+    validateSegmentName(segment, 'metrics segment');
     if (points.length === 0) return;
     const body = points.map((p) => JSON.stringify(p)).join('\n') + '\n';
     await this.objects.put(this.runKey(id, `metrics/${segment}.jsonl`), body, { ifNoneMatch: '*', contentType: 'application/x-ndjson' });

@@ -3,6 +3,7 @@
 //  - RunStore: runs, corpora, checkpoints (commit protocol, retention), metrics, leases. Written
 //    once, on top of any ObjectStore, so both backends share every rule.
 // Nothing here knows about tfjs: checkpoints are named byte blobs.
+import type { ModelConfig, TrainConfig, TrainingSampleConfig } from '../run-types.ts';
 
 export interface PutOptions {
   /** Create only: fail with PreconditionFailedError if the key exists. */
@@ -80,11 +81,13 @@ export interface RunRecord {
   corpus: string;
   /** Display name of the corpus (built-in name or uploaded file name). */
   corpusName: string;
-  /** The engine's ModelConfig and TrainConfig, stored opaquely here. */
-  model: Record<string, unknown>;
-  train: Record<string, unknown>;
-  /** The samples it takes while training (absent in runs created before they existed). */
-  sample?: Record<string, unknown>;
+  model: ModelConfig;
+  train: TrainConfig;
+  /** The samples it takes while training (absent, or missing fields, in runs created before they existed). */
+  sample?: Partial<TrainingSampleConfig>;
+  /** Characters in the corpus's vocabulary, and trainable parameters (absent in runs created before they were recorded). */
+  vocabSize?: number;
+  params?: number;
   status: RunStatus;
   /** Latest committed checkpoint step (0 before the first). */
   step: number;

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileObjectStore } from '../../shared/store/file-store.ts';
 import { newMetricsSegment, RunStore } from '../../shared/store/index.ts';
 import type { RunRecord } from '../../shared/store/types.ts';
+import { resolveConfig } from '../../shared/engine/tf-free.ts';
 
 let dir: string;
 let store: RunStore;
@@ -18,7 +19,7 @@ beforeAll(async () => {
 afterAll(() => rm(dir, { recursive: true, force: true }));
 
 const record = (id: string): RunRecord => ({
-  id, name: id, corpus: 'builtin:names', corpusName: 'names', model: {}, train: {}, status: 'idle', step: 0, epoch: 0,
+  id, name: id, corpus: 'builtin:names', corpusName: 'names', ...resolveConfig(), status: 'idle', step: 0, epoch: 0,
   latestValLoss: null, bestValLoss: null, createdAt: '2026-01-01T00:00:00.000Z', updatedAt: '2026-01-01T00:00:00.000Z',
 });
 const T0 = 1_800_000_000_000;

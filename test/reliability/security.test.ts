@@ -98,7 +98,7 @@ async function hostileRequests(base: string) {
   for (const corpus of ['sha256:../../../etc/passwd', `sha256:${'0'.repeat(63)}/`, '../names', 'builtin:../../x']) {
     statuses.push((await post('/runs', { corpus, config: TINY })).status);
   }
-  // A run *name* may be anything: it lives inside run.json, and the id derived from it is a slug.
+  // A run *name* may be anything: it lives inside run.json, and the id derived from it is runIdFromName (shared/run-id.ts).
   const named = await post('/runs', { corpus: { text: 'abcdefghij '.repeat(300), name: '../../corpus-name' }, name: '../../../etc/passwd', config: TINY });
   expect(named.status).toBe(201);
   expect((await named.json()).id).toBe('etc-passwd');

@@ -19,6 +19,7 @@ import {
 } from '../../shared/store/types.ts';
 import { FaultyObjectStore, InjectedCrash } from '../support/faulty-object-store.ts';
 import { backends, captureRequests, openFileStore, openS3Store } from './backends.ts';
+import { resolveConfig } from '../../shared/engine/tf-free.ts';
 
 function record(id: string, name = id): RunRecord {
   const now = new Date().toISOString();
@@ -27,8 +28,7 @@ function record(id: string, name = id): RunRecord {
     name,
     corpus: 'builtin:moby-dick',
     corpusName: 'Moby Dick',
-    model: { cell: 'lstm', layers: 2, hidden: 64 },
-    train: { seqLen: 50 },
+    ...resolveConfig({ cell: 'lstm', layers: 2, hidden: 64, seqLen: 50 }),
     status: 'idle',
     step: 0,
     epoch: 0,
@@ -272,9 +272,10 @@ describe.each(backends)('RunStore on $name', (backend) => {
       ['nul\0x', /NUL/],
       ['x'.repeat(300), /300 characters long; the limit is 64/],
       ['', /non-empty/],
-      ['.hidden', /start with a letter or digit/],
-      ['spa ce', /letters, digits/],
-      ['日本', /letters, digits/],
+      ['.hidden', /not starting with "\."/],
+      ['Upper', /lowercase letters, digits/],
+      ['spa ce', /lowercase letters, digits/],
+      ['日本', /lowercase letters, digits/],
     ];
     for (const [id, message] of cases) {
       await expect(runs.createRun(record(id)), JSON.stringify(id)).rejects.toThrow(message);
@@ -313,14 +314,14 @@ describe('RunStore semantics that need enforced conditional writes (file store)'
   it('leases: acquire, conflict, renew, expire → takeover, lost lease, release', async () => {
     let now = 1_000_000;
     const runs = new RunStore(await openFileStore(), { now: () => now });
-    await runs.createRun(record('L'));
-    const a = await runs.acquireLease('L', 'worker-a', 10_000);
-    expect(a).toMatchObject({ runId: 'L', holder: 'worker-a', expiresAt: 1_010_000 });
-    expect(await runs.readLease('L')).toEqual(a);
+    await runs.createRun(record('l'));
+    const a = await runs.acquireLease('l', 'worker-a', 10_000);
+    expect(a).toMatchObject({ runId: 'l', holder: 'worker-a', expiresAt: 1_010_000 });
+    expect(await runs.readLease('l')).toEqual(a);
 
-    const conflict = await runs.acquireLease('L', 'worker-b', 10_000).catch((e: unknown) => e);
+    const conflict = await runs.acquireLease('l', 'worker-b', 10_000).catch((e: unknown) => e);
     expect(conflict).toBeInstanceOf(LeaseConflictError);
-    expect(conflict).toMatchObject({ runId: 'L', holder: 'worker-a', expiresAt: 1_010_000 });
+    expect(conflict).toMatchObject({ runId: 'l', holder: 'worker-a', expiresAt: 1_010_000 });
 
     now += 8_000;
     const a2 = await runs.renewLease(a, 10_000);
@@ -328,19 +329,19 @@ describe('RunStore semantics that need enforced conditional writes (file store)'
     expect(a2.etag).not.toBe(a.etag);
     await expect(runs.renewLease(a, 10_000)).rejects.toBeInstanceOf(PreconditionFailedError); // stale copy
     now += 9_000; // still live thanks to the renewal
-    await expect(runs.acquireLease('L', 'worker-b', 10_000)).rejects.toBeInstanceOf(LeaseConflictError);
+    await expect(runs.acquireLease('l', 'worker-b', 10_000)).rejects.toBeInstanceOf(LeaseConflictError);
 
     now += 2_000; // expired
-    const b = await runs.acquireLease('L', 'worker-b', 10_000);
+    const b = await runs.acquireLease('l', 'worker-b', 10_000);
     expect(b).toMatchObject({ holder: 'worker-b', expiresAt: now + 10_000 });
     await expect(runs.renewLease(a2, 10_000)).rejects.toBeInstanceOf(PreconditionFailedError); // a lost it
     await expect(runs.releaseLease(a2)).rejects.toBeInstanceOf(PreconditionFailedError);
-    expect((await runs.readLease('L'))?.holder).toBe('worker-b');
+    expect((await runs.readLease('l'))?.holder).toBe('worker-b');
 
     await runs.releaseLease(b);
-    expect(await runs.readLease('L')).toBeNull();
+    expect(await runs.readLease('l')).toBeNull();
     await expect(runs.releaseLease(b)).rejects.toBeInstanceOf(PreconditionFailedError);
-    const c = await runs.acquireLease('L', 'worker-c', 10_000);
+    const c = await runs.acquireLease('l', 'worker-c', 10_000);
     expect(c.holder).toBe('worker-c');
   });
 

@@ -11,6 +11,7 @@ import { openObjectStore, openRunStore } from '../../shared/store/open.ts';
 import { S3ObjectStore, s3ClientConfig } from '../../shared/store/s3-store.ts';
 import { StoreUnavailableError } from '../../shared/store/types.ts';
 import { captureRequests, openS3Store, testS3Server } from './backends.ts';
+import { resolveConfig } from '../../shared/engine/tf-free.ts';
 
 const savedEnv = { ...process.env };
 afterEach(() => {
@@ -94,7 +95,7 @@ describe('S3 store: configuration from the environment', () => {
 
     const runs = openRunStore(server.storeUrl('from-env-runs'));
     const now = new Date().toISOString();
-    await runs.createRun({ id: 'e1', name: 'e1', corpus: 'builtin:moby-dick', corpusName: 'Moby Dick', model: {}, train: {}, status: 'idle', step: 0, epoch: 0, latestValLoss: null, bestValLoss: null, createdAt: now, updatedAt: now });
+    await runs.createRun({ id: 'e1', name: 'e1', corpus: 'builtin:moby-dick', corpusName: 'Moby Dick', ...resolveConfig(), status: 'idle', step: 0, epoch: 0, latestValLoss: null, bestValLoss: null, createdAt: now, updatedAt: now });
     await runs.saveCheckpoint('e1', 5, { 'weights.bin': new Uint8Array([1, 2, 3]) }, { valLoss: 1, epoch: 0 });
     expect((await runs.listRuns()).map((r) => r.id)).toEqual(['e1']);
     expect((await runs.listCheckpoints('e1')).map((p) => p.step)).toEqual([5]);

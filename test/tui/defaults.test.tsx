@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { fmtLoss } from '../../tui/format.ts';
 import { expectBestIsMinimum } from '../support/best.ts';
-import { TrainSessions } from '../../tui/trainer.ts';
+import { RunSessions } from '../../tui/run-session.ts';
 import { KEY, lineWith, press, renderApp, sleep, useTestApi, waitForFrame, waitForText } from './helpers.tsx';
 
 const t = useTestApi();
@@ -15,7 +15,7 @@ const t = useTestApi();
 describe('the TUI with the shipped defaults', () => {
   it('a chain of default slices leaves best on the lowest validation, shown in the run view and the Runs table', async () => {
     // Sessions with no options: the app's own default slice length, as `npm start` runs it.
-    const sessions = new TrainSessions(t.api);
+    const sessions = new RunSessions(t.api);
     const app = renderApp(t.api, { initialRoute: { name: 'new' }, sessions });
     await waitForText(app, '←→ change choice');
     await press(app, KEY.enter);

@@ -1,10 +1,11 @@
 // Create a run: corpus (built-in or a local file to upload), size preset, and optionally every
 // hyperparameter. The API validates; its 400 `field` is shown next to the matching field.
 import { useMemo, useState } from 'react';
-import { readFile } from 'node:fs/promises';
-import { basename, resolve } from 'node:path';
 import { Box, Text } from 'ink';
-import { BUILTIN_CORPORA, PRESETS } from '../../shared/api/schemas.ts';
+import { CorpusFileError, readCorpusFile, type CorpusFile } from '../../functions/client/corpus-file.ts';
+import { BUILTIN_CORPORA } from '../../shared/builtin-corpora.mjs';
+import { DEFAULT_PRESET, describePresets, PRESETS } from '../../shared/presets.ts';
+import { RUN_ID_RULE, runIdFromName } from '../../shared/run-id.ts';
 import { ApiRequestError, type CreateRunBody } from '../api.ts';
 import { useFooter, useUi } from '../context.ts';
 import { useKeys } from '../hooks/useKeys.ts';
@@ -41,9 +42,9 @@ const NUMERIC: { key: string; label: string; kind: NumberKind; hint: string }[] 
 const BASE_FIELDS: FieldSpec[] = [
   { kind: 'choice', key: 'corpus', label: 'Corpus', options: [...BUILTIN_CORPORA, FILE], hint: '←→ to choose' },
   { kind: 'text', key: 'path', label: 'File', placeholder: './my-text.txt', hint: 'a UTF-8 text file, uploaded to the server' },
-  { kind: 'text', key: 'id', label: 'Run id', placeholder: '(generated)', hint: 'lowercase letters, digits, . _ -' },
+  { kind: 'text', key: 'id', label: 'Run id', placeholder: '(generated)', hint: RUN_ID_RULE },
   { kind: 'text', key: 'name', label: 'Name', placeholder: '(same as id)' },
-  { kind: 'choice', key: 'preset', label: 'Size', options: PRESETS, hint: 'tiny 1×64 · small 1×128 · medium 2×256 · large 2×512' },
+  { kind: 'choice', key: 'preset', label: 'Size', options: PRESETS, hint: describePresets(' · ') },
   { kind: 'choice', key: 'advanced', label: 'Advanced', options: ['off', 'on'], hint: 'set every hyperparameter' },
 ];
 
@@ -58,7 +59,7 @@ export function NewRunScreen() {
   const { api, navigate, notify, active, bodyRows } = useUi();
   const { values, setValue, latest } = useFormValues({
     corpus: BUILTIN_CORPORA[0],
-    preset: 'small',
+    preset: DEFAULT_PRESET,
     advanced: 'off',
     cell: DEFAULT,
     amsgrad: DEFAULT,
@@ -67,12 +68,16 @@ export function NewRunScreen() {
   const [focus, setFocus] = useState(0);
   const [busy, setBusy] = useState<string | null>(null);
 
+  // An empty id is the server's runIdFromName(name): shown as the placeholder while a name is typed.
+  const derivedId = runIdFromName(values.name ?? '');
   const fields = useMemo(
     () => [
-      ...BASE_FIELDS.filter((f) => f.key !== 'path' || values.corpus === FILE),
+      ...BASE_FIELDS.filter((f) => f.key !== 'path' || values.corpus === FILE).map((f) =>
+        f.key === 'id' && derivedId ? { ...f, placeholder: derivedId } : f,
+      ),
       ...(values.advanced === 'on' ? ADVANCED_FIELDS : []),
     ],
-    [values.corpus, values.advanced],
+    [values.corpus, values.advanced, derivedId],
   );
   const focused = fields[Math.min(focus, fields.length - 1)];
   const typing = focused?.kind === 'text';
@@ -114,19 +119,16 @@ export function NewRunScreen() {
     let corpusName: string | undefined;
     try {
       if (values.corpus === FILE) {
-        const path = resolve(values.path.trim());
-        let text: string;
+        let file: CorpusFile;
         try {
-          text = await readFile(path, 'utf8');
+          file = await readCorpusFile(values.path.trim());
         } catch (err) {
-          const code = (err as NodeJS.ErrnoException).code;
-          setErrors({ path: code === 'ENOENT' ? `no such file: ${path}` : `cannot read ${path} (${code ?? 'error'})` });
+          setErrors({ path: err instanceof CorpusFileError ? err.message : String(err) });
           return;
         }
-        setBusy(`Uploading ${path} (${text.length.toLocaleString()} chars)…`);
-        const up = await api.uploadCorpus(text);
-        corpus = up.ref as CreateRunBody['corpus'];
-        corpusName = basename(path);
+        setBusy(`Uploading ${file.path} (${file.bytes.length.toLocaleString()} bytes)…`);
+        corpus = (await api.uploadCorpus(file.bytes)).ref as CreateRunBody['corpus'];
+        corpusName = file.name;
       }
       setBusy('Creating run…');
       const body: CreateRunBody = { corpus, config: config as CreateRunBody['config'] };

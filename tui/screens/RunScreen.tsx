@@ -8,7 +8,7 @@ import { useFooter, useUi } from '../context.ts';
 import { useKeys } from '../hooks/useKeys.ts';
 import { flowText, fmtDuration, fmtLoss, fmtParams, fmtRate, fmtSize, wrap } from '../format.ts';
 import { lossSeries, plotLoss } from '../chart.ts';
-import type { TrainState } from '../trainer.ts';
+import type { RunSessionState } from '../run-session.ts';
 import type { MetricPoint, Run } from '../api.ts';
 
 export function RunScreen({ runId }: { runId: string }) {
@@ -29,7 +29,6 @@ export function RunScreen({ runId }: { runId: string }) {
 
   const pointCount = state.points.length;
   // points only grow (appended in place), so their count is the cache key
-  // eslint-disable-next-line react-hooks/exhaustive-deps
   const samples = useMemo(() => state.points.flatMap((p) => (p.sample ? [p.sample] : [])), [pointCount, state.points]);
 
   const training = state.phase === 'training' || state.phase === 'stopping';
@@ -87,7 +86,6 @@ export function RunScreen({ runId }: { runId: string }) {
   const chart = useMemo(
     () => plotLoss(lossSeries(state.points, chartWidth), chartHeight),
     // points only grow (appended in place), so their count is the cache key
-    // eslint-disable-next-line react-hooks/exhaustive-deps
     [pointCount, state.points, chartWidth, chartHeight],
   );
 
@@ -208,7 +206,7 @@ function lastOf(points: readonly MetricPoint[], pick: (p: MetricPoint) => number
   return undefined;
 }
 
-function PhaseBadge({ state }: { state: TrainState }) {
+function PhaseBadge({ state }: { state: RunSessionState }) {
   switch (state.phase) {
     case 'training':
       return <Text color="green">● training{state.slices ? ` (slice ${state.slices + 1})` : ''}</Text>;
@@ -223,7 +221,7 @@ function PhaseBadge({ state }: { state: TrainState }) {
   }
 }
 
-function Progress({ state, width }: { state: TrainState; width: number }) {
+function Progress({ state, width }: { state: RunSessionState; width: number }) {
   const run = state.run!;
   const goal = state.goal;
   const active = state.phase === 'training' || state.phase === 'stopping';

@@ -6,14 +6,14 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Api } from '../../tui/api.ts';
-import { TrainSession, type TrainState } from '../../tui/trainer.ts';
+import { RunSession, type RunSessionState } from '../../tui/run-session.ts';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterAll(async () => {
   for (const c of cleanups.reverse()) await c();
 });
 
-async function until(session: TrainSession, test: (s: TrainState) => boolean, what: string, timeoutMs = 60_000): Promise<TrainState> {
+async function until(session: RunSession, test: (s: RunSessionState) => boolean, what: string, timeoutMs = 60_000): Promise<RunSessionState> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const s = session.getState();
@@ -23,7 +23,7 @@ async function until(session: TrainSession, test: (s: TrainState) => boolean, wh
   }
 }
 
-describe('TrainSession', () => {
+describe('RunSession', () => {
   it('survives the server going away between slices and resumes from the checkpoint', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'charrnn-tui-trainer-'));
     cleanups.push(() => rm(dir, { recursive: true, force: true }));
@@ -33,7 +33,7 @@ describe('TrainSession', () => {
     const api = new Api(first.url);
     await api.createRun({ id: 'survivor', corpus: 'names', config: { preset: 'tiny', seqLen: 16, batchSize: 8 } });
 
-    const session = new TrainSession(api, 'survivor', { sliceSeconds: 1, notifyMs: 10 });
+    const session = new RunSession(api, 'survivor', { sliceSeconds: 1, notifyMs: 10 });
     cleanups.push(async () => session.dispose());
     await session.load();
     const chain = session.start(null);

@@ -1,10 +1,12 @@
-// Drives a long training run as a chain of bounded slices (each one POST /runs/:id/train with
-// maxSeconds), so no single request outlives the platform's limit. Lives outside React so it
-// keeps going while the user is on another screen, and so the non-TTY mode can reuse it.
-import { Api, ApiRequestError, isAbort, type MetricPoint, type Run, type TrainProgress, type TrainSummary } from './api.ts';
+// One run as the TUI shows it: its record and metric history, the chain of training slices it
+// drives (functions/client/slice-chain.ts: each one POST /runs/:id/train with maxSeconds), or the
+// metrics of another client's training that it tails. Lives outside React so training keeps going
+// while the user is on another screen.
+import { trainSlices } from '../functions/client/slice-chain.ts';
+import { Api, ApiRequestError, isAbort, type MetricPoint, type Run, type TrainBody, type TrainProgress, type TrainSummary } from './api.ts';
 import { describeError } from './errors.ts';
 
-export type TrainPhase = 'loading' | 'idle' | 'training' | 'stopping' | 'following';
+export type RunPhase = 'loading' | 'idle' | 'training' | 'stopping' | 'following';
 
 export interface TrainGoal {
   startEpoch: number;
@@ -13,8 +15,8 @@ export interface TrainGoal {
   startedAt: number;
 }
 
-export interface TrainState {
-  phase: TrainPhase;
+export interface RunSessionState {
+  phase: RunPhase;
   run: Run | null;
   points: MetricPoint[];
   progress: TrainProgress | null;
@@ -30,7 +32,7 @@ export interface TrainState {
 /** Seconds per training request when the user names none (`--slice-seconds`). */
 export const DEFAULT_SLICE_SECONDS = 30;
 
-export interface TrainSessionOptions {
+export interface RunSessionOptions {
   /** Wall-time budget of one slice; the server checkpoints at the end of each. */
   sliceSeconds?: number;
   /** Minimum ms between change notifications (bounds the UI's re-render rate). */
@@ -39,28 +41,8 @@ export interface TrainSessionOptions {
   followPollMs?: number;
 }
 
-// 'shutdown' is not final: the instance went away (scale-down, redeploy) and any other can run the next slice.
-const FINAL_REASONS = new Set(['epochs', 'steps', 'diverged', 'aborted']);
-/** Back-off before retrying a slice that failed for a reason that may pass (ms). */
-const RETRIES = [1000, 2000, 4000, 8000];
-
-function transient(err: unknown): boolean {
-  if (!(err instanceof ApiRequestError)) return false;
-  return (err.status === 0 && err.code === 'unreachable') || err.status >= 500 || err.status === 429 || err.code === 'lease_lost';
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => {
-      clearTimeout(timer);
-      resolve();
-    }, { once: true });
-  });
-}
-
-export class TrainSession {
-  private state: TrainState = {
+export class RunSession {
+  private state: RunSessionState = {
     phase: 'loading',
     run: null,
     points: [],
@@ -85,21 +67,21 @@ export class TrainSession {
   constructor(
     private readonly api: Api,
     readonly runId: string,
-    opts: TrainSessionOptions = {},
+    opts: RunSessionOptions = {},
   ) {
     this.sliceSeconds = opts.sliceSeconds ?? DEFAULT_SLICE_SECONDS;
     this.notifyMs = opts.notifyMs ?? 100;
     this.followPollMs = opts.followPollMs ?? 3000;
   }
 
-  getState = (): TrainState => this.state;
+  getState = (): RunSessionState => this.state;
 
   subscribe = (fn: () => void): (() => void) => {
     this.listeners.add(fn);
     return () => this.listeners.delete(fn);
   };
 
-  private get phase(): TrainPhase {
+  private get phase(): RunPhase {
     return this.state.phase;
   }
 
@@ -142,66 +124,34 @@ export class TrainSession {
       this.set({ error: describeError(err) }, true);
       return;
     }
-    let epoch = run.epoch;
-    const goal: TrainGoal = { startEpoch: epoch, targetEpoch: epochs ? epoch + epochs : null, startedAt: Date.now() };
+    const goal: TrainGoal = { startEpoch: run.epoch, targetEpoch: epochs ? run.epoch + epochs : null, startedAt: Date.now() };
     this.set({ run, phase: 'training', goal, slices: 0, error: null, note: null, summary: null }, true);
 
-    let failures = 0;
-    let idleSlices = 0;
-    for (;;) {
-      if (this.stopRequested || this.disposed) break;
-      const remaining = goal.targetEpoch === null ? null : goal.targetEpoch - epoch;
-      if (remaining !== null && remaining < 1e-6) break;
-      let summary: TrainSummary | null = null;
-      try {
-        const body = { maxSeconds: this.sliceSeconds, ...(remaining !== null ? { epochs: remaining } : {}) };
-        for await (const ev of this.api.trainStream(this.runId, body, ctrl.signal)) {
-          if (ev.type === 'progress') this.onProgress(ev.data);
-          else summary = ev.data;
+    // The chain's stop and retry rules: functions/client/slice-chain.ts.
+    const budget = { sliceSeconds: this.sliceSeconds, ...(epochs ? { epochs, fromEpoch: run.epoch } : { untilStopped: true }) };
+    const runSlice = (body: TrainBody, signal: AbortSignal) => this.api.trainStream(this.runId, body, signal);
+    try {
+      for await (const ev of trainSlices(runSlice, budget, { signal: ctrl.signal, shouldStop: () => this.stopRequested || this.disposed })) {
+        if (ev.type === 'progress') this.onProgress(ev.data);
+        else if (ev.type === 'done') {
+          const s = ev.data;
+          this.set({ summary: s, backend: s.backend, slices: this.state.slices + 1, ...(this.phase === 'training' ? { note: null } : {}) }, true);
+        } else if (ev.type === 'retry') {
+          this.set({ note: `${describeError(ev.error)} Retrying in ${ev.waitMs / 1000}s (${ev.attempt}/${ev.attempts})…` }, true);
+        } else if (ev.reason === 'diverged') {
+          this.set({ error: 'Training diverged (loss blew up) — lower lr or raise gradClip in a new run.' }, true);
+        } else if (ev.reason === 'stalled') {
+          this.set({ error: `Three slices in a row made no progress — the server is too busy for ${this.sliceSeconds}s slices; try --slice-seconds 60.` }, true);
         }
-      } catch (err) {
-        if (isAbort(err) || ctrl.signal.aborted) break;
-        if (err instanceof ApiRequestError && err.status === 409 && err.code !== 'lease_lost') {
-          this.set({ phase: 'idle', goal: null }, true);
-          void this.follow('Another client is training this run (409) — showing its live metrics instead.');
-          return;
-        }
-        // A long run should survive a hiccup (server restarting, store briefly unavailable).
-        if (transient(err) && failures < RETRIES.length && !this.stopRequested) {
-          const wait = RETRIES[failures++];
-          this.set({ note: `${describeError(err)} Retrying in ${wait / 1000}s (${failures}/${RETRIES.length})…` }, true);
-          await sleep(wait, ctrl.signal);
-          if (this.phase === 'training') this.set({ note: null }, true);
-          continue;
-        }
-        this.set({ error: describeError(err) }, true);
-        break;
       }
-      if (!summary) {
-        if (ctrl.signal.aborted) break;
-        if (failures < RETRIES.length && !this.stopRequested) {
-          const wait = RETRIES[failures++];
-          this.set({ note: `The training stream ended early; retrying in ${wait / 1000}s (${failures}/${RETRIES.length})…` }, true);
-          await sleep(wait, ctrl.signal);
-          continue;
-        }
-        this.set({ error: 'The training stream kept ending without a summary — check the server, then press t to continue.' }, true);
-        break;
+    } catch (err) {
+      if (err instanceof ApiRequestError && err.status === 409 && err.code !== 'lease_lost') {
+        this.abort = null;
+        this.set({ phase: 'idle', goal: null }, true);
+        void this.follow('Another client is training this run (409) — showing its live metrics instead.');
+        return;
       }
-      failures = 0;
-      epoch = summary.epoch;
-      this.set({ summary, backend: summary.backend, slices: this.state.slices + 1 }, true);
-      if (summary.stopReason === 'diverged') {
-        this.set({ error: 'Training diverged (loss blew up) — lower lr or raise gradClip in a new run.' }, true);
-        break;
-      }
-      if (FINAL_REASONS.has(summary.stopReason)) break;
-      // A slice can spend its whole budget starting up on a busy machine; give up only on a streak.
-      idleSlices = summary.steps === 0 ? idleSlices + 1 : 0;
-      if (idleSlices >= 3) {
-        this.set({ error: `Three slices in a row made no progress — the server is too busy for ${this.sliceSeconds}s slices; try --slice-seconds 60.` }, true);
-        break;
-      }
+      this.set({ error: describeError(err) }, true);
     }
     this.abort = null;
     if (this.disposed) return;
@@ -297,7 +247,7 @@ export class TrainSession {
     return true;
   }
 
-  private set(patch: Partial<TrainState>, now = false): void {
+  private set(patch: Partial<RunSessionState>, now = false): void {
     if (this.disposed) return;
     this.state = { ...this.state, ...patch };
     if (now) {
@@ -318,17 +268,17 @@ export class TrainSession {
 }
 
 /** One session per run, shared by every screen, stopped all at once on quit. */
-export class TrainSessions {
-  private sessions = new Map<string, TrainSession>();
+export class RunSessions {
+  private sessions = new Map<string, RunSession>();
   constructor(
     private readonly api: Api,
-    private readonly opts: TrainSessionOptions = {},
+    private readonly opts: RunSessionOptions = {},
   ) {}
 
-  get(runId: string): TrainSession {
+  get(runId: string): RunSession {
     let s = this.sessions.get(runId);
     if (!s) {
-      s = new TrainSession(this.api, runId, this.opts);
+      s = new RunSession(this.api, runId, this.opts);
       this.sessions.set(runId, s);
     }
     return s;

@@ -1,7 +1,0 @@
-// A sub-router whose zod validation failures answer as ApiError 400 (the hook is per instance).
-import { OpenAPIHono } from '@hono/zod-openapi';
-import { validationHook } from './middleware/errors.ts';
-
-export function newRouter() {
-  return new OpenAPIHono({ defaultHook: validationHook });
-}
