@@ -1,21 +1,10 @@
 // What `npm run bench` promises about itself (BENCHMARKS.md): exit 1 when a measurement fails (the
 // failure printed as a `# … failed:` line), `# torch reference skipped: <why>` and exit 0 when the
 // PyTorch reference cannot run, and exit 2 on a usage error. Short runs; no figure is checked.
-import { execFile } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { runScript } from '../support/run-script.ts';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-
-function bench(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  delete env.NODE_OPTIONS;
-  return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', 'test/bench/bench.ts', ...args], { cwd: ROOT, env, timeout: 120_000 }, (err, stdout, stderr) =>
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
+const bench = (args: string[]) => runScript('test/bench/bench.ts', args);
 
 describe('npm run bench', () => {
   it('exits 1 when a measurement fails, and says which', async () => {

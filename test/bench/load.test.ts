@@ -2,21 +2,10 @@
 // slice succeed with the event loop within --max-stall-ms, 1 when the stall bound is missed, 2 on a
 // usage error such as a non-loopback --api (refused before any request). Short runs: the figures
 // are not checked here, only that the script keeps its word.
-import { execFile } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { runScript } from '../support/run-script.ts';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-
-function load(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  delete env.NODE_OPTIONS;
-  return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', 'test/bench/load.ts', ...args], { cwd: ROOT, env, timeout: 120_000 }, (err, stdout, stderr) =>
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
+const load = (args: string[]) => runScript('test/bench/load.ts', args);
 
 describe('npm run load', () => {
   it('exits 0 on a clean run and 1 when the event loop stalls past --max-stall-ms', async () => {
