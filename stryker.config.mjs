@@ -10,18 +10,23 @@ export default {
   coverageAnalysis: 'perTest',
   mutate: [
     // The store: checkpoint commit protocol, best, pointers, retention; the lease.
-    'shared/store/run-store.ts:275-412',
-    'shared/store/run-store.ts:447-498',
+    'shared/store/run-store.ts:265-403',
+    'shared/store/run-store.ts:437-489',
     // The engine: checkpoint files, resume and checkpoint().
     'shared/engine/checkpoint.ts',
-    'shared/engine/train.ts:124-165',
-    'shared/engine/train.ts:458-470',
+    'shared/engine/train.ts:125-166',
+    'shared/engine/train.ts:459-471',
     // The sampling step.
     'shared/engine/step.ts',
+    // The slice's commit queue.
+    'functions/training/commit-queue.ts',
     // Auth.
     'functions/middleware/auth.ts',
   ],
   ignoreStatic: true,
+  // Re-runs only the mutants whose code or tests changed since the last run (reports/).
+  incremental: true,
+  incrementalFile: 'reports/stryker-incremental.json',
   concurrency: 2,
   timeoutMS: 60_000,
   reporters: ['clear-text', 'progress', 'html', 'json'],

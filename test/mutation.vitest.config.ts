@@ -10,13 +10,17 @@ export default defineConfig({
     include: [
       // The store's commit protocol and lease (shared/store/run-store.ts).
       'test/store/run-store.test.ts',
+      'test/store/commit-protocol.test.ts',
       'test/store/file-store.test.ts',
       // The engine's checkpoint and resume (checkpoint.ts, Trainer.resume/checkpoint).
+      'test/engine/checkpoint.test.ts',
       'test/engine/train.test.ts',
       'test/engine/sample.test.ts',
       // The sampling step (step.ts).
       'test/sampling/step-rows.test.ts',
       'test/sampling/batch-sampler.test.ts',
+      // The slice's commit queue (functions/training/commit-queue.ts).
+      'test/functions/commit-queue.test.ts',
       // Auth (functions/middleware/auth.ts).
       'test/functions/auth.test.ts',
       'test/reliability/security.test.ts',

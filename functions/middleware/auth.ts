@@ -18,7 +18,8 @@ export function bearerAuth(token: string | undefined, openPaths: string[] = ['/h
       c.header('WWW-Authenticate', 'Bearer');
       return c.json(errorBody('unauthorized', 'missing bearer token: send Authorization: Bearer <CHARRNN_API_TOKEN>'), 401);
     }
-    if (!timingSafeEqual(digest(match[1].trim()), expected)) {
+    // No trim: \s+ takes the spaces before the token, and HTTP strips those after a header value.
+    if (!timingSafeEqual(digest(match[1]), expected)) {
       c.header('WWW-Authenticate', 'Bearer error="invalid_token"');
       return c.json(errorBody('unauthorized', 'invalid bearer token'), 401);
     }

@@ -48,3 +48,37 @@ describe('bearerAuth', () => {
     expect(calls).toHaveLength(0);
   });
 });
+
+describe('bearerAuth: what a client is told', () => {
+  const open = new Hono().use('*', bearerAuth(TOKEN)).get('/healthz', (c) => c.text('alive')).get('/runs', (c) => c.text('ok'));
+
+  it('leaves the open paths (/healthz) open and guards the rest', async () => {
+    expect(await (await open.request('/healthz')).text()).toBe('alive');
+    expect((await open.request('/runs')).status).toBe(401);
+  });
+
+  it('no token configured: every path is open', async () => {
+    const none = new Hono().use('*', bearerAuth(undefined)).get('/runs', (c) => c.text('ok'));
+    expect((await none.request('/runs')).status).toBe(200);
+  });
+
+  it('a missing header: 401, WWW-Authenticate: Bearer, and which header to send', async () => {
+    const res = await open.request('/runs');
+    expect(res.headers.get('www-authenticate')).toBe('Bearer');
+    expect(await res.json()).toEqual({ error: { code: 'unauthorized', message: 'missing bearer token: send Authorization: Bearer <CHARRNN_API_TOKEN>' } });
+  });
+
+  it('a wrong token: 401 with invalid_token, and says so', async () => {
+    const res = await ask('Bearer nope');
+    expect(res.headers.get('www-authenticate')).toBe('Bearer error="invalid_token"');
+    expect(await res.json()).toEqual({ error: { code: 'unauthorized', message: 'invalid bearer token' } });
+  });
+
+  it.each([
+    ['the scheme in any case, spaces around the token', `bearer   ${TOKEN}  `, 200],
+    ['the scheme not at the start', `X Bearer ${TOKEN}`, 401],
+    ['the scheme glued to the token', `Bearer${TOKEN}`, 401],
+  ])('%s', async (_what, header, status) => {
+    expect((await ask(header)).status).toBe(status);
+  });
+});

@@ -85,3 +85,18 @@ describe.each<[string, ModelConfig]>([
     }
   });
 });
+
+describe('disposeStepWeights', () => {
+  it('frees what the step made, and the model too unless it is borrowed (a trainer’s)', () => {
+    for (const keepNet of [true, false]) {
+      const net = new CharRnn({ cell: 'gru', layers: 2, hidden: 8, dropout: 0, embedding: null }, V, undefined, 1);
+      const w = prepareStepWeights(net);
+      const made = [w.table0!, ...w.gruSplit.flat()];
+      if (keepNet) disposeStepWeights(w, { keepNet });
+      else disposeStepWeights(w);
+      expect(made.every((t) => t.isDisposed)).toBe(true);
+      expect(net.variables().every((v) => v.isDisposed)).toBe(!keepNet);
+      if (keepNet) net.dispose();
+    }
+  });
+});
