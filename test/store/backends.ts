@@ -1,6 +1,8 @@
 // The two ObjectStore backends every store test runs against: a temp directory and a real
 // s3rver over HTTP (one server per test file, a fresh prefix per store).
 import { randomBytes } from 'node:crypto';
+import { resolveConfig } from '../../shared/engine/tf-free.ts';
+import type { RunRecord } from '../../shared/store/types.ts';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -72,4 +74,23 @@ export function captureRequests(store: S3ObjectStore): { requests: CapturedReque
     { step: 'finalizeRequest', name, priority: 'low' },
   );
   return { requests, stop: () => void store.client.middlewareStack.remove(name) };
+}
+
+/** A run record as the API writes one (a 2×64 LSTM on Moby Dick), for the store's tests. */
+export function record(id: string, name = id): RunRecord {
+  const now = new Date().toISOString();
+  return {
+    id,
+    name,
+    corpus: 'builtin:moby-dick',
+    corpusName: 'Moby Dick',
+    ...resolveConfig({ cell: 'lstm', layers: 2, hidden: 64, seqLen: 50 }),
+    status: 'idle',
+    step: 0,
+    epoch: 0,
+    latestValLoss: null,
+    bestValLoss: null,
+    createdAt: now,
+    updatedAt: now,
+  };
 }

@@ -17,9 +17,8 @@ import {
   StoreUnavailableError,
   type ObjectStore,
   type PutOptions,
-  type RunRecord,
 } from '../../shared/store/types.ts';
-import { resolveConfig } from '../../shared/engine/tf-free.ts';
+import { record } from './backends.ts';
 
 const dirs: string[] = [];
 afterAll(async () => {
@@ -64,24 +63,6 @@ class Recording implements ObjectStore {
   puts(suffix: string) {
     return this.calls.filter((c) => c.op === 'put' && c.key.endsWith(suffix));
   }
-}
-
-function record(id: string): RunRecord {
-  const now = new Date().toISOString();
-  return {
-    id,
-    name: id,
-    corpus: 'builtin:names',
-    corpusName: 'names',
-    ...resolveConfig({ cell: 'lstm', layers: 1, hidden: 8 }),
-    status: 'idle',
-    step: 0,
-    epoch: 0,
-    latestValLoss: null,
-    bestValLoss: null,
-    createdAt: now,
-    updatedAt: now,
-  } as RunRecord;
 }
 
 async function setup(opts: { keepCheckpoints?: number; now?: () => number } = {}) {

@@ -15,29 +15,9 @@ import {
   RunNotFoundError,
   StoreConfigError,
   type ObjectStore,
-  type RunRecord,
 } from '../../shared/store/types.ts';
 import { FaultyObjectStore, InjectedCrash } from '../support/faulty-object-store.ts';
-import { backends, captureRequests, openFileStore, openS3Store } from './backends.ts';
-import { resolveConfig } from '../../shared/engine/tf-free.ts';
-
-function record(id: string, name = id): RunRecord {
-  const now = new Date().toISOString();
-  return {
-    id,
-    name,
-    corpus: 'builtin:moby-dick',
-    corpusName: 'Moby Dick',
-    ...resolveConfig({ cell: 'lstm', layers: 2, hidden: 64, seqLen: 50 }),
-    status: 'idle',
-    step: 0,
-    epoch: 0,
-    latestValLoss: null,
-    bestValLoss: null,
-    createdAt: now,
-    updatedAt: now,
-  };
-}
+import { backends, captureRequests, openFileStore, openS3Store, record } from './backends.ts';
 
 /** Checkpoint files whose bytes identify the step (so a mix of two checkpoints is detectable). */
 function files(step: number): Record<string, Uint8Array> {
