@@ -5,6 +5,7 @@ import { ServerBackend } from './backend.ts';
 import { readLimits, type Limits } from './limits.ts';
 import { bearerAuth } from './middleware/auth.ts';
 import { bodyLimit } from './middleware/body-limit.ts';
+import { closeUnreadRequests } from './middleware/close-unread.ts';
 import { notFound, onError } from './middleware/errors.ts';
 import { strictUtf8Json } from './middleware/utf8.ts';
 import { newRouter } from './routes/validating-router.ts';
@@ -54,6 +55,7 @@ export function createApp(deps: AppDeps) {
   const corpusLimit = bodyLimit(limits.maxCorpusBytes, 'corpus');
 
   const root = newRouter();
+  root.use('*', closeUnreadRequests());
   root.use('*', bearerAuth(deps.token));
   root.use('*', (c, next) => (c.req.path === '/corpora' ? corpusLimit(c, next) : generalLimit(c, next)));
   root.use('*', strictUtf8Json());

@@ -431,4 +431,37 @@ describe('keep-alive', () => {
       agent.destroy();
     }
   });
+  it('a request answered before its body is read (413, 401) closes its connection, so a keep-alive client never reuses a socket the server drops', async () => {
+    const { request, Agent } = await import('node:http');
+    const { readLimits } = await import('../../functions/limits.ts');
+    const small = await startServer({ port: 0, storeUrl: store.url, token: 'secret', limits: readLimits({}, { maxBodyBytes: 1024 }), log: () => {} });
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const send = (method: string, p: string, body: string, auth = true) =>
+      new Promise<{ status: number; connection: string | undefined; port: number }>((resolve, reject) => {
+        const headers = { 'content-type': 'application/json', ...(auth ? { authorization: 'Bearer secret' } : {}) };
+        const req = request(small.url + p, { method, agent, headers }, (res) => {
+          res.resume();
+          res.on('end', () => resolve({ status: res.statusCode!, connection: res.headers.connection, port: req.socket!.localPort! }));
+        });
+        req.on('error', reject);
+        req.end(body);
+      });
+    try {
+      const ok = await send('GET', '/healthz', '');
+      expect(ok).toMatchObject({ status: 200, connection: 'keep-alive' });
+      const tooBig = await send('POST', '/runs', JSON.stringify({ corpus: 'x'.repeat(200_000) }));
+      expect(tooBig).toMatchObject({ status: 413, connection: 'close' });
+      const unauthorised = await send('POST', '/runs', JSON.stringify({ corpus: 'x'.repeat(900) }), false);
+      expect(unauthorised).toMatchObject({ status: 401, connection: 'close' });
+      // A request whose body was read keeps its socket: a 400 from validation is not a reason to close.
+      const invalid = await send('POST', '/runs', JSON.stringify({ corpus: 5 }));
+      expect(invalid).toMatchObject({ status: 400, connection: 'keep-alive' });
+      const again = await send('GET', '/healthz', '');
+      expect(again).toMatchObject({ status: 200, port: invalid.port });
+    } finally {
+      agent.destroy();
+      await small.close();
+    }
+  });
 });
+
