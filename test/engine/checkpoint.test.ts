@@ -114,7 +114,7 @@ describe('resume', () => {
     // corpus); a prefix of the corpus found here gives the same W with B=2 (or with T=8), and half
     // the corpus gives another W with B and T unchanged. Any one change restarts the streams.
     const W = readCheckpoint(files).state.windowsPerEpoch;
-    const windows = (text: string, B: number, T: number) => new TrainBatches(splitCorpus(Int32Array.from(text, (ch) => ch.charCodeAt(0))).train, B, T).windowsPerEpoch;
+    const windows = (text: string, B: number, T: number) => new TrainBatches(splitCorpus(Uint32Array.from(text, (ch) => ch.charCodeAt(0))).train, B, T).windowsPerEpoch;
     let n = 1000;
     while (windows(names.slice(0, n), 2, 16) < W) n += 1;
     const cut = names.slice(0, n);
