@@ -1,8 +1,9 @@
 // The HTTP API: one OpenAPIHono app whose validators and /openapi.json come from shared/api/schemas.ts.
 // createApp wires services to route modules; the typed client (client.ts) imports only AppType.
+import type { EngineSettings } from '../shared/engine/settings.ts';
 import type { RunStore } from '../shared/store/index.ts';
 import { ServerBackend } from './backend.ts';
-import { readLimits, type Limits } from './limits.ts';
+import { readEngineSettings, readLimits, type Limits } from './settings.ts';
 import { bearerAuth } from './middleware/auth.ts';
 import { bodyLimit } from './middleware/body-limit.ts';
 import { closeUnreadRequests } from './middleware/close-unread.ts';
@@ -27,8 +28,10 @@ export interface AppDeps {
   limits?: Limits;
   /** Bearer token every route but /healthz requires; unset = open. */
   token?: string;
-  /** The tfjs backend; default: one initialised on first use (a train or sample request). */
+  /** The tfjs backend; default: one initialised on first use (a train or sample request), with `engine`. */
   backend?: ServerBackend;
+  /** The engine's settings of the default backend; default: readEngineSettings(). */
+  engine?: EngineSettings;
   now?: () => number;
   log?: (msg: string) => void;
 }
@@ -37,13 +40,13 @@ export function createApp(deps: AppDeps) {
   const limits = deps.limits ?? readLimits();
   const now = deps.now ?? Date.now;
   const log = deps.log ?? ((msg: string) => console.error(`[charrnn] ${msg}`));
-  const backend = deps.backend ?? new ServerBackend({ ...(limits.sampleThreads !== undefined ? { sampleThreads: limits.sampleThreads } : {}), log });
+  const backend = deps.backend ?? new ServerBackend({ engine: deps.engine ?? readEngineSettings(), ...(limits.sampleThreads !== undefined ? { sampleThreads: limits.sampleThreads } : {}), log });
   const services: Services = {
     store: deps.store,
     limits,
     version: VERSION,
     backend,
-    trainings: new TrainingManager({ store: deps.store, limits, log, now, trainingThread: async () => (await backend.ready()).plan.training }),
+    trainings: new TrainingManager({ store: deps.store, limits, log, now, engine: backend.engine, trainingThread: async () => (await backend.ready()).plan.training }),
     samplers: new SamplerCache(deps.store, limits.samplerCacheSize, backend, log),
     sampling: { active: 0 },
     trainResponses: new Set(),

@@ -3,7 +3,7 @@
 // CLI's embedded server on the first train or sample, so commands that only list or read never load
 // tfjs (~0.5–1 s of CPU here). Only ready() imports the engine's tfjs half.
 import { availableParallelism } from 'node:os';
-import { backendSetting, oneTfjsThreadSetting, requireGpuSetting, trainThreadsSetting } from '../shared/engine/env.ts';
+import type { EngineSettings } from '../shared/engine/settings.ts';
 import {
   foreseeBackend, nativeAddonPresent, planOverrides, threadPlan, type BackendChoice, type BackendInfo, type ThreadPlan, type ThreadPlanInput,
 } from '../shared/engine/tf-free.ts';
@@ -17,6 +17,8 @@ export interface BackendState {
 }
 
 export interface ServerBackendOptions {
+  /** The engine's settings (functions/settings.ts); also what the training and sampling threads get. Default: none (the best backend, automatic threads). */
+  engine?: EngineSettings;
   /** CHARRNN_SAMPLE_THREADS, when set (Limits.sampleThreads). */
   sampleThreads?: number;
   log: (msg: string) => void;
@@ -28,6 +30,11 @@ export class ServerBackend {
   private failure: string | null = null;
 
   constructor(private readonly opts: ServerBackendOptions) {}
+
+  /** The engine's settings, for the threads that load their own tfjs. */
+  get engine(): EngineSettings {
+    return this.opts.engine ?? {};
+  }
 
   /** The backend and thread plan once ready, else null (nothing is started). */
   current(): BackendState | null {
@@ -67,7 +74,7 @@ export class ServerBackend {
   earlyPlan(): ThreadPlan | null {
     if (this.state) return this.state.plan;
     try {
-      const backend = foreseeBackend({ preferred: backendSetting(), requireGpu: requireGpuSetting() }, nativeAddonPresent);
+      const backend = foreseeBackend({ preferred: this.engine.backend ?? '', requireGpu: this.engine.requireGpu ?? false }, nativeAddonPresent);
       return backend ? threadPlan(this.planInput(backend)) : null;
     } catch {
       return null; // a malformed setting: ready() reports it
@@ -75,19 +82,19 @@ export class ServerBackend {
   }
 
   private planInput(backend: string): ThreadPlanInput {
-    const trainThreads = trainThreadsSetting();
+    const { trainThreads, oneTfjsThread } = this.engine;
     return {
       backend,
       cores: availableParallelism(),
       ...(this.opts.sampleThreads !== undefined ? { sampleThreads: this.opts.sampleThreads } : {}),
       ...(trainThreads !== undefined ? { trainThreads } : {}),
-      ...(oneTfjsThreadSetting() ? { oneThread: true } : {}),
+      ...(oneTfjsThread ? { oneThread: true } : {}),
     };
   }
 
   private async load(): Promise<BackendState> {
     const engine = await import('../shared/engine/backend.ts');
-    await engine.initBackend();
+    await engine.initBackend(this.engine);
     const info = engine.backendInfo();
     const input = this.planInput(info.backend);
     const plan = threadPlan(input);

@@ -12,6 +12,7 @@ import { runIdFromName } from '../shared/run-id.ts';
 import { readCorpusFile } from './client/corpus-file.ts';
 import { trainSlice, trainSlices } from './client/slice-chain.ts';
 import { ApiRequestError, createClient, ensureOk, readSse, sseInit, uploadCorpus, type Client } from './client.ts';
+import { readClientSettings, readSettings } from './settings.ts';
 import { VERSION } from './version.ts';
 import { SITE_FILES } from './export/page/site.mjs';
 
@@ -71,19 +72,21 @@ function storeUrlArg(store: string): string {
 }
 
 async function connect(opts: { api?: string; store?: string }): Promise<Connection> {
-  const api = opts.api ?? process.env.CHARRNN_API_URL;
-  const token = process.env.CHARRNN_API_TOKEN;
+  const { apiUrl, token } = readClientSettings();
+  const api = opts.api ?? apiUrl;
   if (api) return { client: createClient(api, token ? { token } : {}), baseUrl: api, close: async () => {} };
   // Embedded mode: the server loads only here, so `--api` use stays light, and it loads tfjs only
   // for the first train or sample (`runs` never does). Library chatter (tfjs banners) must not mix
   // with the generated text or the JSON lines on stdout.
   for (const k of ['log', 'info', 'warn', 'debug'] as const) console[k] = (...a: unknown[]) => console.error(...a);
-  const [{ startServer }, { readLimits }] = await Promise.all([import('./server.ts'), import('./limits.ts')]);
+  const { startServer } = await import('./server.ts');
   // One command serves one stream: sampling on this thread, whose tfjs is loaded anyway, starts
   // faster than threads that each load their own (bundle, first character ~0.75 s instead of ~1.15 s
   // with two threads). CHARRNN_SAMPLE_THREADS still wins.
-  const limits = readLimits();
+  const settings = readSettings();
+  const { limits } = settings;
   const server = await startServer({
+    settings,
     port: 0,
     host: '127.0.0.1',
     token: '',
@@ -368,8 +371,9 @@ async function runs(opts: { store?: string; json?: boolean; api?: string }): Pro
 async function serveCommand(opts: { port?: number; host?: string; store?: string }): Promise<void> {
   const { startServer } = await import('./server.ts');
   const port = opts.port ?? (process.env.PORT ? positiveIntOrZero(process.env.PORT) : 8080);
-  const server = await startServer({ port, host: opts.host ?? process.env.HOST ?? '127.0.0.1', ...(opts.store ? { storeUrl: storeUrlArg(opts.store) } : {}) });
-  console.error(`charrnn ${VERSION} listening on ${server.url} (auth ${process.env.CHARRNN_API_TOKEN ? 'on' : 'off'})`);
+  const settings = readSettings();
+  const server = await startServer({ port, host: opts.host ?? process.env.HOST ?? '127.0.0.1', settings, ...(opts.store ? { storeUrl: storeUrlArg(opts.store) } : {}) });
+  console.error(`charrnn ${VERSION} listening on ${server.url} (auth ${settings.token ? 'on' : 'off'})`);
   await new Promise<void>((resolve) => {
     const stop = () => void server.close().then(resolve);
     process.once('SIGINT', stop);

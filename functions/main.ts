@@ -1,17 +1,18 @@
-// Container entry point: PORT (default 8080), CHARRNN_STORE, CHARRNN_API_TOKEN, CHARRNN_* limits.
+// Container entry point: PORT (default 8080), HOST (default 0.0.0.0), and the CHARRNN_* settings (settings.ts), read once here.
 // The tfjs backend is initialised at startup, while /healthz answers 503: when it cannot be
 // (CHARRNN_BACKEND or CHARRNN_REQUIRE_GPU not met), the process exits 1 with the loaders' own text.
 // SIGTERM/SIGINT: stop accepting, let training slices checkpoint and release their leases, exit 0
 // within the grace period (CHARRNN_SHUTDOWN_GRACE_SECONDS, default 10; Cloud Run gives 10 s).
-import { readLimits } from './limits.ts';
+import { readSettings } from './settings.ts';
 import { startServer } from './server.ts';
 
 async function main() {
-  const limits = readLimits();
+  const settings = readSettings();
+  const { limits } = settings;
   const port = Number(process.env.PORT ?? 8080);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`PORT must be a port number, got "${process.env.PORT}"`);
-  const server = await startServer({ port, host: process.env.HOST ?? '0.0.0.0', limits });
-  console.error(`[charrnn] listening on ${server.url} (store ${process.env.CHARRNN_STORE ?? 'file ./.charrnn'}, auth ${process.env.CHARRNN_API_TOKEN ? 'on' : 'off'})`);
+  const server = await startServer({ port, host: process.env.HOST ?? '0.0.0.0', settings });
+  console.error(`[charrnn] listening on ${server.url} (store ${settings.store.url ?? 'file ./.charrnn'}, auth ${settings.token ? 'on' : 'off'})`);
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

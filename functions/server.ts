@@ -6,7 +6,7 @@ import { describeBackend } from '../shared/engine/tf-free.ts';
 import { openRunStore, type RunStore } from '../shared/store/index.ts';
 import { createApp, type App } from './app.ts';
 import { ServerBackend } from './backend.ts';
-import { readLimits, type Limits } from './limits.ts';
+import { readSettings, type Limits, type Settings } from './settings.ts';
 
 /** Idle keep-alive sockets: longer than any client's or load balancer's idle timeout (AWS ALB: 60 s). */
 const KEEP_ALIVE_MS = 65_000;
@@ -14,10 +14,15 @@ const KEEP_ALIVE_MS = 65_000;
 export interface ServerOptions {
   port?: number;
   host?: string;
-  /** CHARRNN_STORE-style URL; ignored when `store` is given. */
+  /**
+   * What the environment says (readSettings, functions/settings.ts): limits, the engine's and the
+   * store's settings, the token. Default: read now. The options below win over it.
+   */
+  settings?: Settings;
+  /** CHARRNN_STORE-style URL (instead of settings.store.url); ignored when `store` is given. */
   storeUrl?: string;
   store?: RunStore;
-  /** Bearer token; default CHARRNN_API_TOKEN. Pass '' to run open. */
+  /** Bearer token; default settings.token (CHARRNN_API_TOKEN). Pass '' to run open. */
   token?: string;
   limits?: Limits;
   log?: (msg: string) => void;
@@ -39,15 +44,16 @@ export interface RunningServer {
 }
 
 export async function startServer(opts: ServerOptions = {}): Promise<RunningServer> {
-  const store = opts.store ?? openRunStore(opts.storeUrl);
-  const limits = opts.limits ?? readLimits();
+  const settings = opts.settings ?? readSettings();
+  const store = opts.store ?? openRunStore({ ...settings.store, ...(opts.storeUrl !== undefined ? { url: opts.storeUrl } : {}) });
+  const limits = opts.limits ?? settings.limits;
   const log = opts.log ?? ((msg: string) => console.error(`[charrnn] ${msg}`));
-  const backend = new ServerBackend({ ...(limits.sampleThreads !== undefined ? { sampleThreads: limits.sampleThreads } : {}), log });
+  const backend = new ServerBackend({ engine: settings.engine, ...(limits.sampleThreads !== undefined ? { sampleThreads: limits.sampleThreads } : {}), log });
   const init = opts.backendInit ?? 'startup';
   const app = createApp({
     store,
     limits,
-    token: opts.token ?? process.env.CHARRNN_API_TOKEN,
+    token: opts.token ?? settings.token,
     backend,
     log,
   });

@@ -1,7 +1,7 @@
 // What the route handlers share: the store, the limits, the training slices and loaded samplers.
 import type { RunStore } from '../shared/store/index.ts';
 import type { ServerBackend } from './backend.ts';
-import type { Limits } from './limits.ts';
+import type { Limits } from './settings.ts';
 import type { SamplerCache } from './sampling/sampler-cache.ts';
 import type { TrainingManager } from './training/manager.ts';
 

@@ -5,6 +5,7 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
 import { render } from 'ink';
+import { readClientSettings, readSettings } from '../functions/settings.ts';
 import { Api, isAbort } from './api.ts';
 import { App } from './app.tsx';
 import { describeError } from './errors.ts';
@@ -39,8 +40,8 @@ const program = new Command('charrnn-tui')
 async function main(): Promise<number> {
   program.parse();
   const flags = program.opts<Flags>();
-  const token = process.env.CHARRNN_API_TOKEN || undefined;
-  const remote = flags.api ?? (process.env.CHARRNN_API_URL || undefined);
+  const { apiUrl, token } = readClientSettings();
+  const remote = flags.api ?? apiUrl;
 
   let baseUrl: string;
   let apiLabel: string;
@@ -50,7 +51,8 @@ async function main(): Promise<number> {
     apiLabel = remote;
   } else {
     // A plain directory is accepted too (the store itself wants a URL).
-    const given = flags.store ?? (process.env.CHARRNN_STORE || undefined);
+    const settings = readSettings();
+    const given = flags.store ?? (settings.store.url || undefined);
     const storeUrl = given && given.includes('://') ? given : pathToFileURL(resolve(given ?? '.charrnn')).href;
     // Loaded only in embedded mode: the UI itself never imports the engine.
     const { startServer } = await import('../functions/server.ts');
@@ -58,6 +60,7 @@ async function main(): Promise<number> {
     const server = await startServer({
       port: 0,
       host: '127.0.0.1',
+      settings,
       storeUrl,
       ...(token ? { token } : { token: '' }),
       // The screen draws at once; the header shows the backend when it is ready.

@@ -11,7 +11,8 @@ import {
   checkPrime, EngineInputError, readModelFiles, TextChannel, validateSampleOptions, Vocab, type ChannelStatus, type SampleOptions,
 } from '../../shared/engine/tf-free.ts';
 import { HttpError } from '../errors.ts';
-import type { FromWorker, ToWorker, WireError } from './protocol.ts';
+import type { EngineSettings } from '../../shared/engine/settings.ts';
+import type { FromWorker, SamplingWorkerData, ToWorker, WireError } from './protocol.ts';
 
 type Files = { 'model.json': Uint8Array; 'weights.bin': Uint8Array };
 
@@ -56,6 +57,8 @@ export class SamplingPool {
   constructor(
     readonly size: number,
     private readonly log: (msg: string) => void = () => {},
+    /** The server's engine settings, for each thread's tfjs. */
+    private readonly engine: EngineSettings = {},
   ) {}
 
   /**
@@ -134,7 +137,7 @@ export class SamplingPool {
   }
 
   private spawn(): Thread {
-    const worker = new Worker(samplingWorkerUrl(), { name: 'charrnn-sampling' });
+    const worker = new Worker(samplingWorkerUrl(), { name: 'charrnn-sampling', workerData: { engine: this.engine } satisfies SamplingWorkerData });
     const t: Thread = { worker, streams: new Map(), stats: new Map() };
     worker.on('message', (m: FromWorker) => this.receive(t, m));
     let crash = '';

@@ -1,5 +1,11 @@
 // Messages between the server thread (SamplingPool) and a sampling thread (worker.ts).
+import type { EngineSettings } from '../../shared/engine/settings.ts';
 import type { SampleOptions } from '../../shared/engine/types.ts';
+
+/** The thread's workerData: the server's engine settings (its tfjs loads with them). */
+export interface SamplingWorkerData {
+  engine: EngineSettings;
+}
 
 /** A failure crossing the thread boundary (EngineInputError keeps its field). */
 export interface WireError {

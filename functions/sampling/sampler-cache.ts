@@ -52,7 +52,7 @@ export class SamplerCache {
       if (early) this.backend.ready().catch(() => {});
       const plan = early ?? (await this.backend.ready()).plan;
       if (plan.sampleThreads > 0) {
-        const pool = (this.pool = new SamplingPool(plan.sampleThreads, this.log));
+        const pool = (this.pool = new SamplingPool(plan.sampleThreads, this.log, this.backend.engine));
         return (key: string, files: CheckpointFiles) => pool.load(key, files);
       }
       await this.backend.ready(); // samplers on this thread: its tfjs

@@ -1,11 +1,12 @@
 // A sampling thread: hosts one BatchSampler per checkpoint it was sent, steps its streams and posts
 // each turn's new text back in one message. It never touches the store.
-import { parentPort } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
 import { BatchSampler, initBackend, type SampleStream } from '../../shared/engine/index.ts';
 import { EngineInputError } from '../../shared/engine/types.ts';
-import type { FromWorker, StreamUpdate, ToWorker, WireError } from './protocol.ts';
+import type { FromWorker, SamplingWorkerData, StreamUpdate, ToWorker, WireError } from './protocol.ts';
 
 const port = parentPort!;
+const { engine } = (workerData as SamplingWorkerData | null) ?? { engine: {} };
 const samplers = new Map<string, Promise<BatchSampler>>();
 /** Open streams by id, grouped under their sampler's key. */
 const streams = new Map<string, Map<number, SampleStream>>();
@@ -42,7 +43,8 @@ async function handle(m: ToWorker): Promise<void> {
   switch (m.type) {
     case 'load': {
       // The server thread has read these files already; a failure here fails the streams opened on it.
-      const loading = BatchSampler.load(m.files);
+      // (With the server's settings: BatchSampler.load alone would retry a failed load with none.)
+      const loading = initBackend(engine).then(() => BatchSampler.load(m.files));
       samplers.set(m.key, loading);
       streams.set(m.key, new Map());
       loading.then((sampler) => (sampler.onTurn = () => report(m.key, sampler)), () => {});
@@ -81,4 +83,4 @@ async function handle(m: ToWorker): Promise<void> {
 }
 
 port.on('message', (m: ToWorker) => void handle(m));
-initBackend().catch(() => {}); // warm up before the first checkpoint arrives (a failure resurfaces on load)
+initBackend(engine).catch(() => {}); // warm up before the first checkpoint arrives (a failure resurfaces on load)

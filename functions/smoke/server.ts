@@ -7,7 +7,7 @@
 //   healthz-gap  /healthz polled every HEALTHZ_POLL_MS meanwhile: the longest time without an answer
 //   sigterm      SIGTERM mid-slice: `done` says shutdown, its checkpoint is committed, exit 0 within
 //                the grace period
-import { ENGINE_ENV } from '../../shared/engine/env.ts';
+import { ENGINE_ENV } from '../../shared/engine/settings.ts';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { openRunStore } from '../../shared/store/index.ts';
 import { createClient, ensureOk, readSse, sseInit, type Client, type SseEvent } from '../client.ts';
-import { readLimits } from '../limits.ts';
+import { readLimits } from '../settings.ts';
 import { firstLine, fmt, HEALTHZ_POLL_MS, type Backend, type Outcome } from './checks.ts';
 
 const RUN_ID = 'gpu-smoke';

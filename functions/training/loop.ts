@@ -34,11 +34,13 @@ export async function runSlice(input: WorkerInput, port: SlicePort): Promise<voi
   });
   const post = (msg: WorkerMessage) => port.postMessage(msg);
   try {
-    await initBackend();
+    const engine = input.engine ?? {};
+    await initBackend(engine);
     const { backend, device, blas } = backendInfo();
+    const threads = { ...(engine.trainThreads !== undefined ? { threads: engine.trainThreads } : {}), oneThread: engine.oneTfjsThread ?? false };
     const trainer = input.checkpoint
-      ? await Trainer.resume({ text: input.text, checkpoint: input.checkpoint, train: input.train })
-      : await Trainer.create({ text: input.text, model: input.model, train: input.train });
+      ? await Trainer.resume({ text: input.text, checkpoint: input.checkpoint, train: input.train, ...threads })
+      : await Trainer.create({ text: input.text, model: input.model, train: input.train, ...threads });
     try {
       post({ type: 'ready', using: { backend, device, blas }, step: trainer.step, epoch: trainer.epoch, vocabSize: trainer.vocab.size, params: trainer.params });
       await trainLoop(trainer, input, abort.signal, post);

@@ -89,6 +89,7 @@ export class TrainingManager {
           progressMs: PROGRESS_MS,
           ...(opts.evalFirst ? { evalFirst: true } : {}),
           sample,
+          ...(this.deps.engine ? { engine: this.deps.engine } : {}),
         };
         await store.updateRun(runId, { status: 'training' });
       } catch (e) {

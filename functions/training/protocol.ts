@@ -1,5 +1,6 @@
 // Messages between the server thread (store, HTTP) and a training worker (tfjs only).
 import type { BackendInUse } from '../../shared/api/schemas.ts';
+import type { EngineSettings } from '../../shared/engine/settings.ts';
 import type { CheckpointFiles, MetricPoint, ModelConfig, TrainConfig, TrainingSampleConfig } from '../../shared/engine/types.ts';
 
 export interface WorkerInput {
@@ -19,6 +20,8 @@ export interface WorkerInput {
   evalFirst?: boolean;
   /** Samples from the current weights, carried by progress points (every: 0 = none). */
   sample: TrainingSampleConfig;
+  /** The server's engine settings (backend, training threads); none = the engine's defaults. */
+  engine?: EngineSettings;
 }
 
 export interface ProgressPoint extends MetricPoint {

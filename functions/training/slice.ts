@@ -7,10 +7,11 @@ import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import type { BackendInUse, TrainProgress, TrainSummary } from '../../shared/api/schemas.ts';
 import { EngineInputError } from '../../shared/engine/types.ts';
+import type { EngineSettings } from '../../shared/engine/settings.ts';
 import type { CheckpointPointer, Lease, RunRecord } from '../../shared/store/types.ts';
 import { newMetricsSegment, type RunStore } from '../../shared/store/index.ts';
 import { HttpError, TrainingFailedError } from '../errors.ts';
-import type { Limits } from '../limits.ts';
+import type { Limits } from '../settings.ts';
 import { CommitQueue } from './commit-queue.ts';
 import { LeaseKeeper } from './lease-keeper.ts';
 import type { ProgressPoint, ServerMessage, StopReason, WorkerInput, WorkerMessage } from './protocol.ts';
@@ -18,6 +19,8 @@ import { startRunner, type SliceRunner, type TrainingThread } from './runner.ts'
 
 export interface SliceDeps {
   store: RunStore;
+  /** The engine's settings, passed to the slice's loop (its worker thread loads its own tfjs). */
+  engine?: EngineSettings;
   /** Where slices train (default: a worker thread); decided per backend by threadPlan. */
   trainingThread?: () => Promise<TrainingThread>;
   limits: Limits;

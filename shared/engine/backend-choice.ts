@@ -1,7 +1,7 @@
 // Which tfjs backend to run on, decided from what loaded: a pure function of the request
 // (CHARRNN_BACKEND, CHARRNN_REQUIRE_GPU) and each candidate's outcome, so every branch is tested
 // without libtensorflow (backend.ts does the loading). No tfjs import.
-import { ENGINE_ENV } from './env.ts';
+import { ENGINE_ENV } from './settings.ts';
 
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
 

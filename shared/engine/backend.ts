@@ -1,6 +1,6 @@
 // Loads the fastest tfjs backend available at run time and patches slow or missing wasm kernels.
 // Order: tfjs-node-gpu → tfjs-node (native TensorFlow, optional deps that may be absent) → wasm → cpu;
-// CHARRNN_BACKEND (or the argument) and CHARRNN_REQUIRE_GPU narrow it. What to accept is decided in
+// The caller's settings (CHARRNN_BACKEND, CHARRNN_REQUIRE_GPU; or a backend's name) narrow it. What to accept is decided in
 // backend-choice.ts (pure, tested without libtensorflow); this file only tries the candidates.
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
@@ -15,7 +15,7 @@ import {
   type Candidate,
   type NativePackage,
 } from './backend-choice.ts';
-import { backendSetting, requireGpuSetting } from './env.ts';
+import type { EngineSettings } from './settings.ts';
 import { nativeAddonMissing } from './native-packages.ts';
 import { type Blas, blasStatus, loadBlas } from './native/blas.ts';
 import { HEAP_CALL, type HeapCallAttrs, inRowInvariantMatMuls, LSTM_CELL } from './step-kernels.ts';
@@ -28,12 +28,14 @@ let choice: BackendChoice | null = null;
 
 /**
  * Initialise the backend once (later calls keep the first choice) and return the active backend's
- * name. Rejects with BackendUnavailableError, carrying each loader's error text, when nothing
+ * name. `settings`: the caller's (a string: just the backend's name); none = the best that loads.
+ * Rejects with BackendUnavailableError, carrying each loader's error text, when nothing
  * acceptable loads (and then tries again on the next call).
  */
-export async function initBackend(preferred?: string): Promise<string> {
+export async function initBackend(settings: string | Pick<EngineSettings, 'backend' | 'requireGpu'> = {}): Promise<string> {
   if (!chosen) {
-    const request = { preferred: preferred ?? backendSetting(), requireGpu: requireGpuSetting() };
+    const s = typeof settings === 'string' ? { backend: settings } : settings;
+    const request = { preferred: s.backend ?? '', requireGpu: s.requireGpu ?? false };
     chosen = pick(request).then(
       (c) => (choice = c),
       (e) => {

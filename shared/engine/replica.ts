@@ -9,7 +9,6 @@ import { availableParallelism } from 'node:os';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { oneTfjsThreadSetting, trainThreadsSetting } from './env.ts';
 import { threadPlan } from './threads.ts';
 import type { ModelConfig } from './types.ts';
 
@@ -46,15 +45,15 @@ export type ReplicaReply =
 const MIN_PARALLEL_FLOPS = 1e9;
 
 /**
- * How many replicas to train with. `requested` (or CHARRNN_TRAIN_THREADS) pins it; otherwise 2 when
+ * How many replicas to train with. `requested` (the caller's CHARRNN_TRAIN_THREADS) pins it; otherwise 2 when
  * there is a second core and the step is big enough to gain. Never more than the backend's thread
- * plan allows (threads.ts: native TensorFlow gets 1), and the batch must split evenly.
+ * plan allows (threads.ts: native TensorFlow, or `oneThread`, gets 1), and the batch must split evenly.
  */
-export function chooseReplicas(o: { backend: string; batchSize: number; flopsPerStep: number; requested?: number }): number {
+export function chooseReplicas(o: { backend: string; batchSize: number; flopsPerStep: number; requested?: number; oneThread?: boolean }): number {
   if (o.requested !== undefined && !(o.requested === 1 || o.requested === 2)) throw new Error(`training threads must be 1 or 2 (got ${o.requested})`);
-  const want = o.requested ?? trainThreadsSetting();
+  const want = o.requested;
   const cores = availableParallelism();
-  if (threadPlan({ backend: o.backend, cores, oneThread: oneTfjsThreadSetting() }).maxReplicas === 1 || o.batchSize % 2 !== 0) return 1;
+  if (threadPlan({ backend: o.backend, cores, oneThread: o.oneThread ?? false }).maxReplicas === 1 || o.batchSize % 2 !== 0) return 1;
   return want ?? (cores > 1 && o.flopsPerStep >= MIN_PARALLEL_FLOPS ? 2 : 1);
 }
 

@@ -8,7 +8,7 @@
 // So exactly one thread, the main one, uses tfjs: training in-process, no sampling threads, one replica.
 // An explicit CHARRNN_SAMPLE_THREADS / CHARRNN_TRAIN_THREADS asking for more is overridden, and
 // planOverrides() says so for the log: a shared setting must not stop a GPU instance from starting.
-import { ENGINE_ENV } from './env.ts';
+import { ENGINE_ENV } from './settings.ts';
 
 export interface ThreadPlan {
   training: 'worker' | 'in-process';

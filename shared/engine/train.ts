@@ -7,7 +7,6 @@ import { readCheckpoint, writeCheckpoint, CHECKPOINT_FORMAT, type TrainState } f
 import { splitCorpus } from './corpus.ts';
 import { CharRnn, type RnnState } from './model.ts';
 import { Adam, globalNorm } from './optimizer.ts';
-import { trainThreadsSetting } from './env.ts';
 import { chooseReplicas, TrainReplica } from './replica.ts';
 import { hasFusedLayers } from './fused.ts';
 import { stepGrads, streamSlice } from './step-grads.ts';
@@ -42,11 +41,13 @@ type StepResult = { ok: true; loss: number } | { ok: false; reason: string };
 /** Options of Trainer.create/resume that are not part of the run's TrainConfig. */
 export interface TrainerOptions {
   /**
-   * Training threads (data-parallel replicas): 1 or 2. Default: CHARRNN_TRAIN_THREADS, else 2 on
+   * Training threads (data-parallel replicas): 1 or 2 (the caller's CHARRNN_TRAIN_THREADS). Default: 2 on
    * wasm/cpu with a second core and a step big enough to gain, else 1. 2 needs an even batch size
    * and a wasm/cpu backend; otherwise 1 is used.
    */
   threads?: number;
+  /** The native backends' one-thread layout (CHARRNN_ONE_TFJS_THREAD): one replica, whatever `threads` says. */
+  oneThread?: boolean;
 }
 
 export class Trainer {
@@ -117,7 +118,7 @@ export class Trainer {
       opt.dispose();
       throw e;
     }
-    await t.startReplicas(o.threads);
+    await t.startReplicas(o.threads, o.oneThread);
     return t;
   }
 
@@ -161,7 +162,7 @@ export class Trainer {
     }
     t.s.epoch = t.s.epochIndex + t.s.position / t.batches.windowsPerEpoch;
     t.evaluatedAt = s.valStep ?? -1;
-    await t.startReplicas(o.threads);
+    await t.startReplicas(o.threads, o.oneThread);
     return t;
   }
 
@@ -171,11 +172,11 @@ export class Trainer {
    * (replica.ts). The native layers' thread needs no second tfjs instance (~0.25 GB less at 2x512),
    * no weights and gradients passed between threads, and is faster: BENCHMARKS.md.
    */
-  private async startReplicas(requested: number | undefined): Promise<void> {
+  private async startReplicas(requested: number | undefined, oneThread = false): Promise<void> {
     let n: number;
     try {
       n = chooseReplicas({
-        backend: this.backend, batchSize: this.trainCfg.batchSize, requested,
+        backend: this.backend, batchSize: this.trainCfg.batchSize, requested, oneThread,
         flopsPerStep: this.trainCfg.batchSize * this.trainCfg.seqLen * 6 * this.model.paramCount,
       });
     } catch (e) {
@@ -191,7 +192,7 @@ export class Trainer {
       this.replica = await TrainReplica.start({ backend: this.backend, model: { ...this.s.model }, vocabSize: this.vocab.size });
     } catch (e) {
       // Chosen automatically: one thread still trains. Asked for explicitly: say why it cannot.
-      if (requested === undefined && trainThreadsSetting() === undefined) return;
+      if (requested === undefined) return;
       this.dispose();
       throw e;
     }

@@ -20,7 +20,7 @@ import {
 } from './types.ts';
 
 export interface RunStoreOptions {
-  /** Newest complete checkpoints kept (plus whatever `latest` and `best` point at). Default: CHARRNN_KEEP_CHECKPOINTS or 3. */
+  /** Newest complete checkpoints kept (plus whatever `latest` and `best` point at). Default 3 (the caller's CHARRNN_KEEP_CHECKPOINTS). */
   keepCheckpoints?: number;
   /** Clock for leases (ms since the epoch); tests pass a fake one. */
   now?: () => number;
@@ -54,14 +54,6 @@ export type RunPatch = Partial<Omit<RunRecord, 'id' | 'createdAt'>>;
 const MAX_STEP = 9_999_999_999; // 10 digits
 const MANIFEST = 'checkpoint.json';
 const UPDATE_RETRIES = 10;
-
-/** Parses CHARRNN_KEEP_CHECKPOINTS (a positive integer); undefined when unset. */
-export function keepCheckpointsFromEnv(value = process.env.CHARRNN_KEEP_CHECKPOINTS): number | undefined {
-  if (value === undefined || value === '') return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new StoreConfigError(`CHARRNN_KEEP_CHECKPOINTS must be a positive integer, got ${JSON.stringify(value)}`);
-  return n;
-}
 
 /**
  * A metrics segment name that sorts after every earlier one from this clock: t<ms, 15 digits>-<random>.
@@ -139,7 +131,7 @@ export class RunStore {
   private readonly now: () => number;
 
   constructor(readonly objects: ObjectStore, opts: RunStoreOptions = {}) {
-    this.keepCheckpoints = opts.keepCheckpoints ?? keepCheckpointsFromEnv() ?? 3;
+    this.keepCheckpoints = opts.keepCheckpoints ?? 3;
     if (!Number.isInteger(this.keepCheckpoints) || this.keepCheckpoints < 1) throw new StoreConfigError(`keepCheckpoints must be a positive integer, got ${this.keepCheckpoints}`);
     this.now = opts.now ?? Date.now;
   }

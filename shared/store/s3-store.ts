@@ -3,8 +3,9 @@
 // Region and credentials come from the SDK's standard chains (AWS_REGION, AWS_PROFILE,
 // AWS_ACCESS_KEY_ID/…, SSO, IMDS/ECS/web identity); nothing charrnn-specific.
 // Endpoint: AWS_ENDPOINT_URL_S3, else AWS_ENDPOINT_URL. The SDK reads both itself (verified in
-// @smithy/core getEndpointUrlConfig); we read them too only to decide path-style addressing,
-// which is on when an endpoint is set (MinIO, s3rver, Ceph rarely do virtual hosts) or when
+// @smithy/core getEndpointUrlConfig); the caller reads them too (functions/settings.ts, into
+// S3Settings: this file reads no environment) only to decide path-style addressing, which is on
+// when an endpoint is set (MinIO, s3rver, Ceph rarely do virtual hosts) or when
 // CHARRNN_S3_FORCE_PATH_STYLE=1.
 // Checksums: WHEN_REQUIRED. The default (WHEN_SUPPORTED) adds flexible checksums to every
 // request, and for streamed bodies uses aws-chunked framing with trailers, which some
@@ -34,17 +35,18 @@ import {
   type ObjectInfo,
   type ObjectStore,
   type PutOptions,
+  type S3Settings,
 } from './types.ts';
 
 /** Puts above this size go through multipart upload (parts of this size). */
 export const MULTIPART_THRESHOLD = 8 * 1024 * 1024;
 
-/** The client settings charrnn uses, from the environment. `overrides` win (tests pass endpoint/credentials). */
-export function s3ClientConfig(env: NodeJS.ProcessEnv = process.env, overrides: S3ClientConfig = {}): S3ClientConfig {
-  const endpoint = env.AWS_ENDPOINT_URL_S3 || env.AWS_ENDPOINT_URL || undefined;
+/** The client settings charrnn uses, from the caller's S3Settings. `overrides` win (tests pass endpoint/credentials). */
+export function s3ClientConfig(s3: S3Settings = {}, overrides: S3ClientConfig = {}): S3ClientConfig {
+  const endpoint = s3.endpoint || undefined;
   return {
     ...(endpoint ? { endpoint } : {}),
-    forcePathStyle: env.CHARRNN_S3_FORCE_PATH_STYLE === '1' || endpoint !== undefined || overrides.endpoint !== undefined,
+    forcePathStyle: s3.forcePathStyle === true || endpoint !== undefined || overrides.endpoint !== undefined,
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
     maxAttempts: 3,
@@ -66,12 +68,12 @@ export class S3ObjectStore implements ObjectStore {
   readonly prefix: string;
   readonly client: S3Client;
 
-  constructor(url: string, opts: { client?: S3Client; clientConfig?: S3ClientConfig } = {}) {
+  constructor(url: string, opts: { client?: S3Client; s3?: S3Settings; clientConfig?: S3ClientConfig } = {}) {
     const loc = parseS3Url(url);
     this.bucket = loc.bucket;
     this.prefix = loc.prefix;
     this.url = `s3://${loc.bucket}/${loc.prefix}`;
-    this.client = opts.client ?? new S3Client(s3ClientConfig(process.env, opts.clientConfig));
+    this.client = opts.client ?? new S3Client(s3ClientConfig(opts.s3, opts.clientConfig));
   }
 
   async put(key: string, body: Uint8Array | string, opts: PutOptions = {}): Promise<{ etag: string }> {

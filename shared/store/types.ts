@@ -147,6 +147,28 @@ export class RunNotFoundError extends Error {
   }
 }
 
+/**
+ * The store's settings, given by its caller: the store reads no environment variable itself
+ * (functions/settings.ts reads CHARRNN_STORE, CHARRNN_KEEP_CHECKPOINTS and the S3 ones; the AWS
+ * SDK reads its own chain: region, credentials).
+ */
+export interface StoreSettings {
+  /** file:///abs/path, file://rel/path or s3://bucket/prefix; unset or '' = ./.charrnn. */
+  url?: string;
+  /** Newest complete checkpoints kept per run (RunStoreOptions.keepCheckpoints); unset = 3. */
+  keepCheckpoints?: number;
+  /** An s3:// store's client settings. */
+  s3?: S3Settings;
+}
+
+/** What charrnn sets on the S3 client beyond the SDK's own configuration chain (s3-store.ts). */
+export interface S3Settings {
+  /** A custom endpoint (MinIO, s3rver…): AWS_ENDPOINT_URL_S3, else AWS_ENDPOINT_URL. */
+  endpoint?: string;
+  /** Path-style addressing: CHARRNN_S3_FORCE_PATH_STYLE=1; always on with a custom endpoint. */
+  forcePathStyle?: boolean;
+}
+
 /** CHARRNN_STORE (or a URL passed to openObjectStore) is malformed. A user error: fix the setting. */
 export class StoreConfigError extends Error {
   constructor(message: string) {

@@ -16,7 +16,7 @@ import {
 } from '../../shared/engine/index.ts';
 import { blasStatus } from '../../shared/engine/native/blas.ts';
 import { FileObjectStore, RunStore, type RunRecord } from '../../shared/store/index.ts';
-import { readLimits } from '../../functions/limits.ts';
+import { readLimits } from '../../functions/settings.ts';
 import { startServer } from '../../functions/server.ts';
 import { childEnv, spawnServer } from './child-server.ts';
 import { timeCommand, timeRepeated, type Until } from './cli-cold.ts';

@@ -181,7 +181,7 @@ async function main(): Promise<number> {
   const inProcess = !api;
   if (inProcess) {
     const { startServer } = await import('../../functions/server.ts');
-    const { readLimits } = await import('../../functions/limits.ts');
+    const { readLimits } = await import('../../functions/settings.ts');
     const dir = await mkdtemp(path.join(tmpdir(), 'charrnn-load-'));
     const server = await quietly(() => startServer({
       port: 0, host: '127.0.0.1', storeUrl: pathToFileURL(dir).href, token: '',

@@ -10,7 +10,7 @@ import {
   type Attempt,
   type BackendRequest,
 } from '../../shared/engine/backend-choice.ts';
-import { backendSetting, requireGpuSetting, trainThreadsSetting } from '../../shared/engine/env.ts';
+import { readEngineSettings } from '../../functions/settings.ts';
 
 const GPU = '@tensorflow/tfjs-node-gpu';
 const NODE = '@tensorflow/tfjs-node';
@@ -140,16 +140,16 @@ describe('foreseeBackend', () => {
   });
 });
 
-describe('engine settings from the environment', () => {
+describe('engine settings from the environment (functions/settings.ts)', () => {
   it('reads each variable, and names it when a value is malformed', () => {
-    expect(backendSetting({})).toBe('');
-    expect(backendSetting({ CHARRNN_BACKEND: ' wasm ' })).toBe('wasm');
-    expect(requireGpuSetting({})).toBe(false);
-    for (const yes of ['1', 'true', 'YES', 'on']) expect(requireGpuSetting({ CHARRNN_REQUIRE_GPU: yes })).toBe(true);
-    for (const no of ['0', 'false', 'off', '']) expect(requireGpuSetting({ CHARRNN_REQUIRE_GPU: no })).toBe(false);
-    expect(() => requireGpuSetting({ CHARRNN_REQUIRE_GPU: 'gpu' })).toThrow('CHARRNN_REQUIRE_GPU must be 1 or 0, got "gpu"');
-    expect(trainThreadsSetting({})).toBeUndefined();
-    expect(trainThreadsSetting({ CHARRNN_TRAIN_THREADS: '2' })).toBe(2);
-    expect(() => trainThreadsSetting({ CHARRNN_TRAIN_THREADS: '3' })).toThrow(/1 or 2 .*CHARRNN_TRAIN_THREADS=3/);
+    expect(readEngineSettings({})).toEqual({ backend: '', requireGpu: false, oneTfjsThread: false });
+    expect(readEngineSettings({ CHARRNN_BACKEND: ' wasm ' }).backend).toBe('wasm');
+    for (const yes of ['1', 'true', 'YES', 'on']) expect(readEngineSettings({ CHARRNN_REQUIRE_GPU: yes }).requireGpu).toBe(true);
+    for (const no of ['0', 'false', 'off', '']) expect(readEngineSettings({ CHARRNN_REQUIRE_GPU: no }).requireGpu).toBe(false);
+    expect(() => readEngineSettings({ CHARRNN_REQUIRE_GPU: 'gpu' })).toThrow('CHARRNN_REQUIRE_GPU must be 1 or 0, got "gpu"');
+    expect(readEngineSettings({ CHARRNN_ONE_TFJS_THREAD: '1' }).oneTfjsThread).toBe(true);
+    expect(() => readEngineSettings({ CHARRNN_ONE_TFJS_THREAD: 'maybe' })).toThrow('CHARRNN_ONE_TFJS_THREAD must be 1 or 0, got "maybe"');
+    expect(readEngineSettings({ CHARRNN_TRAIN_THREADS: '2' }).trainThreads).toBe(2);
+    expect(() => readEngineSettings({ CHARRNN_TRAIN_THREADS: '3' })).toThrow(/1 or 2 .*CHARRNN_TRAIN_THREADS=3/);
   });
 });

@@ -1,4 +1,5 @@
-// Backend selection: best available by default, CHARRNN_BACKEND / argument override, idempotent.
+// Backend selection: best available by default, the caller's settings (CHARRNN_BACKEND, read by
+// functions/settings.ts) or a name override it, idempotent.
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -12,10 +13,11 @@ import { loadBlas } from '../../shared/engine/native/blas.ts';
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const run = promisify(execFile);
 
-/** initBackend() in a fresh process with the given CHARRNN_BACKEND. */
+/** initBackend() in a fresh process with the given CHARRNN_BACKEND, as the server calls it: with the settings it read, or a name. */
 async function chooseIn(env: string | undefined, arg?: string, extra: Record<string, string> = {}): Promise<{ out: string; err: string }> {
   const script = `import { initBackend } from './shared/engine/index.ts';
-try { console.log('BACKEND=' + await initBackend(${arg ? JSON.stringify(arg) : ''})); } catch (e) { console.log('ERROR=' + e.message); }`;
+import { readEngineSettings } from './functions/settings.ts';
+try { console.log('BACKEND=' + await initBackend(${arg ? JSON.stringify(arg) : 'readEngineSettings()'})); } catch (e) { console.log('ERROR=' + e.message); }`;
   const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
     cwd: root,
     env: { ...process.env, CHARRNN_BACKEND: env ?? '', ...extra },
@@ -28,7 +30,6 @@ const nativeInstalled = nativeAddonPresent('@tensorflow/tfjs-node') || nativeAdd
 
 describe('initBackend', () => {
   it('picks the best available backend once and keeps it', async () => {
-    delete process.env.CHARRNN_BACKEND;
     const name = await initBackend();
     expect(name).toBe(nativeInstalled ? 'tensorflow' : 'wasm');
     expect(currentBackend()).toBe(name);

@@ -1,7 +1,7 @@
 // Data-parallel training (2 replicas: this thread + a worker thread): the same steps as one
 // replica up to float rounding, exact resume, the worker's gradients, the choice of thread count.
 import * as tf from '@tensorflow/tfjs';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { collect, initBackend, loadBuiltinCorpus, losses, resolveConfig, splitCorpus, Trainer, Vocab, type RunConfigInputLike } from './helpers.ts';
 import { readCheckpoint } from '../../shared/engine/checkpoint.ts';
 import { CharRnn } from '../../shared/engine/model.ts';
@@ -15,12 +15,6 @@ const maxDiff = (a: Float32Array[], b: Float32Array[]) => Math.max(...a.map((x, 
 
 beforeAll(async () => {
   expect(await initBackend('wasm')).toBe('wasm');
-});
-
-const envBefore = process.env.CHARRNN_TRAIN_THREADS;
-afterEach(() => {
-  if (envBefore === undefined) delete process.env.CHARRNN_TRAIN_THREADS;
-  else process.env.CHARRNN_TRAIN_THREADS = envBefore;
 });
 
 describe('two training replicas', () => {
@@ -110,8 +104,7 @@ describe('two training replicas', () => {
     }
   });
 
-  it('chooses 2 threads only where they can help, and honours the override', () => {
-    delete process.env.CHARRNN_TRAIN_THREADS;
+  it('chooses 2 threads only where they can help, and honours the caller\'s setting', () => {
     const big = { backend: 'wasm', batchSize: 64, flopsPerStep: 13e9 };
     expect(chooseReplicas(big)).toBe(2); // this machine has 2 cores
     expect(chooseReplicas({ ...big, flopsPerStep: 1e8 })).toBe(1); // tiny steps: the worker costs more than it saves
@@ -120,10 +113,14 @@ describe('two training replicas', () => {
     expect(chooseReplicas({ ...big, requested: 1 })).toBe(1);
     expect(chooseReplicas({ ...big, flopsPerStep: 1, requested: 2 })).toBe(2);
     expect(chooseReplicas({ ...big, batchSize: 7, requested: 2 })).toBe(1);
+    expect(chooseReplicas({ ...big, requested: 2, oneThread: true })).toBe(1); // CHARRNN_ONE_TFJS_THREAD: one replica
+    expect(() => chooseReplicas({ ...big, requested: 3 })).toThrow(/1 or 2 \(got 3\)/);
+    // The engine reads no environment: CHARRNN_TRAIN_THREADS reaches it only through its caller.
     process.env.CHARRNN_TRAIN_THREADS = '1';
-    expect(chooseReplicas(big)).toBe(1);
-    expect(chooseReplicas({ ...big, requested: 2 })).toBe(2); // the option beats the environment
-    process.env.CHARRNN_TRAIN_THREADS = '3';
-    expect(() => chooseReplicas(big)).toThrow(/1 or 2 .*CHARRNN_TRAIN_THREADS=3/);
+    try {
+      expect(chooseReplicas(big)).toBe(2);
+    } finally {
+      delete process.env.CHARRNN_TRAIN_THREADS;
+    }
   });
 });

@@ -2,7 +2,7 @@
 // Nothing here trains; see server.test.ts for slices and sampling over a real socket.
 import { describe, expect, it } from 'vitest';
 import { createApp } from '../../functions/app.ts';
-import { readLimits } from '../../functions/limits.ts';
+import { readLimits } from '../../functions/settings.ts';
 import { openRunStore } from '../../shared/store/index.ts';
 import { blasInUse, json, useTempStore, TINY } from './helpers.ts';
 

@@ -7,6 +7,8 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type RunningServer } from '../../functions/server.ts';
+import { readSettings } from '../../functions/settings.ts';
+import type { EngineSettings } from '../../shared/engine/settings.ts';
 import { nativeAddonMissing } from '../../shared/engine/native-packages.ts';
 import { blasInUse, json, useTempStore, TINY } from './helpers.ts';
 
@@ -33,11 +35,13 @@ const store = useTempStore();
 describe('a lazy server (first use)', () => {
   let server: RunningServer;
   const logged: string[] = [];
+  // The server keeps the settings it was given; changing them between requests stands in for
+  // whatever made the first load fail.
+  const engine: EngineSettings = {};
   beforeAll(async () => {
-    server = await startServer({ store: undefined, storeUrl: store.url, token: '', backendInit: 'first-use', log: (m) => logged.push(m) });
+    server = await startServer({ settings: { ...readSettings({}), engine }, storeUrl: store.url, token: '', backendInit: 'first-use', log: (m) => logged.push(m) });
   });
   afterAll(async () => {
-    delete process.env.CHARRNN_BACKEND;
     await server?.close(1000);
   });
   const get = (p: string) => fetch(`${server.url}${p}`);
@@ -54,7 +58,7 @@ describe('a lazy server (first use)', () => {
   });
 
   it('a failed load answers 503 with the loaders\' text, /healthz says why, and the next request tries again', async () => {
-    process.env.CHARRNN_BACKEND = 'tensorflow';
+    engine.backend = 'tensorflow';
     const res = await fetch(`${server.url}/runs/lazy/train`, json({ steps: 2 }));
     expect(res.status).toBe(503);
     const { error } = await res.json();
@@ -63,7 +67,7 @@ describe('a lazy server (first use)', () => {
     const health = await (await get('/healthz')).json();
     expect(health).toMatchObject({ ok: false, ready: false, error: expect.stringContaining('backend "tensorflow" is unavailable') });
 
-    delete process.env.CHARRNN_BACKEND;
+    delete engine.backend;
     const trained = await fetch(`${server.url}/runs/lazy/train`, json({ steps: 2 }));
     expect(trained.status, await trained.clone().text()).toBe(200);
     expect(await trained.json()).toMatchObject({ steps: 2, backend: 'wasm' });

@@ -4,7 +4,7 @@
 // two slices. A prime outside the vocabulary is a 400 at run creation and at slice start.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readSse, sseInit } from '../../functions/client.ts';
-import { readLimits } from '../../functions/limits.ts';
+import { readLimits } from '../../functions/settings.ts';
 import { startServer, type RunningServer } from '../../functions/server.ts';
 import type { MetricPoint, Run, TrainProgress } from '../../shared/api/schemas.ts';
 import { openRunStore, type RunStore } from '../../shared/store/index.ts';

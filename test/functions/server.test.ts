@@ -433,7 +433,7 @@ describe('keep-alive', () => {
   });
   it('a request answered before its body is read (413, 401) closes its connection, so a keep-alive client never reuses a socket the server drops', async () => {
     const { request, Agent } = await import('node:http');
-    const { readLimits } = await import('../../functions/limits.ts');
+    const { readLimits } = await import('../../functions/settings.ts');
     const small = await startServer({ port: 0, storeUrl: store.url, token: 'secret', limits: readLimits({}, { maxBodyBytes: 1024 }), log: () => {} });
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });
     const send = (method: string, p: string, body: string, auth = true) =>

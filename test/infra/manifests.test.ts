@@ -10,7 +10,7 @@ import { validate as lintDockerfile } from 'dockerfile-utils';
 import { CronJob } from 'kubernetes-models/batch/v1/CronJob';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENTRIES } from '../../infra/build.mjs';
-import { DEFAULT_LIMITS } from '../../functions/limits.ts';
+import { DEFAULT_LIMITS } from '../../functions/settings.ts';
 import { backendCandidates } from '../../shared/engine/backend-choice.ts';
 import { BUILT_ADDON } from '../../shared/engine/native/env.mjs';
 import { NODE22_VERSION } from '../node22.mjs';

@@ -2,7 +2,7 @@
 // with a trained run: each gets a 4xx whose one-line message names the problem; afterwards the
 // server still serves and no run changed.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readLimits } from '../../functions/limits.ts';
+import { readLimits } from '../../functions/settings.ts';
 import { startServer, type RunningServer } from '../../functions/server.ts';
 import { readSse } from '../../functions/client.ts';
 import { openRunStore, type RunStore } from '../../shared/store/index.ts';

@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type RunningServer } from '../../functions/server.ts';
-import { readLimits } from '../../functions/limits.ts';
+import { readLimits } from '../../functions/settings.ts';
 import { openRunStore } from '../../shared/store/index.ts';
 import { tempStore } from '../functions/helpers.ts';
 import { json, TINY } from './helpers.ts';

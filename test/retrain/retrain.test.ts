@@ -3,7 +3,7 @@
 // while training, vocabulary growth, and corpora the run cannot train on.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type RunningServer } from '../../functions/server.ts';
-import { readLimits, type Limits } from '../../functions/limits.ts';
+import { readLimits, type Limits } from '../../functions/settings.ts';
 import { RetrainRecords } from '../../functions/retrain/records.ts';
 import type { RetrainReport } from '../../shared/api/schemas.ts';
 import { openRunStore, type RunStore } from '../../shared/store/index.ts';

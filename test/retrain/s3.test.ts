@@ -7,7 +7,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { readLimits } from '../../functions/limits.ts';
+import { readLimits } from '../../functions/settings.ts';
 import { startServer, type RunningServer } from '../../functions/server.ts';
 import type { RetrainReport } from '../../shared/api/schemas.ts';
 import { RunStore } from '../../shared/store/index.ts';

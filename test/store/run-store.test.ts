@@ -5,7 +5,8 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { MetricPoint } from '../../shared/engine/types.ts';
-import { keepCheckpointsFromEnv, newMetricsSegment, RunStore } from '../../shared/store/run-store.ts';
+import { readStoreSettings } from '../../functions/settings.ts';
+import { newMetricsSegment, RunStore } from '../../shared/store/run-store.ts';
 import { openRunStore } from '../../shared/store/open.ts';
 import {
   InvalidKeyError,
@@ -388,25 +389,19 @@ describe('RunStore on S3: the conditional requests it sends', () => {
 });
 
 describe('RunStore configuration', () => {
-  it('reads CHARRNN_KEEP_CHECKPOINTS and CHARRNN_STORE', async () => {
-    expect(keepCheckpointsFromEnv(undefined)).toBeUndefined();
-    expect(keepCheckpointsFromEnv('5')).toBe(5);
-    for (const bad of ['0', '-1', '2.5', 'three']) expect(() => keepCheckpointsFromEnv(bad)).toThrow(StoreConfigError);
+  it('takes CHARRNN_KEEP_CHECKPOINTS and CHARRNN_STORE from its caller (functions/settings.ts reads them)', async () => {
+    expect(readStoreSettings({}).keepCheckpoints).toBeUndefined();
+    expect(readStoreSettings({ CHARRNN_KEEP_CHECKPOINTS: '5' }).keepCheckpoints).toBe(5);
+    for (const bad of ['0', '-1', '2.5', 'three']) expect(() => readStoreSettings({ CHARRNN_KEEP_CHECKPOINTS: bad })).toThrow(StoreConfigError);
+    expect(() => readStoreSettings({ CHARRNN_KEEP_CHECKPOINTS: 'lots' })).toThrow(/CHARRNN_KEEP_CHECKPOINTS must be a positive integer/);
     const dir = (await openFileStore()).root;
-    const saved = { ...process.env };
-    try {
-      process.env.CHARRNN_STORE = `file://${dir}`;
-      process.env.CHARRNN_KEEP_CHECKPOINTS = '7';
-      const runs = openRunStore();
-      expect(runs.keepCheckpoints).toBe(7);
-      expect(runs.url).toBe(`file://${dir}`);
-      await runs.createRun(record('env-run'));
-      expect(await new RunStore(await openFileStore()).getRun('env-run')).toBeNull();
-      expect((await openRunStore(`file://${dir}`).getRun('env-run'))?.id).toBe('env-run');
-      process.env.CHARRNN_KEEP_CHECKPOINTS = 'lots';
-      expect(() => openRunStore()).toThrow(/CHARRNN_KEEP_CHECKPOINTS must be a positive integer/);
-    } finally {
-      process.env = saved;
-    }
+    const runs = openRunStore(readStoreSettings({ CHARRNN_STORE: `file://${dir}`, CHARRNN_KEEP_CHECKPOINTS: '7' }));
+    expect(runs.keepCheckpoints).toBe(7);
+    expect(runs.url).toBe(`file://${dir}`);
+    await runs.createRun(record('env-run'));
+    expect(await new RunStore(await openFileStore()).getRun('env-run')).toBeNull();
+    expect((await openRunStore(`file://${dir}`).getRun('env-run'))?.id).toBe('env-run');
+    expect(openRunStore(`file://${dir}`).keepCheckpoints).toBe(3);
+    expect(openRunStore({ url: `file://${dir}`, keepCheckpoints: 7 }, { keepCheckpoints: 2 }).keepCheckpoints).toBe(2);
   });
 });

@@ -7,6 +7,7 @@ import { createServer, type Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { S3Client, PutObjectCommand, GetObjectCommand } from '@aws-sdk/client-s3';
 import { afterEach, describe, expect, it } from 'vitest';
+import { readStoreSettings } from '../../functions/settings.ts';
 import { openObjectStore, openRunStore } from '../../shared/store/open.ts';
 import { S3ObjectStore, s3ClientConfig } from '../../shared/store/s3-store.ts';
 import { StoreUnavailableError } from '../../shared/store/types.ts';
@@ -85,15 +86,15 @@ describe('S3 store: configuration from the environment', () => {
     client.destroy();
   });
 
-  it('openObjectStore works from CHARRNN_STORE + the standard AWS variables alone', async () => {
+  it('openObjectStore works from CHARRNN_STORE + the standard AWS variables alone (read by functions/settings.ts)', async () => {
     const server = await testS3Server();
     Object.assign(process.env, server.env);
-    const store = openObjectStore(server.storeUrl('from-env/'));
+    const store = openObjectStore(server.storeUrl('from-env/'), readStoreSettings().s3);
     await store.put('k.txt', 'hello');
     expect(Buffer.from((await store.get('k.txt'))!.body).toString()).toBe('hello');
     expect(store.url).toBe(`s3://${server.bucket}/from-env/`);
 
-    const runs = openRunStore(server.storeUrl('from-env-runs'));
+    const runs = openRunStore({ ...readStoreSettings(), url: server.storeUrl('from-env-runs') });
     const now = new Date().toISOString();
     await runs.createRun({ id: 'e1', name: 'e1', corpus: 'builtin:moby-dick', corpusName: 'Moby Dick', ...resolveConfig(), status: 'idle', step: 0, epoch: 0, latestValLoss: null, bestValLoss: null, createdAt: now, updatedAt: now });
     await runs.saveCheckpoint('e1', 5, { 'weights.bin': new Uint8Array([1, 2, 3]) }, { valLoss: 1, epoch: 0 });
@@ -105,9 +106,12 @@ describe('S3 store: configuration from the environment', () => {
   it('chooses the endpoint and path-style addressing as documented', () => {
     expect(s3ClientConfig({})).toMatchObject({ forcePathStyle: false, maxAttempts: 3, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' });
     expect(s3ClientConfig({}).endpoint).toBeUndefined();
-    expect(s3ClientConfig({ CHARRNN_S3_FORCE_PATH_STYLE: '1' }).forcePathStyle).toBe(true);
-    expect(s3ClientConfig({ AWS_ENDPOINT_URL: 'http://a:1' })).toMatchObject({ endpoint: 'http://a:1', forcePathStyle: true });
-    expect(s3ClientConfig({ AWS_ENDPOINT_URL: 'http://a:1', AWS_ENDPOINT_URL_S3: 'http://s3:2' }).endpoint).toBe('http://s3:2');
+    const fromEnv = (env: Record<string, string>) => s3ClientConfig(readStoreSettings(env).s3);
+    expect(fromEnv({})).toMatchObject({ forcePathStyle: false });
+    expect(fromEnv({}).endpoint).toBeUndefined();
+    expect(fromEnv({ CHARRNN_S3_FORCE_PATH_STYLE: '1' }).forcePathStyle).toBe(true);
+    expect(fromEnv({ AWS_ENDPOINT_URL: 'http://a:1' })).toMatchObject({ endpoint: 'http://a:1', forcePathStyle: true });
+    expect(fromEnv({ AWS_ENDPOINT_URL: 'http://a:1', AWS_ENDPOINT_URL_S3: 'http://s3:2' }).endpoint).toBe('http://s3:2');
   });
 });
 

@@ -7,7 +7,7 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { BLAS_ENV, BLAS_KERNELS_ENV, BUILT_ADDON, BUNDLED_ADDON, blasSwitchedOff } from './env.mjs';
+import { BLAS_ENV, BLAS_KERNELS_ENV, BUILT_ADDON, BUNDLED_ADDON, blasKernelsWanted, blasSwitchedOff } from './env.mjs';
 
 export interface Blas {
   /** c[m×n] = op(a)·op(b) + beta·c, row-major; a, b, c may be views of the wasm heap. */
@@ -159,7 +159,7 @@ function load(): NonNullable<typeof state> {
   }
   const openblasCore = lib.openblasCore ?? 'unknown';
   const all = lib.variants.map(({ name, ...kernels }): Blas => ({ sgemm: lib.sgemm!, ...kernels, kernels: name, openblasCore }));
-  const want = (process.env[BLAS_KERNELS_ENV] ?? '').trim().toLowerCase();
+  const want = blasKernelsWanted();
   const runs = all.map((b) => b.kernels).join(', ');
   let blas = all[0];
   if (want && want !== 'auto') {

@@ -5,3 +5,4 @@ export declare const ADDON_FILE: string;
 export declare const BUILT_ADDON: string;
 export declare const BUNDLED_ADDON: string;
 export declare function blasSwitchedOff(env?: Record<string, string | undefined>): boolean;
+export declare function blasKernelsWanted(env?: Record<string, string | undefined>): string;

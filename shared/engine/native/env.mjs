@@ -1,6 +1,14 @@
 // The binding's names, in one place for build.mjs (plain Node, run at install), blas.ts (the
 // loader) and infra/build.mjs (the bundle): its environment variables and where its file lives.
 // Loads nothing (no tfjs).
+//
+// The one place in the engine that reads the environment itself (the rest receives its settings
+// from the caller: settings.ts). Why these two stay variables: CHARRNN_BLAS is read first by the
+// install script (build.mjs), whose only input is the environment, and the loader must agree with
+// it; and the binding is loaded lazily by whichever thread first needs a matrix product (the
+// server's, each training, replica and sampling worker, a test's), none of which has a caller to
+// pass a setting through, while every thread sees the process's environment. Both are in
+// functions/README.md's table.
 
 /** `off` (or 0, false): build nothing at install, and use no binding at run time. */
 export const BLAS_ENV = 'CHARRNN_BLAS';
@@ -17,4 +25,9 @@ export const BUNDLED_ADDON = `functions/native/${ADDON_FILE}`;
 /** Whether `CHARRNN_BLAS` switches the binding off. */
 export function blasSwitchedOff(env = process.env) {
   return ['off', '0', 'false'].includes((env[BLAS_ENV] ?? '').trim().toLowerCase());
+}
+
+/** The kernel variant `CHARRNN_BLAS_KERNELS` asks for, lower case; '' when unset. */
+export function blasKernelsWanted(env = process.env) {
+  return (env[BLAS_KERNELS_ENV] ?? '').trim().toLowerCase();
 }
