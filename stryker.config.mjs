@@ -10,8 +10,8 @@ export default {
   coverageAnalysis: 'perTest',
   mutate: [
     // The store: checkpoint commit protocol, best, pointers, retention; the lease.
-    'shared/store/run-store.ts:265-403',
-    'shared/store/run-store.ts:437-489',
+    'shared/store/run-store.ts:257-395',
+    'shared/store/run-store.ts:429-481',
     // The engine: checkpoint files, resume and checkpoint().
     'shared/engine/checkpoint.ts',
     'shared/engine/train.ts:125-166',
