@@ -2,7 +2,7 @@
 //
 // One-hot input times a matrix is a row lookup, so layer 0 gathers rows of its input kernel instead
 // of multiplying by a one-hot matrix; its gradient is a scatter-add of dY into those rows
-// (UnsortedSegmentSum, which backend.ts provides on wasm where tfjs lacks it).
+// (UnsortedSegmentSum, which kernels/segment-sum.ts provides on wasm where tfjs lacks it).
 import * as tf from '@tensorflow/tfjs';
 import { customOp, gruFused, gruPlain, lstmFused, lstmPlain, type SeqOut } from './cells.ts';
 import { fusedHeadLoss, fusedLayer, hasFusedLayers } from './fused.ts';

@@ -1,8 +1,9 @@
-// What the model code asks of the backend's native kernels, with no Node module in sight: the
-// sampling step's fused LSTM cell (step.ts), the row-invariant matmul scope, and heapCall (the fused
-// training layers, fused.ts). backend.ts registers the kernels and reads the scope where the native
-// binding is built; a browser has none of them, and the same code runs there on tfjs alone (the
-// exported page, functions/export/page/page.ts).
+// What the model code asks of the backend's kernels, with no Node module in sight: the sampling
+// step's fused LSTM cell (step.ts), the row-invariant matmul scope, heapCall (the fused training
+// layers, fused.ts) and whether tanh is better computed through sigmoid (cells.ts). kernels/
+// registers the kernels, reads the scope and declares the tanh where the wasm backend runs; a
+// browser has none of them, and the same code runs there on tfjs alone (the exported page,
+// functions/export/page/page.ts). The model code asks these questions, never a backend's name.
 import * as tf from '@tensorflow/tfjs';
 import type { Blas } from './native/blas.ts';
 
@@ -33,12 +34,12 @@ export function rowInvariantMatMuls<T>(f: () => T): T {
   }
 }
 
-/** Whether the caller is inside rowInvariantMatMuls (backend.ts's matmul kernels ask). */
+/** Whether the caller is inside rowInvariantMatMuls (kernels/blas-matmul.ts asks). */
 export function inRowInvariantMatMuls(): boolean {
   return rowwiseDepth > 0;
 }
 
-/** Kernel name of the generic native call on heap views (heapCall); backend.ts registers it. */
+/** Kernel name of the generic native call on heap views (heapCall); kernels/heap-call.ts registers it. */
 export const HEAP_CALL = 'CharrnnHeapCall';
 
 export interface HeapCallAttrs {
@@ -48,7 +49,20 @@ export interface HeapCallAttrs {
 
 /** Whether heapCall is available: the wasm backend with the native binding. */
 export function hasHeapCall(): boolean {
-  return tf.getBackend() === 'wasm' && tf.getKernel(HEAP_CALL, 'wasm') !== undefined;
+  return tf.getKernel(HEAP_CALL, tf.getBackend()) !== undefined;
+}
+
+/** Backends whose Tanh kernel is slow beside their Sigmoid (kernels/ declares wasm's). */
+const sigmoidTanhBackends = new Set<string>();
+
+/** Declare that on `backend` tanh is better computed as 2σ(2x) − 1 (see tanhViaSigmoid). */
+export function declareSigmoidTanh(backend: string): void {
+  sigmoidTanhBackends.add(backend);
+}
+
+/** Whether the active backend computes tanh faster as 2σ(2x) − 1 than with its Tanh kernel. */
+export function tanhViaSigmoid(): boolean {
+  return sigmoidTanhBackends.has(tf.getBackend());
 }
 
 /**

@@ -1,7 +1,7 @@
 // One sampling time step for n rows (streams), shared by Sampler (n = 1) and BatchSampler: the same
 // ops for every n, and matmuls that compute each row alike whatever n is, so a stream's text does
 // not depend on what is sampled beside it. Where the native binding is built, the LSTM cell's
-// element-wise half is one kernel (backend.ts, native/cell.c) instead of ten tfjs ops, and an LSTM's
+// element-wise half is one kernel (kernels/lstm-cell.ts, native/cell.c) instead of ten tfjs ops, and an LSTM's
 // whole step is one native call (nativeLstmStep). No Node module here: the exported page runs this
 // step in a browser (functions/export/page/page.ts).
 import * as tf from '@tensorflow/tfjs';

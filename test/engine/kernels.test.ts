@@ -1,7 +1,8 @@
 // The wasm kernel fixes give the same numbers as the stock kernels (and as the cpu backend).
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { initBackend, installWasmKernelFixes, uninstallWasmKernelFixes, wasmKernelFixesInstalled } from '../../shared/engine/backend.ts';
+import { initBackend } from '../../shared/engine/backend.ts';
+import { installWasmKernelFixes, uninstallWasmKernelFixes, wasmKernelFixesInstalled } from '../../shared/engine/kernels/index.ts';
 import { maxRelDiff } from './helpers.ts';
 
 /** Run `f` with the stock wasm kernels, with the fixes, and on cpu; return the three outputs. */
