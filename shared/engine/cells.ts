@@ -5,7 +5,8 @@
 // `tf.customGrad` op with hand-written BPTT: autodiff through T unrolled steps would keep a
 // transposed weight-gradient matmul per step; here dWh is a single GEMM over all steps and dXp flows
 // back into autodiff, so dW, db and dx are single big ops too.
-// Gradients do not flow into the initial state (truncated BPTT, as in char-rnn).
+// Gradients do not flow into the initial state (truncated BPTT, as in char-rnn). One step's maths is
+// cell-step.ts's, which the sampling step runs too.
 //
 // Gate layouts (columns of Xp and Wh):
 //   LSTM: [i, f, o | g] — one sigmoid over 3H, one tanh over H. (Keras stores i, f, g, o; the
@@ -13,6 +14,8 @@
 //   GRU:  [z, r | h̃] as in Keras (reset gate applied before the recurrent matmul, reset_after=false):
 //         h' = z∘h + (1−z)∘tanh(x_h + (r∘h)·U_h).
 import * as tf from '@tensorflow/tfjs';
+import { gruCellStep, lstmCellStep, type Tanh } from './cell-step.ts';
+import { tanhViaSigmoid } from './step-kernels.ts';
 
 export interface SeqOut {
   /** Hidden outputs of every step, time-major [T·B, H]. */
@@ -23,13 +26,12 @@ export interface SeqOut {
 }
 
 /**
- * tanh. On wasm as 2σ(2x) − 1: its Tanh kernel is scalar libm, ~10× slower than its vectorised
- * Sigmoid (234 µs vs 25 µs on [64, 256]); the absolute difference is below 2e-7 and
- * d/dx = 1 − tanh² holds either way.
+ * Training's tanh: as 2σ(2x) − 1 where the backend's Tanh kernel is slow (wasm's is scalar libm,
+ * ~10× slower than its vectorised Sigmoid: 234 µs vs 25 µs on [64, 256]; kernels/README.md); the
+ * absolute difference is below 2e-7 and d/dx = 1 − tanh² holds either way.
  */
-export function tanh(x: tf.Tensor): tf.Tensor {
-  if (tf.getBackend() !== 'wasm') return tf.tanh(x);
-  return tf.sub(tf.mul(tf.sigmoid(tf.mul(x, 2)), 2), 1);
+function trainingTanh(): Tanh {
+  return tanhViaSigmoid() ? (x) => tf.sub(tf.mul(tf.sigmoid(tf.mul(x, 2)), 2), 1) : tf.tanh;
 }
 
 // ------------------------------------------------------------------------------------------ LSTM
@@ -44,26 +46,20 @@ interface LstmTrace {
 }
 
 function lstmSteps(Xp: tf.Tensor, Wh: tf.Tensor, h0: tf.Tensor, c0: tf.Tensor, T: number): LstmTrace {
-  const H = Wh.shape[0];
   const xs = tf.split(Xp, T, 0);
+  const tanh = trainingTanh();
   const tr: LstmTrace = { hs: [], sig: [], ifo: [], g: [], c: [], tc: [] };
   let h = h0;
   let c = c0;
   for (let t = 0; t < T; t++) {
-    const z = tf.add(xs[t], tf.matMul(h, Wh));
-    const [zs, zg] = tf.split(z, [3 * H, H], 1);
-    const sig = tf.sigmoid(zs);
-    const g = tanh(zg);
-    const [i, f, o] = tf.split(sig, 3, 1);
-    c = tf.add(tf.mul(f, c), tf.mul(i, g));
-    const tc = tanh(c);
-    h = tf.mul(o, tc);
+    const s = lstmCellStep(xs[t], h, c, Wh, tanh);
+    ({ h, c } = s);
     tr.hs.push(h);
-    tr.sig.push(sig);
-    tr.ifo.push([i, f, o]);
-    tr.g.push(g);
+    tr.sig.push(s.sig);
+    tr.ifo.push(s.ifo);
+    tr.g.push(s.g);
     tr.c.push(c);
-    tr.tc.push(tc);
+    tr.tc.push(s.tc);
   }
   return tr;
 }
@@ -141,19 +137,16 @@ function gruSteps(Xp: tf.Tensor, Wh: tf.Tensor, h0: tf.Tensor, T: number): GruTr
   const H = Wh.shape[0];
   const [Wzr, Whh] = tf.split(Wh, [2 * H, H], 1);
   const xs = tf.split(Xp, T, 0);
+  const tanh = trainingTanh();
   const tr: GruTrace = { hs: [], zr: [], hh: [], rh: [] };
   let h = h0;
   for (let t = 0; t < T; t++) {
-    const [xzr, xh] = tf.split(xs[t], [2 * H, H], 1);
-    const zr = tf.sigmoid(tf.add(xzr, tf.matMul(h, Wzr)));
-    const [z, r] = tf.split(zr, 2, 1);
-    const rh = tf.mul(r, h);
-    const hh = tanh(tf.add(xh, tf.matMul(rh, Whh)));
-    h = tf.add(hh, tf.mul(z, tf.sub(h, hh)));
+    const s = gruCellStep(xs[t], h, Wzr, Whh, tanh);
+    h = s.h;
     tr.hs.push(h);
-    tr.zr.push(zr);
-    tr.hh.push(hh);
-    tr.rh.push(rh);
+    tr.zr.push(s.zr);
+    tr.hh.push(s.hh);
+    tr.rh.push(s.rh);
   }
   return tr;
 }

@@ -5,6 +5,7 @@
 // whole step is one native call (nativeLstmStep). No Node module here: the exported page runs this
 // step in a browser (functions/export/page/page.ts).
 import * as tf from '@tensorflow/tfjs';
+import { gruCellStep, lstmCellStep } from './cell-step.ts';
 import { hasHeapCall, hasLstmCellKernel, heapCall, LSTM_CELL, rowInvariantMatMuls } from './step-kernels.ts';
 import type { CharRnn, RnnState } from './model.ts';
 
@@ -106,8 +107,7 @@ function nativeLstmStep(w: StepWeights, ids: Int32Array, state: RnnState): { sta
 
 /** stepRows in tfjs ops: what a browser, the GRU and a machine without the binding run. */
 export function stepRowsOps(w: StepWeights, ids: Int32Array, state: RnnState): { state: RnnState; logits: tf.Tensor2D } {
-  const { hidden: H, cell } = w.net.config;
-  const n = ids.length;
+  const { cell } = w.net.config;
   const fusedCell = hasLstmCellKernel();
   return rowInvariantMatMuls(() => tf.tidy(() => {
     const idT = tf.tensor1d(ids, 'int32');
@@ -121,22 +121,16 @@ export function stepRowsOps(w: StepWeights, ids: Int32Array, state: RnnState): {
         xp = tf.add(tf.matMul(input, layer.kernel), layer.bias);
       }
       const { h: hPrev, c: cPrev } = state[l];
+      // tf.tanh, not training's 2σ(2x) − 1: the texts stay those this step always gave.
       if (cell === 'lstm' && fusedCell) {
         const [h, c] = tf.engine().runKernel(LSTM_CELL, { xp, hw: tf.matMul(hPrev, layer.recurrent), c: cPrev! }, {}) as tf.Tensor2D[];
         next.push({ h, c });
       } else if (cell === 'lstm') {
-        const z = tf.add(xp, tf.matMul(hPrev, layer.recurrent));
-        const sig = tf.sigmoid(tf.slice(z, [0, 0], [n, 3 * H]));
-        const g = tf.tanh(tf.slice(z, [0, 3 * H], [n, H]));
-        const [i, f, o] = tf.split(sig, 3, 1);
-        const c = tf.add(tf.mul(f, cPrev!), tf.mul(i, g)) as tf.Tensor2D;
-        next.push({ h: tf.mul(o, tf.tanh(c)), c });
+        const { h, c } = lstmCellStep(xp, hPrev, cPrev!, layer.recurrent, tf.tanh);
+        next.push({ h: h as tf.Tensor2D, c: c as tf.Tensor2D });
       } else {
         const [Wzr, Whh] = w.gruSplit[l];
-        const zr = tf.sigmoid(tf.add(tf.slice(xp, [0, 0], [n, 2 * H]), tf.matMul(hPrev, Wzr)));
-        const [z, r] = tf.split(zr, 2, 1);
-        const hh = tf.tanh(tf.add(tf.slice(xp, [0, 2 * H], [n, H]), tf.matMul(tf.mul(r, hPrev), Whh)));
-        next.push({ h: tf.add(hh, tf.mul(z, tf.sub(hPrev, hh))) });
+        next.push({ h: gruCellStep(xp, hPrev, Wzr, Whh, tf.tanh).h as tf.Tensor2D });
       }
       x = next[l].h;
     });
