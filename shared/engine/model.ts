@@ -12,6 +12,14 @@ import type { ModelConfig } from './types.ts';
 /** Per-layer recurrent state: h [B,H] (and c for LSTM). */
 export type RnnState = { h: tf.Tensor2D; c?: tf.Tensor2D }[];
 
+/** Dispose every tensor of a state. */
+export function disposeState(s: RnnState): void {
+  for (const l of s) {
+    l.h.dispose();
+    l.c?.dispose();
+  }
+}
+
 export interface RnnLayer {
   /** [in, G·H] input weights (internal gate order, see cells.ts). */
   kernel: tf.Variable;

@@ -1,10 +1,10 @@
-// Data-parallel training over two threads. wasm under Node runs on one thread (tfjs's threaded
-// wasm build cannot start its workers there), so a second worker_threads Worker with its own tfjs
-// instance computes the loss and gradients of half the streams while the calling thread computes
-// the other half. The worker is stateless: every step it receives the current weights, its streams'
-// window and hidden state, and returns loss, gradients and the next hidden state. The trainer
-// averages, clips and applies Adam alone, so checkpoints, resume and divergence rollback are
-// exactly those of one replica.
+// The second training replica's worker, and how many replicas to train with. wasm under Node runs
+// on one thread (tfjs's threaded wasm build cannot start its workers there), so a second
+// worker_threads Worker with its own tfjs instance computes the loss and gradients of half the
+// streams while the calling thread computes the other half (replicas.ts splits and averages). The
+// worker is stateless: every step it receives the current weights, its streams' window and hidden
+// state, and returns loss, gradients and the next hidden state. The trainer clips and applies Adam
+// alone, so checkpoints, resume and divergence rollback are exactly those of one replica.
 import { availableParallelism } from 'node:os';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';

@@ -1,5 +1,5 @@
 // Loss and weight gradients of one training window: what every training replica computes on its
-// share of the streams (train.ts on the calling thread, replica-worker.ts on the second one).
+// share of the streams (replicas.ts on the calling thread, replica-worker.ts on the second one).
 import * as tf from '@tensorflow/tfjs';
 import { CharRnn, type RnnState } from './model.ts';
 

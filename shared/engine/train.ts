@@ -5,11 +5,9 @@ import { initBackend } from './backend.ts';
 import { TrainBatches, evalWindows } from './batches.ts';
 import { readCheckpoint, writeCheckpoint, CHECKPOINT_FORMAT, type TrainState } from './checkpoint.ts';
 import { splitCorpus } from './corpus.ts';
-import { CharRnn, type RnnState } from './model.ts';
+import { CharRnn, disposeState, type RnnState } from './model.ts';
 import { Adam, globalNorm } from './optimizer.ts';
-import { chooseReplicas, TrainReplica } from './replica.ts';
-import { hasFusedLayers } from './fused.ts';
-import { stepGrads, streamSlice } from './step-grads.ts';
+import { TrainThreads } from './replicas.ts';
 import { Rng } from './rng.ts';
 import { TextSampler } from './text-sampler.ts';
 import {
@@ -55,10 +53,8 @@ export class Trainer {
   private readonly valIds: Ids;
   private carry: RnnState;
   private evaluatedAt = -1;
-  /** The second replica's worker (2 training threads without the native layers), or null. */
-  private replica: TrainReplica | null = null;
-  /** Threads of the native layers (fused.ts): 2 training threads where they run. */
-  private layerThreads = 1;
+  /** Who computes each step's gradients: this thread, with a second one or not (replicas.ts). */
+  private workers = TrainThreads.one();
 
   private constructor(
     readonly vocab: Vocab,
@@ -166,33 +162,14 @@ export class Trainer {
     return t;
   }
 
-  /**
-   * With 2 threads chosen (see TrainerOptions.threads): where the native layers run (fused.ts), the
-   * second thread is theirs, splitting the streams inside each layer; otherwise a second replica
-   * (replica.ts). The native layers' thread needs no second tfjs instance (~0.25 GB less at 2x512),
-   * no weights and gradients passed between threads, and is faster: BENCHMARKS.md.
-   */
+  /** The training threads (replicas.ts); a failure disposes the trainer. */
   private async startReplicas(requested: number | undefined, oneThread = false): Promise<void> {
-    let n: number;
     try {
-      n = chooseReplicas({
-        backend: this.backend, batchSize: this.trainCfg.batchSize, requested, oneThread,
-        flopsPerStep: this.trainCfg.batchSize * this.trainCfg.seqLen * 6 * this.model.paramCount,
+      this.workers = await TrainThreads.start({
+        backend: this.backend, model: this.s.model, vocabSize: this.vocab.size, paramCount: this.model.paramCount,
+        batchSize: this.trainCfg.batchSize, seqLen: this.trainCfg.seqLen, requested, oneThread,
       });
     } catch (e) {
-      this.dispose();
-      throw e;
-    }
-    if (n !== 2) return;
-    if (hasFusedLayers()) {
-      this.layerThreads = 2;
-      return;
-    }
-    try {
-      this.replica = await TrainReplica.start({ backend: this.backend, model: { ...this.s.model }, vocabSize: this.vocab.size });
-    } catch (e) {
-      // Chosen automatically: one thread still trains. Asked for explicitly: say why it cannot.
-      if (requested === undefined) return;
       this.dispose();
       throw e;
     }
@@ -200,7 +177,7 @@ export class Trainer {
 
   /** Threads training this run: 1, or 2 (the native layers' helper thread, or a replica's worker). */
   get threads(): number {
-    return this.replica ? 2 : this.layerThreads;
+    return this.workers.count;
   }
 
   get step(): number {
@@ -299,9 +276,7 @@ export class Trainer {
     const rng = new Rng(this.s.rngState);
     const dropoutSeed = this.s.model.dropout > 0 ? rng.int() : undefined;
     // Nothing below changes the trainer's state before the step is accepted (after the await, too).
-    const { loss, grads, carry: nextCarry } = this.replica
-      ? await this.parallelGrads(this.replica, win.x, win.y, T, B, dropoutSeed)
-      : stepGrads(this.model, win.x, win.y, this.carry, { T, B, dropoutSeed, threads: this.layerThreads });
+    const { loss, grads, carry: nextCarry } = await this.workers.grads(this.model, win.x, win.y, this.carry, { T, B, dropoutSeed });
     const norm = globalNorm(grads);
     const both = tf.stack([loss, norm]);
     const [lossV, normV] = both.dataSync() as Float32Array;
@@ -344,62 +319,6 @@ export class Trainer {
     return { ok: true, loss: lossV };
   }
 
-  /**
-   * Loss and gradients of the window with its streams split between this thread (the first half)
-   * and the replica (the second): the means of the two halves' means, i.e. those of the whole batch.
-   */
-  private async parallelGrads(replica: TrainReplica, x: Int32Array, y: Int32Array, T: number, B: number, dropoutSeed: number | undefined): Promise<ReturnType<typeof stepGrads>> {
-    const half = B / 2;
-    const vars = this.model.variables();
-    const H = this.s.model.hidden;
-    const carryRows = (from: number) =>
-      tf.tidy(() => this.carry.flatMap((s) => (s.c ? [s.h, s.c] : [s.h])).map((t) => tf.slice(t, [from, 0], [half, H])));
-    const theirCarry = carryRows(half);
-    const pending = replica.step({
-      type: 'step',
-      weights: vars.map((v) => v.dataSync() as Float32Array),
-      x: streamSlice(x, T, B, half, half),
-      y: streamSlice(y, T, B, half, half),
-      T,
-      B: half,
-      carry: theirCarry.map((t) => t.dataSync() as Float32Array),
-      // Another mask stream for the other streams; deterministic, so resume stays exact.
-      dropoutSeed: dropoutSeed === undefined ? undefined : (dropoutSeed ^ 0x5bd1e995) & 0x7fffffff,
-    });
-    tf.dispose(theirCarry);
-    const ourCarryFlat = carryRows(0);
-    let k = 0;
-    const ourCarry: RnnState = this.carry.map((s) => (s.c ? { h: ourCarryFlat[k++] as tf.Tensor2D, c: ourCarryFlat[k++] as tf.Tensor2D } : { h: ourCarryFlat[k++] as tf.Tensor2D }));
-    let ours: ReturnType<typeof stepGrads>;
-    try {
-      ours = stepGrads(this.model, streamSlice(x, T, B, 0, half), streamSlice(y, T, B, 0, half), ourCarry, { T, B: half, dropoutSeed });
-    } finally {
-      tf.dispose(ourCarryFlat);
-    }
-    let theirs: Awaited<typeof pending>;
-    try {
-      theirs = await pending;
-    } catch (e) {
-      tf.dispose([ours.loss, ...ours.grads]);
-      disposeState(ours.carry);
-      throw e;
-    }
-    const out = tf.tidy(() => {
-      const loss = tf.mul(tf.add(ours.loss, theirs.loss), 0.5) as tf.Scalar;
-      const grads = ours.grads.map((g, i) => tf.mul(tf.add(g, tf.tensor(theirs.grads[i], g.shape, 'float32')), 0.5));
-      let j = 0;
-      const carry: RnnState = ours.carry.map((s) => {
-        const join = (t: tf.Tensor2D) => tf.concat([t, tf.tensor2d(theirs.carry[j++], [half, H])], 0) as tf.Tensor2D;
-        const h = join(s.h);
-        return s.c ? { h, c: join(s.c) } : { h };
-      });
-      return { loss, grads, carry };
-    });
-    tf.dispose([ours.loss, ...ours.grads]);
-    disposeState(ours.carry);
-    return out;
-  }
-
   private async evalEvent(): Promise<TrainEvent> {
     const r = await this.evaluate();
     return { type: 'eval', step: this.s.step, epoch: this.s.epoch, valLoss: r.valLoss, valBpc: r.valBpc, time: Date.now() };
@@ -418,7 +337,7 @@ export class Trainer {
     for (const w of windows) {
       const r = tf.tidy(() => {
         return this.model.loss(tf.tensor1d(w.x, 'int32'), tf.tensor1d(w.y, 'int32'), state, {
-          T: w.T, B: w.B, training: false, threads: this.layerThreads, reduction: 'sum',
+          T: w.T, B: w.B, training: false, threads: this.workers.nativeLayerThreads, reduction: 'sum',
         });
       });
       sum += (await r.loss.data())[0];
@@ -473,9 +392,7 @@ export class Trainer {
 
   /** Free the model, optimizer and state tensors. */
   dispose(): void {
-    this.replica?.dispose();
-    this.replica = null;
-    this.layerThreads = 1;
+    this.workers.dispose();
     this.model.dispose();
     this.opt.dispose();
     disposeState(this.carry);
@@ -496,13 +413,6 @@ export class Trainer {
       const h = tf.tensor2d(values[k++], [B, H]);
       return lstm ? { h, c: tf.tensor2d(values[k++], [B, H]) } : { h };
     });
-  }
-}
-
-function disposeState(s: RnnState): void {
-  for (const l of s) {
-    l.h.dispose();
-    l.c?.dispose();
   }
 }
 
