@@ -2,21 +2,20 @@
 // every active stream (state rows [n, H]), one read-back of the [n, V] logits, then each stream draws
 // its next character with its own seeded RNG and temperature / top-k / top-p.
 //
-// A stream's text is exactly what Sampler.generate gives for the same options: both run stepRows
+// A stream's text is exactly what TextSampler.generate gives for the same options: both run stepRows
 // (step.ts), whose matmuls compute every row alike whatever the row count. Streams join
 // with zero state and feed their prime one character per batched step, alongside the others; a
 // stream that is done, cancelled or whose consumer stopped leaves at the next step.
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from './backend.ts';
-import { readModelFiles } from './checkpoint.ts';
-import { CharRnn, type RnnState } from './model.ts';
+import type { RnnState } from './model.ts';
 import { Rng } from './rng.ts';
 import { TextChannel } from './text-channel.ts';
-import { pick, validateSampleOptions } from './pick.ts';
-import { disposeStepWeights, prepareStepWeights, stepRows, type StepWeights } from './step.ts';
-import { primeIds } from './text-sampler.ts';
+import { pick } from './pick.ts';
+import { disposeStepWeights, loadStepWeights, stepRows, type StepWeights } from './step.ts';
+import { streamStart } from './text-sampler.ts';
 import type { CheckpointFiles, ModelConfig, SampleOptions } from './types.ts';
-import { Vocab } from './vocab.ts';
+import type { Vocab } from './vocab.ts';
 
 /** Steps run back to back for at most about this long before the event loop gets a turn. */
 const TURN_MS = 10;
@@ -100,9 +99,8 @@ export class BatchSampler {
   /** Load from checkpoint files (only model.json and weights.bin are read). */
   static async load(files: Pick<CheckpointFiles, 'model.json' | 'weights.bin'>): Promise<BatchSampler> {
     await initBackend();
-    const m = readModelFiles(files);
-    const w = prepareStepWeights(new CharRnn(m.model, m.vocab.length, m.weights));
-    return new BatchSampler(w, new Vocab(m.vocab), m.step);
+    const m = loadStepWeights(files);
+    return new BatchSampler(m.w, m.vocab, m.step);
   }
 
   get model(): ModelConfig {
@@ -116,12 +114,11 @@ export class BatchSampler {
 
   /**
    * Start a stream: `length` characters after feeding `prime`, the same text as
-   * Sampler.generate(opts). Bad options throw EngineInputError here; aborting `opts.signal` ends it.
+   * TextSampler.generate(opts). Bad options throw EngineInputError here; aborting `opts.signal` ends it.
    */
   open(opts: SampleOptions): SampleStream {
     if (this.disposed) throw new Error('BatchSampler is disposed');
-    const prime = primeIds(this.vocab, opts.prime);
-    validateSampleOptions(opts);
+    const prime = streamStart(this.vocab, opts);
     const stream = new SampleStream(opts, prime);
     if (stream.running) {
       this.joining.push(stream);

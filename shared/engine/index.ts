@@ -3,5 +3,4 @@
 export * from './tf-free.ts';
 export { initBackend, currentBackend, backendInfo, backendSkipped } from './backend.ts';
 export { Trainer, estimateTrainHeapBytes, type EvalResult } from './train.ts';
-export { Sampler } from './sample.ts';
 export { BatchSampler, SampleStream } from './batch-sampler.ts';

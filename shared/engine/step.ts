@@ -1,4 +1,4 @@
-// One sampling time step for n rows (streams), shared by Sampler (n = 1) and BatchSampler: the same
+// One sampling time step for n rows (streams), shared by TextSampler (n = 1) and BatchSampler: the same
 // ops for every n, and matmuls that compute each row alike whatever n is, so a stream's text does
 // not depend on what is sampled beside it. Where the native binding is built, the LSTM cell's
 // element-wise half is one kernel (kernels/lstm-cell.ts, native/cell.c) instead of ten tfjs ops, and an LSTM's
@@ -6,8 +6,11 @@
 // step in a browser (functions/export/page/page.ts).
 import * as tf from '@tensorflow/tfjs';
 import { gruCellStep, lstmCellStep } from './cell-step.ts';
+import { readModelFiles } from './checkpoint.ts';
 import { hasHeapCall, hasLstmCellKernel, heapCall, LSTM_CELL, rowInvariantMatMuls } from './step-kernels.ts';
-import type { CharRnn, RnnState } from './model.ts';
+import { CharRnn, type RnnState } from './model.ts';
+import type { CheckpointFiles } from './types.ts';
+import { Vocab } from './vocab.ts';
 
 /** The checkpoint's tensors as the sampling step uses them (prepared once). */
 export interface StepWeights {
@@ -28,6 +31,15 @@ export function prepareStepWeights(net: CharRnn): StepWeights {
     table0: net.embedding ? null : tf.keep(tf.add(net.layers[0].kernel, net.layers[0].bias) as tf.Tensor2D),
     gruSplit: net.config.cell === 'gru' ? net.layers.map((l) => tf.split(l.recurrent, [2 * H, H], 1).map((t) => tf.keep(t)) as [tf.Tensor2D, tf.Tensor2D]) : [],
   };
+}
+
+/**
+ * A checkpoint's model as the sampling step uses it, its vocabulary and training step, from
+ * model.json and weights.bin only, on the active tfjs backend: what every sampler loads.
+ */
+export function loadStepWeights(files: Pick<CheckpointFiles, 'model.json' | 'weights.bin'>): { w: StepWeights; vocab: Vocab; step: number } {
+  const m = readModelFiles(files);
+  return { w: prepareStepWeights(new CharRnn(m.model, m.vocab.length, m.weights)), vocab: new Vocab(m.vocab), step: m.step };
 }
 
 /** Free what prepareStepWeights made, and the model too unless it is borrowed (a trainer's). */

@@ -1,34 +1,30 @@
-// Text generation from a model's weights: one recurrent step per character with the state carried
-// (the prime is fed once, never re-run), the step BatchSampler runs with one row (step.ts), the draw
-// of pick.ts and the seeded Rng, and only the logits read back. No Node module here: the exported
-// page (functions/export/page/page.ts) runs this very code in a browser. sample.ts adds loading a checkpoint on the
-// engine's backend.
-import { readModelFiles } from './checkpoint.ts';
-import { CharRnn, type RnnState } from './model.ts';
+// Text generation from a model's weights, one stream: one recurrent step per character with the
+// state carried (the prime is fed once, never re-run), the step BatchSampler runs with one row
+// (step.ts), the draw of pick.ts and the seeded Rng, and only the logits read back. Trainer.sample
+// runs it between training steps, and the exported page (functions/export/page/page.ts) in a
+// browser: no Node module here. The server samples through BatchSampler, which gives each stream
+// this very text (tests load checkpoints into it on the engine's backend: test/engine/sampler.ts).
+import { disposeState, type CharRnn, type RnnState } from './model.ts';
 import { pick, softmax, validateSampleOptions } from './pick.ts';
 import { Rng } from './rng.ts';
-import { disposeStepWeights, prepareStepWeights, stepRows, type StepWeights } from './step.ts';
+import { disposeStepWeights, loadStepWeights, prepareStepWeights, stepRows, type StepWeights } from './step.ts';
 import { type CheckpointFiles, type ModelConfig, type SampleOptions } from './types.ts';
-import { checkPrime, Vocab } from './vocab.ts';
+import { checkPrime, type Vocab } from './vocab.ts';
 
 export class TextSampler {
-  private readonly w: StepWeights;
-
   protected constructor(
-    net: CharRnn,
+    private readonly w: StepWeights,
     readonly vocab: Vocab,
     /** Training step of the weights. */
     readonly step: number,
     /** The model belongs to someone else (a trainer): dispose() leaves it alone. */
     private readonly borrowed = false,
-  ) {
-    this.w = prepareStepWeights(net);
-  }
+  ) {}
 
   /** From checkpoint files (only model.json and weights.bin are read), on the active tfjs backend. */
   static fromModelFiles(files: Pick<CheckpointFiles, 'model.json' | 'weights.bin'>): TextSampler {
-    const m = readModelFiles(files);
-    return new TextSampler(new CharRnn(m.model, m.vocab.length, m.weights), new Vocab(m.vocab), m.step);
+    const m = loadStepWeights(files);
+    return new TextSampler(m.w, m.vocab, m.step);
   }
 
   /**
@@ -36,7 +32,7 @@ export class TextSampler {
    * Reads the weights and nothing else of the model; dispose() frees only what sampling made.
    */
   static borrow(net: CharRnn, vocab: Vocab, step: number): TextSampler {
-    return new TextSampler(net, vocab, step, true);
+    return new TextSampler(prepareStepWeights(net), vocab, step, true);
   }
 
   get model(): ModelConfig {
@@ -48,8 +44,7 @@ export class TextSampler {
    * character per chunk). Same seed and options → same text.
    */
   async *generate(opts: SampleOptions): AsyncGenerator<string> {
-    const prime = primeIds(this.vocab, opts.prime);
-    validateSampleOptions(opts);
+    const prime = streamStart(this.vocab, opts);
     const rng = new Rng(opts.seed);
     let state = this.zeroState();
     let logits: Float32Array | null = null;
@@ -76,7 +71,7 @@ export class TextSampler {
         }
       }
     } finally {
-      disposeCell(state);
+      disposeState(state);
     }
   }
 
@@ -93,7 +88,7 @@ export class TextSampler {
       state = r.state;
       if (r.logits) logits = r.logits;
     }
-    disposeCell(state);
+    disposeState(state);
     return softmax(logits!, 1);
   }
 
@@ -108,7 +103,7 @@ export class TextSampler {
   /** One time step for one character; disposes the old state. Reads logits back only when asked. */
   private cellStep(id: number, state: RnnState, wantLogits: boolean): { state: RnnState; logits: Float32Array | null } {
     const out = stepRows(this.w, Int32Array.of(id), state);
-    disposeCell(state);
+    disposeState(state);
     const logits = wantLogits ? (out.logits.dataSync() as Float32Array) : null;
     out.logits.dispose();
     return { state: out.state, logits };
@@ -125,14 +120,17 @@ export function primeIds(vocab: Vocab, prime: string): number[] {
   return [vocab.id(['\n', ' '].find((c) => vocab.has(c)) ?? vocab.chars[0])!];
 }
 
+/**
+ * What every stream checks before its first step (here and in BatchSampler.open), in this order:
+ * the prime's characters, then the options. Returns the ids fed before the first draw.
+ */
+export function streamStart(vocab: Vocab, opts: SampleOptions): number[] {
+  const prime = primeIds(vocab, opts.prime);
+  validateSampleOptions(opts);
+  return prime;
+}
+
 /** A turn for timers, sockets and abort signals (Node), or for painting (a browser has no setImmediate). */
 export function nextTurn(): Promise<void> {
   return new Promise<void>((resolve) => (typeof setImmediate === 'function' ? setImmediate(resolve) : setTimeout(resolve, 0)));
-}
-
-function disposeCell(state: RnnState): void {
-  for (const s of state) {
-    s.h.dispose();
-    s.c?.dispose();
-  }
 }

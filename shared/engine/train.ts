@@ -359,7 +359,7 @@ export class Trainer {
   }
 
   /**
-   * Text generated from the current weights, as Sampler gives it from a checkpoint of this step
+   * Text generated from the current weights, as TextSampler gives it from a checkpoint of this step
    * (samples while training). Call it between steps. It reads the weights and nothing else: the
    * trainer's RNG, carried state and weights stay as they were, so losses and checkpoints do not
    * depend on whether a run samples.

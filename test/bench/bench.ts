@@ -12,8 +12,9 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import {
-  DEFAULT_MODEL, DEFAULT_TRAIN, DEFAULT_TRAINING_SAMPLES, Sampler, Trainer, currentBackend, initBackend, loadBuiltinCorpus, type CheckpointFiles,
+  DEFAULT_MODEL, DEFAULT_TRAIN, DEFAULT_TRAINING_SAMPLES, Trainer, currentBackend, initBackend, loadBuiltinCorpus, type CheckpointFiles,
 } from '../../shared/engine/index.ts';
+import { Sampler } from '../engine/sampler.ts';
 import { blasStatus } from '../../shared/engine/native/blas.ts';
 import { FileObjectStore, RunStore, type RunRecord } from '../../shared/store/index.ts';
 import { readLimits } from '../../functions/settings.ts';

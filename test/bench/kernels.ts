@@ -12,7 +12,8 @@
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
-import { BatchSampler, Sampler, Trainer, initBackend, type CheckpointFiles } from '../../shared/engine/index.ts';
+import { BatchSampler, Trainer, initBackend, type CheckpointFiles } from '../../shared/engine/index.ts';
+import { Sampler } from '../engine/sampler.ts';
 import { benchCorpus, modelOf, parseConfigs, trainOf, BATCH, SEQ_LEN, type BenchConfig } from './protocol.ts';
 import { Report, fmtInt, machineInfo } from './report.ts';
 import { quietly } from './quiet.ts';

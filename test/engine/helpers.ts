@@ -1,5 +1,6 @@
 // Shared imports for the engine tests.
 export * from '../../shared/engine/index.ts';
+export { Sampler } from './sampler.ts';
 import type { RunConfigInput } from '../../shared/api/schemas.ts';
 export type RunConfigInputLike = RunConfigInput;
 

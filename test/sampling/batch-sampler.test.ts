@@ -4,9 +4,10 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  BatchSampler, EngineInputError, initBackend, Sampler,
+  BatchSampler, EngineInputError, initBackend,
   type CheckpointFiles, type SampleOptions, type SampleStream,
 } from '../../shared/engine/index.ts';
+import { Sampler } from '../engine/sampler.ts';
 import { trainedOnNames } from '../engine/helpers.ts';
 import type { RunConfigInput } from '../../shared/api/schemas.ts';
 import { read, until } from './helpers.ts';

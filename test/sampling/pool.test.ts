@@ -6,8 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HttpError } from '../../functions/errors.ts';
 import { SamplingPool, type LoadedSampler, type TextStream } from '../../functions/sampling/pool.ts';
 import {
-  EngineInputError, initBackend, loadBuiltinCorpus, resolveConfig, Sampler, Trainer, type CheckpointFiles, type SampleOptions,
+  EngineInputError, initBackend, loadBuiltinCorpus, resolveConfig, Trainer, type CheckpointFiles, type SampleOptions,
 } from '../../shared/engine/index.ts';
+import { Sampler } from '../engine/sampler.ts';
 import { read, until } from './helpers.ts';
 
 const options = (o: Partial<SampleOptions>): SampleOptions => ({ length: 150, temperature: 1, topK: 0, topP: 1, prime: '', seed: 1, ...o });
