@@ -14,8 +14,8 @@ export default {
     'shared/store/run-store.ts:429-481',
     // The engine: checkpoint files, resume and checkpoint().
     'shared/engine/checkpoint.ts',
-    'shared/engine/train.ts:122-163',
-    'shared/engine/train.ts:379-391',
+    'shared/engine/train.ts:123-164',
+    'shared/engine/train.ts:380-392',
     // The sampling step.
     'shared/engine/step.ts',
     // The slice's commit queue.

@@ -15,6 +15,7 @@ import { ApiRequestError, createClient, ensureOk, readSse, sseInit, uploadCorpus
 import { readClientSettings, readSettings } from './settings.ts';
 import { VERSION } from './version.ts';
 import { SITE_FILES } from './export/page/site.mjs';
+import { definedFields } from '../shared/defined.ts';
 
 // ---- value parsers (commander names the flag when one throws) ----
 
@@ -150,15 +151,7 @@ async function train(opts: TrainOpts): Promise<void> {
   await withConnection(opts, async (client, baseUrl) => {
     const name = opts.run ?? path.basename(opts.corpus).replace(/\.[^.]+$/, '');
     const id = runIdArg(name);
-    const config = {
-      ...(opts.layers !== undefined ? { layers: opts.layers } : {}),
-      ...(opts.hidden !== undefined ? { hidden: opts.hidden } : {}),
-      ...(opts.seq !== undefined ? { seqLen: opts.seq } : {}),
-      ...(opts.batch !== undefined ? { batchSize: opts.batch } : {}),
-      ...(opts.lr !== undefined ? { lr: opts.lr } : {}),
-      ...(opts.dropout !== undefined ? { dropout: opts.dropout } : {}),
-      ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
-    };
+    const config = definedFields({ layers: opts.layers, hidden: opts.hidden, seqLen: opts.seq, batchSize: opts.batch, lr: opts.lr, dropout: opts.dropout, seed: opts.seed });
     const existing = await client.runs[':id'].$get({ param: { id } });
     let run: Run;
     if (existing.status === 404) {
@@ -246,11 +239,11 @@ interface RetrainOpts {
 /** One retrain tick (what a schedule calls); prints its report. A rejected tick exits 1 with the reason. */
 async function retrainCommand(opts: RetrainOpts): Promise<void> {
   await withConnection(opts, async (client) => {
-    const json = {
-      ...(opts.steps !== undefined ? { steps: opts.steps } : {}),
-      ...(opts.epochs !== undefined ? { epochs: opts.epochs } : {}),
-      ...(opts.seconds !== undefined ? { maxSeconds: opts.seconds } : {}),
-    };
+    const json = definedFields({
+      steps: opts.steps,
+      epochs: opts.epochs,
+      maxSeconds: opts.seconds,
+    });
     const res = await ensureOk(
       await client.runs[':id'].retrain.$post({ param: { id: opts.run }, json, header: opts.idempotencyKey ? { 'idempotency-key': opts.idempotencyKey } : {} }),
     );
@@ -289,15 +282,15 @@ async function sample(opts: SampleOpts): Promise<void> {
     const onSigint = () => abort.abort();
     process.once('SIGINT', onSigint);
     try {
-      const json = {
-        ...(opts.length !== undefined ? { length: opts.length } : {}),
-        ...(opts.temperature !== undefined ? { temperature: opts.temperature } : {}),
-        ...(opts.topK !== undefined ? { topK: opts.topK } : {}),
-        ...(opts.topP !== undefined ? { topP: opts.topP } : {}),
-        ...(opts.prime !== undefined ? { prime: opts.prime } : {}),
-        ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
-        ...(opts.checkpoint !== undefined ? { checkpoint: opts.checkpoint } : {}),
-      };
+      const json = definedFields({
+        length: opts.length,
+        temperature: opts.temperature,
+        topK: opts.topK,
+        topP: opts.topP,
+        prime: opts.prime,
+        seed: opts.seed,
+        checkpoint: opts.checkpoint,
+      });
       const res = await ensureOk(await client.runs[':id'].sample.$post({ param: { id: opts.run }, json }, sseInit(abort.signal)));
       if (opts.prime) process.stdout.write(opts.prime);
       let ended = false;

@@ -1,5 +1,6 @@
 // The training loop: truncated BPTT over contiguous streams, Adam, global-norm clipping, lr decay,
 // periodic validation, divergence detection, and exact checkpoint/resume.
+import { definedFields } from '../defined.ts';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from './backend.ts';
 import { TrainBatches, evalWindows } from './batches.ts';
@@ -123,7 +124,7 @@ export class Trainer {
     const backend = await initBackend();
     const ck = readCheckpoint(o.checkpoint);
     const s = ck.state;
-    const train: TrainConfig = { ...s.train, ...stripUndefined(o.train ?? {}) };
+    const train: TrainConfig = { ...s.train, ...definedFields(o.train ?? {}) };
     validateConfig(s.model, train);
     const vocab = new Vocab(s.vocab);
     checkMemory(backend, s.model, vocab.size, train);
@@ -414,10 +415,6 @@ export class Trainer {
       return lstm ? { h, c: tf.tensor2d(values[k++], [B, H]) } : { h };
     });
   }
-}
-
-function stripUndefined<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
 /**
