@@ -155,6 +155,25 @@ describe('saveCheckpoint', () => {
     expect(deletes.slice(1).sort()).toEqual(['0000000002/state.json', '0000000002/weights.bin']);
     expect((await runs.listCheckpoints('r')).map((p) => p.step)).toEqual([3]);
   });
+
+  it('retention finishes deleting the manifest before it deletes any file (the order of calls alone is not enough)', async () => {
+    const { objects, runs } = await setup({ keepCheckpoints: 1 });
+    await runs.saveCheckpoint('r', 1, files('a'), { valLoss: null, epoch: 0 });
+    const events: string[] = [];
+    const inner = objects.delete.bind(objects);
+    objects.delete = async (key, opts) => {
+      const name = key.replace('runs/r/checkpoints/', '');
+      events.push(`start ${name}`);
+      if (name.endsWith('checkpoint.json')) await new Promise((r) => setTimeout(r, 30)); // a slow delete
+      await inner(key, opts);
+      events.push(`end ${name}`);
+    };
+    await runs.saveCheckpoint('r', 2, files('b'), { valLoss: null, epoch: 0 });
+    const manifestDone = events.indexOf('end 0000000001/checkpoint.json');
+    const firstFile = events.findIndex((e) => e.startsWith('start 0000000001/') && !e.endsWith('checkpoint.json'));
+    expect(manifestDone).toBeGreaterThanOrEqual(0);
+    expect(firstFile).toBeGreaterThan(manifestDone);
+  });
 });
 
 describe('listCheckpoints and loadCheckpoint', () => {
