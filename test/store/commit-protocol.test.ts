@@ -128,6 +128,18 @@ describe('saveCheckpoint', () => {
     expect(new TextDecoder().decode((await runs.loadCheckpoint('r', 'latest'))!.files['weights.bin'])).toBe('w-second');
   });
 
+  it('re-saves of one step alternate between its plain directory and one new one, so they never pile up', async () => {
+    const { objects, runs } = await setup();
+    await runs.saveCheckpoint('r', 7, files('1'), { valLoss: null, epoch: 0 });
+    const second = await runs.saveCheckpoint('r', 7, files('2'), { valLoss: null, epoch: 0 });
+    expect(second.files[0]).toMatch(/^checkpoints\/0000000007-[0-9a-f]{8}\//); // latest pointed at the plain one
+    const third = await runs.saveCheckpoint('r', 7, files('3'), { valLoss: null, epoch: 0 });
+    expect(third.files[0]).toMatch(/^checkpoints\/0000000007\//); // the plain one is free again: reused
+    expect(new TextDecoder().decode((await runs.loadCheckpoint('r', 'latest'))!.files['weights.bin'])).toBe('w-3');
+    const dirs = new Set((await objects.inner.list('runs/r/checkpoints/')).map((o) => o.key.split('/')[3]));
+    expect(dirs.size).toBe(2);
+  });
+
   it('an unreferenced leftover at the same step (a crash before its manifest) is cleared and its directory reused', async () => {
     const { objects, runs } = await setup();
     await objects.put('runs/r/checkpoints/0000000009/stale.bin', 'half');
@@ -190,10 +202,11 @@ describe('listCheckpoints and loadCheckpoint', () => {
     const { objects, runs } = await setup();
     await runs.saveCheckpoint('r', 1, files('a'), { valLoss: null, epoch: 0 });
     await objects.inner.delete('runs/r/checkpoints/0000000001/weights.bin');
+    await objects.inner.delete('runs/r/checkpoints/0000000001/state.json');
     objects.calls.length = 0;
     const err = await runs.loadCheckpoint('r', 'latest').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(StoreUnavailableError);
-    expect((err as Error).message).toMatch(/checkpoint 1 of run r in .* is missing checkpoints\/0000000001\/weights\.bin/);
+    expect((err as Error).message).toMatch(/checkpoint 1 of run r in .* is missing checkpoints\/0000000001\/(weights\.bin, checkpoints\/0000000001\/state\.json|state\.json, checkpoints\/0000000001\/weights\.bin)$/);
     expect(objects.calls.filter((c) => c.op === 'get' && c.key === 'runs/r/latest.json')).toHaveLength(3);
   });
 });
