@@ -9,6 +9,7 @@ import { unzipSync } from 'fflate';
 import type { RetrainReport, Run, TrainBody, TrainProgress, TrainSummary } from '../shared/api/schemas.ts';
 import { BUILTIN_CORPORA, isBuiltinCorpus as isBuiltin } from '../shared/builtin-corpora.mjs';
 import { runIdFromName } from '../shared/run-id.ts';
+import { describePresets, PRESETS, type Preset } from '../shared/presets.ts';
 import { readCorpusFile } from './client/corpus-file.ts';
 import { trainSlice, trainSlices } from './client/slice-chain.ts';
 import { ApiRequestError, createClient, ensureOk, readSse, sseInit, uploadCorpus, type Client } from './client.ts';
@@ -115,6 +116,7 @@ interface TrainOpts {
   steps?: number;
   epochs?: number;
   seconds?: number;
+  preset?: Preset;
   layers?: number;
   hidden?: number;
   seq?: number;
@@ -151,20 +153,24 @@ async function train(opts: TrainOpts): Promise<void> {
   await withConnection(opts, async (client, baseUrl) => {
     const name = opts.run ?? path.basename(opts.corpus).replace(/\.[^.]+$/, '');
     const id = runIdArg(name);
-    const config = definedFields({ layers: opts.layers, hidden: opts.hidden, seqLen: opts.seq, batchSize: opts.batch, lr: opts.lr, dropout: opts.dropout, seed: opts.seed });
+    // --seconds is also the budget `auto` sizes a new run for.
+    const config = definedFields({
+      preset: opts.preset, budgetSeconds: opts.seconds, layers: opts.layers, hidden: opts.hidden, seqLen: opts.seq, batchSize: opts.batch, lr: opts.lr, dropout: opts.dropout, seed: opts.seed,
+    });
+    const modelFlags = definedFields({ preset: opts.preset, layers: opts.layers, hidden: opts.hidden, seqLen: opts.seq, batchSize: opts.batch, lr: opts.lr, dropout: opts.dropout, seed: opts.seed });
     const existing = await client.runs[':id'].$get({ param: { id } });
     let run: Run;
     if (existing.status === 404) {
       const { corpus, corpusName } = await uploadCorpusArg(client, baseUrl, opts.corpus);
       const created = await ensureOk(await client.runs.$post({ json: { id, name, corpus, corpusName, ...(Object.keys(config).length ? { config } : {}) } }));
       run = (await created.json()) as Run;
-      if (!opts.json) console.error(`created run ${run.id}: ${run.model.layers}x${run.model.hidden} ${run.model.cell} on ${run.corpusName} (${run.params ?? '?'} params)`);
+      if (!opts.json) console.error(`created run ${run.id}: ${run.model.layers}x${run.model.hidden} ${run.model.cell} on ${run.corpusName} (${run.params ?? '?'} params; ${run.sizing ?? 'size not recorded'})`);
     } else {
       run = (await (await ensureOk(existing)).json()) as Run;
       if (isBuiltin(opts.corpus) ? run.corpus !== `builtin:${opts.corpus}` : run.corpusName !== path.basename(opts.corpus)) {
         console.error(`run ${id} exists on corpus ${run.corpusName}: continuing it on that corpus (pick another --run for ${opts.corpus})`);
       }
-      if (Object.keys(config).length) console.error(`run ${id} exists: continuing it with its own configuration (model flags ignored)`);
+      if (Object.keys(modelFlags).length) console.error(`run ${id} exists: continuing it with its own configuration (model flags ignored)`);
       if (!opts.json) console.error(`continuing run ${run.id} from step ${run.step}`);
     }
 
@@ -399,6 +405,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--steps <n>', 'steps to train').argParser(positiveInt).conflicts(['epochs', 'seconds']))
     .addOption(new Option('--epochs <n>', 'epochs to train').argParser(positiveNumber).conflicts(['steps', 'seconds']))
     .addOption(new Option('--seconds <n>', 'wall-time budget').argParser(positiveNumber).conflicts(['steps', 'epochs']))
+    .addOption(new Option('--preset <size>', `model size for new runs (default auto: chosen from the corpus and --seconds): ${describePresets()}`).choices(PRESETS))
     .option('--layers <n>', 'LSTM layers (new runs)', positiveInt)
     .option('--hidden <n>', 'hidden size (new runs)', positiveInt)
     .option('--seq <n>', 'characters per BPTT window (new runs)', positiveInt)

@@ -71,6 +71,8 @@ export interface TrainingSampleConfig {
 /** A run's configuration as asked for: a preset and any field of the configs, all optional (resolveConfig). */
 export interface ConfigInput extends Partial<ModelConfig>, Partial<TrainConfig> {
   preset?: Preset;
+  /** How long the run is meant to train, in seconds: what `auto` sizes the model for. */
+  budgetSeconds?: number;
   sampleEvery?: number | null;
   sampleLength?: number;
   sampleSeed?: number;

@@ -1,7 +1,7 @@
 // Run records as the API shows them: creation (ids, config, limits), listing, deletion.
 import { randomBytes } from 'node:crypto';
 import type { CreateRunBody, Run } from '../../shared/api/schemas.ts';
-import { checkCorpusFits, checkPrime, countParams, formatChars, resolveConfig, resolveSampleConfig, Vocab } from '../../shared/engine/tf-free.ts';
+import { autoSize, checkCorpusFits, checkPrime, countParams, formatChars, resolveConfig, resolveSampleConfig, Vocab } from '../../shared/engine/tf-free.ts';
 import type { ModelConfig, TrainingSampleConfig } from '../../shared/engine/types.ts';
 import type { LoadedCheckpoint } from '../../shared/store/index.ts';
 import type { CheckpointRef, RunRecord } from '../../shared/store/types.ts';
@@ -12,19 +12,22 @@ import { resolveCorpus } from './corpus.ts';
 import { checkpointMissing, sampleConfigOf } from './record.ts';
 
 export async function createRun(s: Services, body: CreateRunBody): Promise<Run> {
-  const { model, train } = resolveConfig(body.config ?? {});
-  const sample = resolveSampleConfig(body.config ?? {});
-  checkModelLimits(s, model);
+  const input = body.config ?? {};
+  const sample = resolveSampleConfig(input);
   if (sample.length > s.limits.maxSampleLength) {
     // The default fits any server: it shrinks to the limit; an explicit length over it is refused.
-    if (body.config?.sampleLength === undefined) sample.length = s.limits.maxSampleLength;
+    if (input.sampleLength === undefined) sample.length = s.limits.maxSampleLength;
     else throw new HttpError(400, 'limit_exceeded', `config.sampleLength: ${sample.length} exceeds this server's limit of ${s.limits.maxSampleLength}`, 'config.sampleLength');
   }
+  checkModelLimits(s, resolveConfig(input).model); // an explicit size over the limits: 400 before the corpus is read
   const corpusDisplay = typeof body.corpus === 'object' && 'text' in body.corpus ? body.corpus.name : body.corpusName;
   const corpus = await resolveCorpus(s, body.corpus, corpusDisplay);
   if (sample.prime) checkPrime(Vocab.fromText(corpus.text), sample.prime, 'config.samplePrime');
   let chars = 0;
   for (const _ of corpus.text) chars++;
+  const auto = autoSize({ corpusChars: chars, vocabSize: corpus.vocabSize, budgetSeconds: input.budgetSeconds, limits: s.limits });
+  const { model, train, sizing } = resolveConfig(input, auto);
+  checkModelLimits(s, model);
   checkCorpusFits(Math.floor(chars * 0.9), train.batchSize, train.seqLen); // 422 now, not at the first slice
   const params = countParams(model, corpus.vocabSize);
   if (params > s.limits.maxParams) {
@@ -48,6 +51,7 @@ export async function createRun(s: Services, body: CreateRunBody): Promise<Run> 
     bestValLoss: null,
     vocabSize: corpus.vocabSize,
     params,
+    sizing,
     ...(corpus.version ? { corpusVersion: corpus.version } : {}),
     createdAt: now,
     updatedAt: now,
@@ -123,6 +127,7 @@ function toRunView(r: RunRecord, training: boolean): Run {
     ...(r.error !== undefined && status === 'failed' ? { error: r.error } : {}),
     ...(r.vocabSize !== undefined ? { vocabSize: r.vocabSize } : {}),
     ...(r.params !== undefined ? { params: r.params } : {}),
+    ...(r.sizing !== undefined ? { sizing: r.sizing } : {}),
     createdAt: r.createdAt,
     updatedAt: r.updatedAt,
   };

@@ -3,7 +3,7 @@
 // Static bounds here are sanity limits; per-instance caps (CHARRNN_MAX_*) are applied by functions/.
 import { z } from 'zod';
 import { BUILTIN_CORPORA } from '../builtin-corpora.mjs';
-import { describePresets, PRESETS } from '../presets.ts';
+import { AUTO_DEFAULT_SECONDS, describePresets, PRESETS } from '../presets.ts';
 import { RUN_ID_MAX, RUN_ID_PATTERN, RUN_ID_RULE } from '../run-id.ts';
 import type * as Stored from '../run-types.ts';
 
@@ -28,7 +28,13 @@ const SampleLength = posInt(1_000_000);
 /** Every hyperparameter, all optional: unspecified ones come from the preset, then the defaults. */
 export const RunConfigInput = z
   .object({
-    preset: z.enum(PRESETS).optional().meta({ description: `Size preset: ${describePresets()}` }),
+    preset: z.enum(PRESETS).optional().meta({ description: `Size preset (default auto): ${describePresets()}` }),
+    budgetSeconds: z
+      .number()
+      .gt(0)
+      .max(30 * 24 * 3600)
+      .optional()
+      .meta({ description: `How long you plan to train the run, in seconds; auto sizes the model for it (default ${AUTO_DEFAULT_SECONDS})` }),
     cell: z.enum(['lstm', 'gru']).optional(),
     layers: posInt(8).optional(),
     hidden: posInt(2048).optional(),
@@ -139,6 +145,7 @@ export const Run = z.object({
   error: z.string().optional(),
   vocabSize: z.number().optional(),
   params: z.number().optional(),
+  sizing: z.string().optional().meta({ description: 'Which size the run has and why, in one line (e.g. what auto chose for the corpus and budget)' }),
   createdAt: z.string(),
   updatedAt: z.string(),
 });

@@ -1,10 +1,14 @@
 // ConfigInput (all optional) → full ModelConfig + TrainConfig: preset first, then explicit fields.
-import { DEFAULT_PRESET, PRESET_SHAPES } from '../presets.ts';
+import { DEFAULT_PRESET, PRESET_SHAPES, type AutoSize, type Size } from '../presets.ts';
 import type { ConfigInput, ModelConfig, TrainConfig, TrainingSampleConfig } from './types.ts';
 
-export { DEFAULT_PRESET, PRESET_SHAPES, type Preset } from '../presets.ts';
+export { autoSize, countParams, DEFAULT_PRESET, PRESET_SHAPES, type AutoSize, type Preset } from '../presets.ts';
 
-export const DEFAULT_MODEL: ModelConfig = { cell: 'lstm', ...PRESET_SHAPES[DEFAULT_PRESET], dropout: 0, embedding: null };
+/** The size `auto` stands for where no corpus is known (engine tests, benchmarks): a run's own
+ * `auto` is chosen from its corpus (autoSize, functions/runs/service.ts). */
+const NO_CORPUS_SIZE: Size = 'small';
+
+export const DEFAULT_MODEL: ModelConfig = { cell: 'lstm', ...PRESET_SHAPES[NO_CORPUS_SIZE], dropout: 0, embedding: null };
 
 export const DEFAULT_TRAIN: TrainConfig = {
   seqLen: 64,
@@ -38,13 +42,22 @@ export function resolveSampleConfig(input: ConfigInput = {}, stored: Partial<Tra
   };
 }
 
-export function resolveConfig(input: ConfigInput = {}): { model: ModelConfig; train: TrainConfig } {
-  const shape = PRESET_SHAPES[input.preset ?? DEFAULT_PRESET];
+/**
+ * A run's configs: the preset's shape (for `auto`, the default, `auto`'s choice for the corpus when
+ * the caller has made it; else the small size), then every explicit field, which always wins.
+ * `sizing` says in one line which size that is and why (the run's record keeps it).
+ */
+export function resolveConfig(input: ConfigInput = {}, auto?: AutoSize): { model: ModelConfig; train: TrainConfig; sizing: string } {
+  const preset = input.preset ?? DEFAULT_PRESET;
+  const size = preset === 'auto' ? (auto?.size ?? NO_CORPUS_SIZE) : preset;
+  const shape = PRESET_SHAPES[size];
+  // auto's dropout goes with auto's size: an explicit size is the caller's, and so is its dropout.
+  const sizedByAuto = preset === 'auto' && auto !== undefined && input.layers === undefined && input.hidden === undefined;
   const model: ModelConfig = {
     cell: input.cell ?? DEFAULT_MODEL.cell,
     layers: input.layers ?? shape.layers,
     hidden: input.hidden ?? shape.hidden,
-    dropout: input.dropout ?? DEFAULT_MODEL.dropout,
+    dropout: input.dropout ?? (sizedByAuto ? auto!.dropout : DEFAULT_MODEL.dropout),
     embedding: input.embedding ?? null,
   };
   const train = { ...DEFAULT_TRAIN };
@@ -52,22 +65,12 @@ export function resolveConfig(input: ConfigInput = {}): { model: ModelConfig; tr
     const v = input[k];
     if (v !== undefined) (train as Record<string, unknown>)[k] = v;
   }
-  return { model, train };
-}
-
-/** Trainable parameters of a model over a vocabulary of `vocabSize` characters. */
-export function countParams(model: ModelConfig, vocabSize: number): number {
-  const gates = model.cell === 'lstm' ? 4 : 3;
-  const H = model.hidden;
-  let n = 0;
-  let inDim = vocabSize;
-  if (model.embedding) {
-    n += vocabSize * model.embedding;
-    inDim = model.embedding;
-  }
-  for (let l = 0; l < model.layers; l++) {
-    n += gates * H * (inDim + H + 1);
-    inDim = H;
-  }
-  return n + H * vocabSize + vocabSize;
+  const shapeText = `${model.layers}×${model.hidden}`;
+  const sizing =
+    (sizedByAuto ? `auto: ${auto!.reason}`
+      : input.layers !== undefined || input.hidden !== undefined ? `${shapeText}: set explicitly`
+      : preset === 'auto' ? `${size} ${shapeText}: auto without a corpus`
+      : `${preset} ${shapeText}: preset chosen`) +
+    (input.dropout !== undefined ? `; dropout ${input.dropout} set explicitly` : '');
+  return { model, train, sizing };
 }

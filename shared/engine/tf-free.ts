@@ -5,7 +5,7 @@
 export * from './types.ts';
 export { decodeCorpus, loadBuiltinCorpus, splitCorpus, type BuiltinCorpus } from './corpus.ts';
 export { Vocab, checkPrime, formatChars } from './vocab.ts';
-export { resolveConfig, resolveSampleConfig, DEFAULT_TRAINING_SAMPLES, countParams, PRESET_SHAPES, DEFAULT_PRESET, DEFAULT_TRAIN, DEFAULT_MODEL, type Preset } from './config.ts';
+export { resolveConfig, resolveSampleConfig, DEFAULT_TRAINING_SAMPLES, countParams, autoSize, PRESET_SHAPES, DEFAULT_PRESET, DEFAULT_TRAIN, DEFAULT_MODEL, type AutoSize, type Preset } from './config.ts';
 export { checkCorpusFits } from './batches.ts';
 export { readCheckpointInfo, readModelFiles, type CheckpointInfo } from './checkpoint.ts';
 export { validateSampleOptions } from './pick.ts';

@@ -88,6 +88,8 @@ export interface RunRecord {
   /** Characters in the corpus's vocabulary, and trainable parameters (absent in runs created before they were recorded). */
   vocabSize?: number;
   params?: number;
+  /** Which size and why, in one line (resolveConfig's `sizing`; absent in runs created before it was recorded). */
+  sizing?: string;
   status: RunStatus;
   /** Latest committed checkpoint step (0 before the first). */
   step: number;

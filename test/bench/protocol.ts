@@ -4,6 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_MODEL, DEFAULT_TRAIN, loadBuiltinCorpus, type ModelConfig, type TrainConfig } from '../../shared/engine/index.ts';
+import { trainFlopsPerChar } from '../../shared/presets.ts';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const TINYSHAKESPEARE = path.resolve(ROOT, '../shared/data/tinyshakespeare.txt');
@@ -50,12 +51,7 @@ export function trainOf(): TrainConfig {
   return { ...DEFAULT_TRAIN, batchSize: BATCH, seqLen: SEQ_LEN, lr: 2e-3, gradClip: 5, evalEvery: 1_000_000, evalChars: VAL_CHARS, seed: 1 };
 }
 
-/**
- * Training FLOPs per character as ref_torch.py counts them (6 × the matmul weights, the one-hot input
- * counted as a dense product), so effective GFLOP/s compare with PyTorch's and with the sgemm peak.
- */
+/** Training FLOPs per character as ref_torch.py counts them (shared/presets.ts, which `auto` plans with). */
 export function flopsPerChar(cfg: BenchConfig, vocabSize: number): number {
-  let weights = cfg.hidden * vocabSize;
-  for (let l = 0; l < cfg.layers; l++) weights += 4 * cfg.hidden * ((l === 0 ? vocabSize : cfg.hidden) + cfg.hidden);
-  return 6 * weights;
+  return trainFlopsPerChar(cfg.layers, cfg.hidden, vocabSize);
 }

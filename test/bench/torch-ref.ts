@@ -21,6 +21,8 @@ type Figure = keyof typeof TORCH_BEST;
 export interface TorchResult {
   train: { steps: number; chars_per_sec: number; steady_chars_per_sec: number | null; first_step_ms: number };
   val: { loss_nats: number; chars: number };
+  /** With --val-carried-streams: val read as contiguous streams, the state carried (charrnn's way). */
+  val_carried?: { loss_nats: number; chars: number; streams: number };
   sample?: { chars_per_sec: number; first_char_ms: number }[];
   env: { torch: string; num_threads: number; blas_libs?: string[] };
   /** Peak resident set of the whole run (kB, getrusage), from the wrapper below. */
@@ -85,13 +87,24 @@ export interface TorchRun {
   valChars: number;
   sampleChars: number;
   data: string;
+  /** Adam's learning rate (ref_torch.py's default 2e-3 when absent). */
+  lr?: number;
+  /** Stop after this many steps even inside the budget (equal characters instead of equal time). */
+  maxSteps?: number;
+  /** Also read val as N streams with the state carried (charrnn's evaluate()); 0/absent = off. */
+  valCarriedStreams?: number;
   /** The interpreter with torch (default PYTHON). */
   python?: string;
 }
 
 /** Training (and validation) with PyTorch's best training setting; no sampling. */
 export function runTorchTraining(script: string, o: TorchRun): Promise<TorchResult> {
-  return runScript<TorchResult>(o.python ?? PYTHON, script, [...shapeArgs(o), '--budget', String(o.budget), '--val-chars', String(o.valChars), '--val-max-s', '60', '--sample-chars', '0'], 'train');
+  const extra = [
+    ...(o.lr !== undefined ? ['--lr', String(o.lr)] : []),
+    ...(o.maxSteps !== undefined ? ['--max-steps', String(o.maxSteps)] : []),
+    ...(o.valCarriedStreams ? ['--val-carried-streams', String(o.valCarriedStreams)] : []),
+  ];
+  return runScript<TorchResult>(o.python ?? PYTHON, script, [...shapeArgs(o), '--budget', String(o.budget), '--val-chars', String(o.valChars), '--val-max-s', '600', '--sample-chars', '0', ...extra], 'train');
 }
 
 /** Batch-1 sampling with PyTorch's best sampling setting, after one training step. */

@@ -348,7 +348,12 @@ describe('portable bundle', () => {
       const c = readYaml('infra/schedule/cronjob.yaml').spec.jobTemplate.spec.template.spec.containers[0];
       const env = { PATH: process.env.PATH, CHARRNN_URL: server.url, RUN_ID: 'bundle-run', CHARRNN_API_TOKEN: TOKEN, JOB_NAME: `charrnn-retrain-${minutes}` };
       const { stdout } = await run('/bin/sh', ['-c', c.args[0]], { env, timeout: 60_000 });
-      return JSON.parse(stdout.slice(stdout.indexOf('{'))) as { id: string; idempotencyKey: string; outcome: string };
+      // curl --retry --fail-with-body prints the body of every failed attempt before the report (a 409
+      // while the previous tick still holds the run, say): the report is the last JSON object.
+      const { value, start } = lastJsonObject(stdout);
+      const before = stdout.slice(stdout.indexOf('{'), start);
+      if (before.trim()) expect(before, 'only failed attempts before the report').toMatch(/^\{"error":/);
+      return value as { id: string; idempotencyKey: string; outcome: string };
     };
     const first = await cron();
     expect(first.idempotencyKey).toBe('2026-11-27T03:00:00Z');
@@ -415,3 +420,15 @@ describe('native bundle (what the images run)', () => {
     expect(await stop(server)).toBe(0);
   });
 });
+
+/** The last complete JSON object in `text` (objects printed back to back, as curl's retries do). */
+function lastJsonObject(text: string): { value: unknown; start: number } {
+  for (let i = text.lastIndexOf('{'); i >= 0; i = text.lastIndexOf('{', i - 1)) {
+    try {
+      return { value: JSON.parse(text.slice(i)), start: i };
+    } catch {
+      // a brace inside the last object, or the start of an earlier one: keep looking left
+    }
+  }
+  throw new Error(`no JSON object in: ${text}`);
+}

@@ -23,9 +23,9 @@ describe('new run screen', () => {
     await waitForText(app, 'Bad Id!q');
     expect(app.quits).toBe(0);
     await focusField(app, 'Size');
-    await press(app, KEY.left, KEY.left, KEY.left); // small → tiny → large → medium… back to tiny below
-    await press(app, KEY.right, KEY.right);
-    await waitForFrame(app, (f) => /Size\s+◂ \[tiny\]/.test(f));
+    await press(app, KEY.left, KEY.left, KEY.left); // auto → large → medium → small (the choices wrap)… then to tiny
+    await press(app, KEY.left);
+    await waitForFrame(app, (f) => /Size\s+◂[^▸\n]*\[tiny\]/.test(f));
     await press(app, KEY.enter);
     frame = await waitForFrame(app, (f) => lineWith(f, 'Run id').includes('✗'));
     expect(lineWith(frame, 'Run id')).toMatch(/✗ .*lowercase/);
@@ -106,5 +106,34 @@ describe('new run screen', () => {
     const run = await t.api.getRun('poem');
     expect(run.corpus).toMatch(/^sha256:[0-9a-f]{64}$/);
     expect(run.corpusName).toBe('poem.txt');
+  });
+
+  it('sizes the run with auto for the budget typed, and the run view says what it chose and why', async () => {
+    const app = renderApp(t.api, { initialRoute: { name: 'new' } });
+    let frame = await waitForText(app, 'Corpus');
+    expect(frame).toMatch(/Size\s+\[auto\] tiny/);
+    // Budget is asked for only while the size is auto.
+    await focusField(app, 'Size');
+    await press(app, KEY.right); // auto → tiny
+    await waitForFrame(app, (f) => /Size\s+◂[^▸\n]*\[tiny\]/.test(f) && !f.includes('Budget'));
+    await press(app, KEY.left);
+    await waitForText(app, 'Budget');
+    await focusField(app, 'Budget');
+    await press(app, 'soon');
+    await focusField(app, 'Run id');
+    await press(app, 'sized');
+    await press(app, KEY.enter);
+    frame = await waitForFrame(app, (f) => lineWith(f, 'Budget').includes('✗'));
+    expect(lineWith(frame, 'Budget')).toContain('"soon" is not a number of minutes');
+    await focusField(app, 'Budget');
+    await press(app, ...Array(4).fill(KEY.backspace), '0.5');
+    await press(app, KEY.enter);
+    frame = await waitForText(app, 'Run › sized');
+    const sizing = (await t.api.getRun('sized')).sizing ?? '';
+    expect(sizing).toMatch(/^auto: \w+ \d+×\d+/);
+    expect(sizing).toContain('0.5 min ≈');
+    expect(frame).toContain(`Created run sized (${sizing.slice(0, 20)}`);
+    frame = await waitForFrame(app, (f) => f.includes('No metrics yet'));
+    expect(lineWith(frame, 'size auto:')).toContain(sizing.slice(0, 30));
   });
 });

@@ -107,8 +107,8 @@ describe('charrnn-tui in tmux', () => {
     await tabTo('Run id');
     await type('e2e');
     await tabTo('Size');
-    await keys('Left'); // small → tiny
-    await waitFor((s) => /Size\s+◂ \[tiny\]/.test(s), 'tiny selected');
+    await keys('Right'); // auto → tiny
+    await waitFor((s) => /Size\s+◂[^▸\n]*\[tiny\]/.test(s), 'tiny selected');
     await keys('Enter');
     await waitForText('Run › e2e');
     screen = await waitForText('No metrics yet');

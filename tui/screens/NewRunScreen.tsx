@@ -4,7 +4,7 @@ import { useMemo, useState } from 'react';
 import { Box, Text } from 'ink';
 import { CorpusFileError, readCorpusFile, type CorpusFile } from '../../functions/client/corpus-file.ts';
 import { BUILTIN_CORPORA } from '../../shared/builtin-corpora.mjs';
-import { DEFAULT_PRESET, describePresets, PRESETS } from '../../shared/presets.ts';
+import { AUTO_DEFAULT_SECONDS, DEFAULT_PRESET, describePresets, PRESETS } from '../../shared/presets.ts';
 import { RUN_ID_RULE, runIdFromName } from '../../shared/run-id.ts';
 import { ApiRequestError, type CreateRunBody } from '../api.ts';
 import { useFooter, useUi } from '../context.ts';
@@ -45,6 +45,7 @@ const BASE_FIELDS: FieldSpec[] = [
   { kind: 'text', key: 'id', label: 'Run id', placeholder: '(generated)', hint: RUN_ID_RULE },
   { kind: 'text', key: 'name', label: 'Name', placeholder: '(same as id)' },
   { kind: 'choice', key: 'preset', label: 'Size', options: PRESETS, hint: describePresets(' · ') },
+  { kind: 'text', key: 'budget', label: 'Budget', placeholder: `${AUTO_DEFAULT_SECONDS / 60} min`, hint: 'minutes you plan to train it: auto sizes the model for them' },
   { kind: 'choice', key: 'advanced', label: 'Advanced', options: ['off', 'on'], hint: 'set every hyperparameter' },
 ];
 
@@ -72,12 +73,12 @@ export function NewRunScreen() {
   const derivedId = runIdFromName(values.name ?? '');
   const fields = useMemo(
     () => [
-      ...BASE_FIELDS.filter((f) => f.key !== 'path' || values.corpus === FILE).map((f) =>
+      ...BASE_FIELDS.filter((f) => (f.key !== 'path' || values.corpus === FILE) && (f.key !== 'budget' || values.preset === 'auto')).map((f) =>
         f.key === 'id' && derivedId ? { ...f, placeholder: derivedId } : f,
       ),
       ...(values.advanced === 'on' ? ADVANCED_FIELDS : []),
     ],
-    [values.corpus, values.advanced, derivedId],
+    [values.corpus, values.preset, values.advanced, derivedId],
   );
   const focused = fields[Math.min(focus, fields.length - 1)];
   const typing = focused?.kind === 'text';
@@ -104,6 +105,12 @@ export function NewRunScreen() {
       if (!Number.isFinite(num)) local[n.key] = `"${raw}" is not a number`;
       else if (n.kind === 'int' && !Number.isInteger(num)) local[n.key] = 'must be a whole number';
       else config[n.key] = num;
+    }
+    const budget = (values.budget ?? '').trim().replace(/\s*min$/, '');
+    if (budget && values.preset === 'auto') {
+      const minutes = Number(budget);
+      if (!(Number.isFinite(minutes) && minutes > 0)) local.budget = `"${budget}" is not a number of minutes`;
+      else config.budgetSeconds = minutes * 60;
     }
     if (values.cell !== DEFAULT) config.cell = values.cell;
     if (values.amsgrad !== DEFAULT) config.amsgrad = values.amsgrad === 'on';
@@ -137,7 +144,7 @@ export function NewRunScreen() {
       if (corpusName) body.corpusName = corpusName;
       const run = await api.createRun(body);
       navigate({ name: 'run', runId: run.id });
-      notify(`Created run ${run.id}. Press t to train.`, 'success');
+      notify(`Created run ${run.id}${run.sizing ? ` (${run.sizing})` : ''}. Press t to train.`, 'success');
     } catch (err) {
       setBusy(null);
       if (err instanceof ApiRequestError && err.field) {

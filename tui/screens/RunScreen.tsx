@@ -81,8 +81,10 @@ export function RunScreen({ runId }: { runId: string }) {
   const run = state.run;
   const chartWidth = Math.max(10, columns - 12);
   // The sample takes a heading and up to 4 rows; the chart keeps at least 4.
-  const sampleRows = Math.max(1, Math.min(4, Math.floor((bodyRows - 8) / 3)));
-  const chartHeight = Math.max(4, bodyRows - 8 - sampleRows);
+  // Rows around the chart: the header, the sizing line, the legend, the status lines and the samples' frame.
+  const fixedRows = 9;
+  const sampleRows = Math.max(1, Math.min(4, Math.floor((bodyRows - fixedRows) / 3)));
+  const chartHeight = Math.max(4, bodyRows - fixedRows - sampleRows);
   const chart = useMemo(
     () => plotLoss(lossSeries(state.points, chartWidth), chartHeight),
     // points only grow (appended in place), so their count is the cache key
@@ -105,6 +107,9 @@ export function RunScreen({ runId }: { runId: string }) {
         </Text>
         <Box flexGrow={1} />
         <PhaseBadge state={state} />
+      </Box>
+      <Box height={1}>
+        <Text dimColor wrap="truncate-end">size {run.sizing ?? `${fmtSize(run)} (chosen before sizes were recorded)`}</Text>
       </Box>
       <Box height={1}>
         <Text wrap="truncate-end">
