@@ -110,6 +110,11 @@ describe('charrnn CLI', () => {
     expect(bad.stderr.trim().split('\n')).toHaveLength(1);
     expect(bad.stderr).toContain('--steps');
 
+    const preset = await charrnn(['train', '--corpus', 'names', '--preset', 'huge']);
+    expect(preset.code).not.toBe(0);
+    expect(preset.stderr.trim().split('\n')).toHaveLength(1);
+    expect(preset.stderr).toMatch(/--preset.*huge.*auto, tiny, small, medium, large/);
+
     const both = await charrnn(['train', '--corpus', 'names', '--steps', '3', '--seconds', '3']);
     expect(both.code).not.toBe(0);
     expect(both.stderr).toMatch(/--steps|--seconds/);

@@ -1,4 +1,4 @@
-// What a user runs, with nothing tuned: `charrnn train --seconds 30` on the default preset, the
+// What a user runs, with nothing tuned: `charrnn train --seconds 30` on the default preset (auto, sized for those 30 s), the
 // default checkpointSeconds (30) and evalEvery. Those two defaults meet at the slice's end, which
 // is where `best` used to go missing (a periodic checkpoint at the last step, then the final
 // validation with nothing left to commit it).
@@ -39,7 +39,10 @@ describe('charrnn with the shipped defaults', () => {
 
     const runs = await charrnn(['runs', '--json', '--store', storeUrl]);
     expect(runs.code, runs.stderr).toBe(0);
-    expect((JSON.parse(runs.stdout) as { runs: { id: string; bestValLoss: number }[] }).runs.find((x) => x.id === 'plain')?.bestValLoss).toBe(best.valLoss);
+    const listed = (JSON.parse(runs.stdout) as { runs: { id: string; bestValLoss: number; sizing?: string }[] }).runs.find((x) => x.id === 'plain');
+    expect(listed?.bestValLoss).toBe(best.valLoss);
+    // auto sized the run for the 30 s it was asked to train, and says so.
+    expect(listed?.sizing).toMatch(/^auto: \w+ \d+×\d+.*0\.5 min ≈/);
     const table = await charrnn(['runs', '--store', storeUrl]);
     expect(table.stdout.split('\n').find((l) => l.startsWith('plain'))).toContain(best.valLoss.toFixed(3));
 
