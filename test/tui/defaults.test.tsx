@@ -1,4 +1,4 @@
-// `npm start` as a new user meets it: a run created with the form's defaults (moby-dick, small),
+// `npm start` as a new user meets it: a run created with the form's defaults (moby-dick, auto),
 // trained as a chain of slices of the default length (30 s, the same as the default
 // checkpointSeconds), stopped with s. The run view and the Runs table then show the best loss,
 // and best.json holds the lowest validation of the whole chain.
@@ -8,6 +8,9 @@ import { describe, expect, it } from 'vitest';
 import { fmtLoss } from '../../tui/format.ts';
 import { expectBestIsMinimum } from '../support/best.ts';
 import { RunSessions } from '../../tui/run-session.ts';
+import { autoSize, PRESET_SHAPES } from '../../shared/presets.ts';
+import { loadBuiltinCorpus } from '../../shared/engine/tf-free.ts';
+import { readLimits } from '../../functions/settings.ts';
 import { KEY, lineWith, press, renderApp, sleep, useTestApi, waitForFrame, waitForText } from './helpers.tsx';
 
 const t = useTestApi();
@@ -22,7 +25,11 @@ describe('the TUI with the shipped defaults', () => {
     let frame = await waitForText(app, 'Created run');
     const runId = /Run › (\S+)/.exec(frame)![1];
     const created = await t.api.getRun(runId);
-    expect(created).toMatchObject({ corpusName: 'moby-dick', model: { layers: 1, hidden: 128 }, train: { evalEvery: 100 } });
+    // The size is auto's for moby-dick and the assumed budget (the form's Budget left empty), and says so.
+    const auto = autoSize({ corpusChars: [...loadBuiltinCorpus('moby-dick')].length, vocabSize: created.vocabSize, limits: readLimits({}) });
+    expect(created).toMatchObject({ corpusName: 'moby-dick', model: { ...PRESET_SHAPES[auto.size], dropout: auto.dropout }, train: { evalEvery: 100 } });
+    expect(created.sizing).toBe(`auto: ${auto.reason}`);
+    expect(lineWith(await waitForText(app, 'size auto:'), 'size auto:')).toContain(auto.reason.slice(0, 40));
 
     await press(app, 't');
     await waitForText(app, 'Epochs to train (empty = until stopped)');
