@@ -19,7 +19,7 @@ import { benchCorpus, ROOT } from './protocol.ts';
 import { quietly } from './quiet.ts';
 import { machineInfo, Report } from './report.ts';
 import { round } from './stats.ts';
-import { runTorchTraining, torchUnavailable } from './torch-ref.ts';
+import { PYTHON, runTorchTraining, torchUnavailable } from './torch-ref.ts';
 
 const REF_TORCH = path.resolve(ROOT, '../shared/bench/ref_torch.py');
 /** The trainer's validation streams (train.ts EVAL_STREAMS), passed to PyTorch so both read val alike. */
@@ -67,6 +67,8 @@ interface Options {
   curve: number;
   torch: boolean;
   json: boolean;
+  /** The Python with torch for the reference (--python). */
+  python: string;
 }
 
 function parseOptions(argv: string[]): Options {
@@ -80,11 +82,12 @@ function parseOptions(argv: string[]): Options {
       torch: { type: 'boolean', default: true },
       'no-torch': { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
+      python: { type: 'string', default: PYTHON },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
   if (values.help) {
-    console.log('usage: npm run quality -- [--recipe auto;baseline;key=value,…] [--minutes 10 | --chars N] [--curve POINTS] [--no-torch] [--json]');
+    console.log('usage: npm run quality -- [--recipe auto;baseline;key=value,…] [--minutes 10 | --chars N] [--curve POINTS] [--no-torch] [--python PATH] [--json]');
     process.exit(0);
   }
   const minutes = Number(values.minutes);
@@ -100,6 +103,7 @@ function parseOptions(argv: string[]): Options {
     curve,
     torch: values.torch && !values['no-torch'],
     json: values.json,
+    python: values.python,
   };
 }
 
@@ -152,7 +156,7 @@ async function main() {
   if (corpus.file === null) throw new UsageError('tinyshakespeare not found beside the checkout (../shared/data/tinyshakespeare.txt)');
   const m = machineInfo();
   report.note(`${m.cpu}, ${m.nproc} cores (${m.simd}), Node ${m.node}, load ${m.load1m}; budget ${o.chars !== null ? `${o.chars} chars` : `${o.seconds! / 60} min`}`);
-  const noTorch = o.torch ? torchUnavailable(REF_TORCH) : 'off (--no-torch)';
+  const noTorch = o.torch ? torchUnavailable(REF_TORCH, o.python) : 'off (--no-torch)';
   if (noTorch) report.note(`PyTorch reference skipped: ${noTorch}`);
 
   for (const recipe of o.recipes) {
@@ -171,7 +175,7 @@ async function main() {
     const t = await runTorchTraining(REF_TORCH, {
       layers: model.layers, hidden: model.hidden, batch: train.batchSize, seqLen: train.seqLen, lr: train.lr,
       budget: o.seconds ?? 1e9, maxSteps: o.chars !== null ? Math.round(o.chars / perStep) : undefined,
-      valChars: 100_000_000, valCarriedStreams: VAL_STREAMS, sampleChars: 0, data: corpus.file,
+      valChars: 100_000_000, valCarriedStreams: VAL_STREAMS, sampleChars: 0, data: corpus.file, python: o.python,
     });
     const val = t.val_carried?.loss_nats ?? NaN;
     const seconds = t.train.steps * perStep / t.train.chars_per_sec;
