@@ -6,6 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { customOp, gruFused, gruPlain, lstmFused, lstmPlain, type SeqOut } from './cells.ts';
 import { fusedHeadLoss, fusedLayer, hasFusedLayers } from './fused.ts';
+import { dropout as dropoutRows } from './dropout.ts';
 import { Rng } from './rng.ts';
 import type { ModelConfig } from './types.ts';
 
@@ -148,7 +149,7 @@ export class CharRnn {
     const { T } = o;
     const drop = o.training && this.config.dropout > 0;
     let seed = o.dropoutSeed ?? 0;
-    const dropout = (x: tf.Tensor2D) => (drop ? (tf.dropout(x, this.config.dropout, undefined, seed++) as tf.Tensor2D) : x);
+    const dropout = (x: tf.Tensor2D) => (drop ? dropoutRows(x, this.config.dropout, seed++) : x);
     const fused = o.training && !o.plain;
     const native = this.native(o);
 
