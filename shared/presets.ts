@@ -51,59 +51,70 @@ export function countParams(model: { cell: 'lstm' | 'gru'; layers: number; hidde
 }
 
 // The auto rule's constants, from the sweep in BENCHMARKS.md ("Quality per CPU-minute").
-/** Training throughput the rule plans with: the 2-core CPU's measured ~256 effective GFLOP/s at every size. */
-export const AUTO_PLAN_GFLOPS = 250;
+/** Training throughput the rule plans with: what 2-layer models with dropout reached on the 2-core CPU (171–225 effective GFLOP/s). */
+export const AUTO_PLAN_GFLOPS = 200;
 /** The budget assumed when none is given (a run is usually trained and watched for minutes, not hours). */
 export const AUTO_DEFAULT_SECONDS = 600;
-/** A size must see at least this many training characters per parameter in the budget. */
-export const AUTO_MIN_CHARS_PER_PARAM = 2;
+/**
+ * A shape must see at least this many training characters per parameter in the budget: at 10 minutes
+ * on tinyshakespeare 2×384 (5 per parameter) beat 2×512 (2 per parameter).
+ */
+export const AUTO_MIN_CHARS_PER_PARAM = 4;
 /** …and have at most this many parameters per corpus character (char-rnn: the same order of magnitude). */
 export const AUTO_MAX_PARAMS_PER_CHAR = 10;
 /** Dropout once the budget passes the training split this many times (train loss falls below val). */
 export const AUTO_DROPOUT_EPOCHS = 3;
 export const AUTO_DROPOUT = 0.25;
 
+/** The shapes `auto` chooses from, smallest first: the presets' and, between medium and large, the sweep's 10-minute winner. */
+export const AUTO_SHAPES: readonly { layers: number; hidden: number }[] = [
+  PRESET_SHAPES.tiny,
+  PRESET_SHAPES.small,
+  PRESET_SHAPES.medium,
+  { layers: 2, hidden: 384 },
+  PRESET_SHAPES.large,
+];
+
 export interface AutoSize {
-  size: Size;
+  layers: number;
+  hidden: number;
   dropout: number;
   /** One line: what was chosen and why. */
   reason: string;
 }
 
 /**
- * `auto`: the largest size that the budget trains on enough characters per parameter and the corpus
- * does not dwarf, with dropout when the budget runs many epochs over the corpus.
+ * `auto`: the largest shape that the budget trains on enough characters per parameter and the
+ * corpus does not dwarf, with dropout when the budget runs many epochs over the corpus.
  */
 export function autoSize(o: {
   corpusChars: number;
   vocabSize?: number;
   budgetSeconds?: number;
-  /** A server's limits: a size over them is never chosen. */
+  /** A server's limits: a shape over them is never chosen. */
   limits?: { maxLayers: number; maxHidden: number; maxParams: number };
 }): AutoSize {
   const V = o.vocabSize ?? 65;
   const seconds = o.budgetSeconds ?? AUTO_DEFAULT_SECONDS;
-  const plan = (size: Size) => {
-    const { layers, hidden } = PRESET_SHAPES[size];
-    const params = countParams({ cell: 'lstm', layers, hidden, embedding: null }, V);
-    const chars = (AUTO_PLAN_GFLOPS * 1e9 * seconds) / trainFlopsPerChar(layers, hidden, V);
-    return { size, params, chars };
-  };
-  const allowed = (p: ReturnType<typeof plan>) => {
-    const { layers, hidden } = PRESET_SHAPES[p.size];
-    return !o.limits || (layers <= o.limits.maxLayers && hidden <= o.limits.maxHidden && p.params <= o.limits.maxParams);
-  };
-  const fits = (p: ReturnType<typeof plan>) =>
+  const plans = AUTO_SHAPES.map(({ layers, hidden }) => ({
+    layers,
+    hidden,
+    params: countParams({ cell: 'lstm', layers, hidden, embedding: null }, V),
+    chars: (AUTO_PLAN_GFLOPS * 1e9 * seconds) / trainFlopsPerChar(layers, hidden, V),
+  }));
+  const allowed = (p: (typeof plans)[number]) =>
+    !o.limits || (p.layers <= o.limits.maxLayers && p.hidden <= o.limits.maxHidden && p.params <= o.limits.maxParams);
+  const fits = (p: (typeof plans)[number]) =>
     allowed(p) && p.chars >= AUTO_MIN_CHARS_PER_PARAM * p.params && p.params <= AUTO_MAX_PARAMS_PER_CHAR * o.corpusChars;
-  const pick = [...SIZES].reverse().map(plan).find(fits) ?? plan('tiny');
+  const pick = [...plans].reverse().find(fits) ?? plans[0];
   const epochs = pick.chars / Math.max(1, 0.9 * o.corpusChars);
-  const dropout = epochs >= AUTO_DROPOUT_EPOCHS && PRESET_SHAPES[pick.size].layers > 1 ? AUTO_DROPOUT : 0;
-  const { layers, hidden } = PRESET_SHAPES[pick.size];
+  const dropout = epochs >= AUTO_DROPOUT_EPOCHS && pick.layers > 1 ? AUTO_DROPOUT : 0;
+  const name = SIZES.find((s) => PRESET_SHAPES[s].layers === pick.layers && PRESET_SHAPES[s].hidden === pick.hidden);
   const budget = o.budgetSeconds === undefined ? `${seconds / 60} min assumed` : `${+(seconds / 60).toFixed(1)} min`;
   const reason =
-    `${pick.size} ${layers}×${hidden}${dropout ? `, dropout ${dropout}` : ''}: ${fmt(o.corpusChars)} chars, ${budget} ≈ ` +
+    `${name ? `${name} ` : ''}${pick.layers}×${pick.hidden}${dropout ? `, dropout ${dropout}` : ''}: ${fmt(o.corpusChars)} chars, ${budget} ≈ ` +
     `${fmt(pick.chars)} training chars (${epochs.toFixed(1)} epochs) for ${fmt(pick.params)} params`;
-  return { size: pick.size, dropout, reason };
+  return { layers: pick.layers, hidden: pick.hidden, dropout, reason };
 }
 
 const fmt = (n: number) => (n >= 1e6 ? `${+(n / 1e6).toFixed(1)}M` : n >= 1e3 ? `${Math.round(n / 1e3)}k` : String(Math.round(n)));

@@ -49,8 +49,8 @@ export function resolveSampleConfig(input: ConfigInput = {}, stored: Partial<Tra
  */
 export function resolveConfig(input: ConfigInput = {}, auto?: AutoSize): { model: ModelConfig; train: TrainConfig; sizing: string } {
   const preset = input.preset ?? DEFAULT_PRESET;
-  const size = preset === 'auto' ? (auto?.size ?? NO_CORPUS_SIZE) : preset;
-  const shape = PRESET_SHAPES[size];
+  const size = preset === 'auto' ? NO_CORPUS_SIZE : preset;
+  const shape = preset === 'auto' && auto ? auto : PRESET_SHAPES[size];
   // auto's dropout goes with auto's size: an explicit size is the caller's, and so is its dropout.
   const sizedByAuto = preset === 'auto' && auto !== undefined && input.layers === undefined && input.hidden === undefined;
   const model: ModelConfig = {

@@ -4,24 +4,28 @@ import { describe, expect, it } from 'vitest';
 import { createApp } from '../../functions/app.ts';
 import { readLimits } from '../../functions/settings.ts';
 import { resolveConfig } from '../../shared/engine/tf-free.ts';
-import { autoSize, AUTO_DEFAULT_SECONDS, countParams, PRESET_SHAPES, SIZES, trainFlopsPerChar } from '../../shared/presets.ts';
+import { autoSize, AUTO_DEFAULT_SECONDS, AUTO_SHAPES, countParams, trainFlopsPerChar, type AutoSize } from '../../shared/presets.ts';
 import { openRunStore } from '../../shared/store/index.ts';
 import { json, useTempStore } from './helpers.ts';
 
 const SHAKESPEARE = 1_115_394;
+const params = (a: { layers: number; hidden: number }) => countParams({ cell: 'lstm', layers: a.layers, hidden: a.hidden, embedding: null }, 65);
+const rung = (a: AutoSize) => AUTO_SHAPES.findIndex((s) => s.layers === a.layers && s.hidden === a.hidden);
 
 describe('autoSize', () => {
   it('sizes up as the budget grows, and stops at what the corpus can feed', () => {
-    const order = (s: string) => SIZES.indexOf(s as (typeof SIZES)[number]);
     const budgets = [10, 30, 60, 300, 600, 3600, 36_000];
-    const picks = budgets.map((b) => autoSize({ corpusChars: SHAKESPEARE, budgetSeconds: b }).size);
-    for (let i = 1; i < picks.length; i++) expect(order(picks[i]), `${budgets[i]} s vs ${budgets[i - 1]} s`).toBeGreaterThanOrEqual(order(picks[i - 1]));
-    expect(picks[0]).not.toBe(picks.at(-1));
+    const picks = budgets.map((b) => rung(autoSize({ corpusChars: SHAKESPEARE, budgetSeconds: b })));
+    expect(Math.min(...picks)).toBeGreaterThanOrEqual(0);
+    for (let i = 1; i < picks.length; i++) expect(picks[i], `${budgets[i]} s vs ${budgets[i - 1]} s`).toBeGreaterThanOrEqual(picks[i - 1]);
+    expect(picks[0]).toBeLessThan(picks.at(-1)!);
+    // The sweep's winners: 2×384 for tinyshakespeare and 10 minutes, 2×512 for an hour.
+    expect(autoSize({ corpusChars: SHAKESPEARE, budgetSeconds: 600 })).toMatchObject({ layers: 2, hidden: 384 });
+    expect(autoSize({ corpusChars: SHAKESPEARE, budgetSeconds: 3600 })).toMatchObject({ layers: 2, hidden: 512 });
     // A corpus a hundred times smaller never gets a model with more than 10 parameters per character.
     for (const b of budgets) {
       const small = autoSize({ corpusChars: 11_000, budgetSeconds: b });
-      const { layers, hidden } = PRESET_SHAPES[small.size];
-      if (small.size !== 'tiny') expect(countParams({ cell: 'lstm', layers, hidden, embedding: null }, 65)).toBeLessThanOrEqual(10 * 11_000);
+      if (rung(small) > 0) expect(params(small)).toBeLessThanOrEqual(10 * 11_000);
     }
   });
 
@@ -37,10 +41,10 @@ describe('autoSize', () => {
   it('says what it chose and why in one line, and assumes the default budget when none is given', () => {
     const a = autoSize({ corpusChars: SHAKESPEARE });
     const given = autoSize({ corpusChars: SHAKESPEARE, budgetSeconds: AUTO_DEFAULT_SECONDS });
-    expect({ size: a.size, dropout: a.dropout }).toEqual({ size: given.size, dropout: given.dropout });
+    expect({ ...a, reason: '' }).toEqual({ ...given, reason: '' });
     expect(a.reason).not.toContain('\n');
-    const { layers, hidden } = PRESET_SHAPES[a.size];
-    expect(a.reason).toContain(`${a.size} ${layers}×${hidden}`);
+    expect(a.reason).toMatch(new RegExp(`^${a.layers}×${a.hidden}, dropout ${a.dropout}: `));
+    expect(autoSize({ corpusChars: SHAKESPEARE, budgetSeconds: 3600 }).reason).toMatch(/^large 2×512, dropout/);
     expect(a.reason).toContain(`${AUTO_DEFAULT_SECONDS / 60} min assumed`);
     expect(a.reason).toMatch(/1\.1M chars/);
     expect(autoSize({ corpusChars: SHAKESPEARE, budgetSeconds: 90 }).reason).toContain('1.5 min ≈');
@@ -48,12 +52,12 @@ describe('autoSize', () => {
 
   it("never picks a size over a server's limits", () => {
     const free = autoSize({ corpusChars: SHAKESPEARE, budgetSeconds: 3600 });
-    expect(free.size).toBe('large');
+    expect(free.hidden).toBe(512);
     const capped = autoSize({ corpusChars: SHAKESPEARE, budgetSeconds: 3600, limits: { maxLayers: 8, maxHidden: 256, maxParams: 50_000_000 } });
-    expect(PRESET_SHAPES[capped.size].hidden).toBeLessThanOrEqual(256);
+    expect(capped).toMatchObject({ layers: 2, hidden: 256 });
     const fewParams = autoSize({ corpusChars: SHAKESPEARE, budgetSeconds: 3600, limits: { maxLayers: 8, maxHidden: 2048, maxParams: 200_000 } });
-    const { layers, hidden } = PRESET_SHAPES[fewParams.size];
-    expect(countParams({ cell: 'lstm', layers, hidden, embedding: null }, 65)).toBeLessThanOrEqual(200_000);
+    expect(params(fewParams)).toBeLessThanOrEqual(200_000);
+    expect(rung(fewParams)).toBeGreaterThan(0);
   });
 
   it('plans with FLOPs that grow with the model', () => {
@@ -68,7 +72,7 @@ describe('resolveConfig with auto', () => {
 
   it("uses auto's size and dropout, and records why", () => {
     const r = resolveConfig({}, auto);
-    expect(r.model).toMatchObject({ ...PRESET_SHAPES[auto.size], dropout: auto.dropout });
+    expect(r.model).toMatchObject({ layers: auto.layers, hidden: auto.hidden, dropout: auto.dropout });
     expect(r.sizing).toBe(`auto: ${auto.reason}`);
   });
 
@@ -77,7 +81,7 @@ describe('resolveConfig with auto', () => {
     expect(size.model).toMatchObject({ layers: 1, hidden: 96, dropout: 0 });
     expect(size.sizing).toBe('1×96: set explicitly');
     const drop = resolveConfig({ dropout: 0.5 }, auto);
-    expect(drop.model).toMatchObject({ ...PRESET_SHAPES[auto.size], dropout: 0.5 });
+    expect(drop.model).toMatchObject({ layers: auto.layers, hidden: auto.hidden, dropout: 0.5 });
     expect(drop.sizing).toBe(`auto: ${auto.reason}; dropout 0.5 set explicitly`);
     const preset = resolveConfig({ preset: 'tiny' }, auto);
     expect(preset.model).toMatchObject({ layers: 1, hidden: 64, dropout: 0 });
@@ -96,7 +100,7 @@ describe('POST /runs sizes a run with auto by default', () => {
     const run = await res.json();
     const chars = [...(await import('../../shared/engine/tf-free.ts')).loadBuiltinCorpus('moby-dick')].length;
     const expected = autoSize({ corpusChars: chars, vocabSize: run.vocabSize, limits: readLimits({}) });
-    expect(run.model).toMatchObject({ ...PRESET_SHAPES[expected.size], dropout: expected.dropout });
+    expect(run.model).toMatchObject({ layers: expected.layers, hidden: expected.hidden, dropout: expected.dropout });
     expect(run.sizing).toBe(`auto: ${expected.reason}`);
     expect((await (await a.request('/runs/auto-default')).json()).sizing).toBe(run.sizing);
 

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { fmtLoss } from '../../tui/format.ts';
 import { expectBestIsMinimum } from '../support/best.ts';
 import { RunSessions } from '../../tui/run-session.ts';
-import { autoSize, PRESET_SHAPES } from '../../shared/presets.ts';
+import { autoSize } from '../../shared/presets.ts';
 import { loadBuiltinCorpus } from '../../shared/engine/tf-free.ts';
 import { readLimits } from '../../functions/settings.ts';
 import { KEY, lineWith, press, renderApp, sleep, useTestApi, waitForFrame, waitForText } from './helpers.tsx';
@@ -27,7 +27,7 @@ describe('the TUI with the shipped defaults', () => {
     const created = await t.api.getRun(runId);
     // The size is auto's for moby-dick and the assumed budget (the form's Budget left empty), and says so.
     const auto = autoSize({ corpusChars: [...loadBuiltinCorpus('moby-dick')].length, vocabSize: created.vocabSize, limits: readLimits({}) });
-    expect(created).toMatchObject({ corpusName: 'moby-dick', model: { ...PRESET_SHAPES[auto.size], dropout: auto.dropout }, train: { evalEvery: 100 } });
+    expect(created).toMatchObject({ corpusName: 'moby-dick', model: { layers: auto.layers, hidden: auto.hidden, dropout: auto.dropout }, train: { evalEvery: 100 } });
     expect(created.sizing).toBe(`auto: ${auto.reason}`);
     expect(lineWith(await waitForText(app, 'size auto:'), 'size auto:')).toContain(auto.reason.slice(0, 40));
 
