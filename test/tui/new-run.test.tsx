@@ -125,8 +125,14 @@ describe('new run screen', () => {
     await press(app, KEY.enter);
     frame = await waitForFrame(app, (f) => lineWith(f, 'Budget').includes('✗'));
     expect(lineWith(frame, 'Budget')).toContain('"soon" is not a number of minutes');
+    // A number the server refuses (over 30 days): its 400 lands next to Budget too.
     await focusField(app, 'Budget');
-    await press(app, ...Array(4).fill(KEY.backspace), '0.5');
+    await press(app, ...Array(4).fill(KEY.backspace), '1e9');
+    await press(app, KEY.enter);
+    frame = await waitForFrame(app, (f) => lineWith(f, 'Budget').includes('✗') && f.includes('config.budgetSeconds'));
+    expect(lineWith(frame, 'Budget')).toMatch(/✗ .*(big|<=)/i);
+    await focusField(app, 'Budget');
+    await press(app, ...Array(3).fill(KEY.backspace), '0.5');
     await press(app, KEY.enter);
     frame = await waitForText(app, 'Run › sized');
     const sizing = (await t.api.getRun('sized')).sizing ?? '';

@@ -73,7 +73,7 @@ export function NewRunScreen() {
   const derivedId = runIdFromName(values.name ?? '');
   const fields = useMemo(
     () => [
-      ...BASE_FIELDS.filter((f) => (f.key !== 'path' || values.corpus === FILE) && (f.key !== 'budget' || values.preset === 'auto')).map((f) =>
+      ...shownBaseFields(values).map((f) =>
         f.key === 'id' && derivedId ? { ...f, placeholder: derivedId } : f,
       ),
       ...(values.advanced === 'on' ? ADVANCED_FIELDS : []),
@@ -151,7 +151,7 @@ export function NewRunScreen() {
         const key = fieldKey(err.field, values.corpus === FILE);
         setErrors({ [key]: fieldMessage(err) });
         // Open the advanced section if that is where the field lives, then focus it.
-        const expanded = [...BASE_FIELDS.filter((f) => f.key !== 'path' || values.corpus === FILE), ...ADVANCED_FIELDS];
+        const expanded = [...shownBaseFields(values), ...ADVANCED_FIELDS];
         if (ADVANCED_FIELDS.some((f) => f.key === key)) setValue('advanced', 'on');
         const index = expanded.findIndex((f) => f.key === key);
         if (index >= 0) setFocus(index);
@@ -194,9 +194,15 @@ export function NewRunScreen() {
 }
 
 /** Map an API error's field path ('config.hidden', 'corpus', 'id') to a form field. */
+/** The base fields the form shows: File only for a local file, Budget only while the size is auto. */
+function shownBaseFields(values: Record<string, string | undefined>): FieldSpec[] {
+  return BASE_FIELDS.filter((f) => (f.key !== 'path' || values.corpus === FILE) && (f.key !== 'budget' || values.preset === 'auto'));
+}
+
 export function fieldKey(field: string, fileCorpus: boolean): string {
   const parts = field.split('.').filter((p) => p !== 'body' && p !== 'config');
   const key = parts[0] ?? field;
   if (key === 'corpus') return fileCorpus ? 'path' : 'corpus';
+  if (key === 'budgetSeconds') return 'budget'; // typed in minutes
   return key;
 }
