@@ -183,8 +183,8 @@ async function main() {
       bench: 'quality',
       config: recipe.name,
       backend: 'pytorch',
-      figures: { train_s: round(seconds, 1), steps: t.train.steps, chars: t.train.steps * perStep, chars_per_sec: round(t.train.chars_per_sec), val_loss: round(val, 4), same_shape_only: model.dropout > 0 || model.embedding !== null || train.lrDecay < 1 },
-      text: `${(seconds / 60).toFixed(1)} min, ${t.train.steps} steps (${(t.train.steps * perStep / 1e6).toFixed(1)}M chars, ${Math.round(t.train.chars_per_sec)} chars/s): val ${val.toFixed(4)} (same shape, B, T, lr; random windows, no dropout or decay)`,
+      figures: { train_s: round(seconds, 1), steps: t.train.steps, chars: t.train.steps * perStep, chars_per_sec: round(t.train.chars_per_sec), train_loss: t.train.final_train_loss_last10 ?? null, val_loss: round(val, 4), same_shape_only: model.dropout > 0 || model.embedding !== null || train.lrDecay < 1 },
+      text: `${(seconds / 60).toFixed(1)} min, ${t.train.steps} steps (${(t.train.steps * perStep / 1e6).toFixed(1)}M chars, ${Math.round(t.train.chars_per_sec)} chars/s): train ${t.train.final_train_loss_last10?.toFixed(3) ?? '-'}, val ${val.toFixed(4)} (same shape, B, T, lr; random windows, no dropout or decay)`,
     });
   }
 }

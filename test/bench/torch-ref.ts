@@ -19,7 +19,7 @@ export const TORCH_BEST = {
 type Figure = keyof typeof TORCH_BEST;
 
 export interface TorchResult {
-  train: { steps: number; chars_per_sec: number; steady_chars_per_sec: number | null; first_step_ms: number };
+  train: { steps: number; chars_per_sec: number; steady_chars_per_sec: number | null; first_step_ms: number; final_train_loss_last10?: number };
   val: { loss_nats: number; chars: number };
   /** With --val-carried-streams: val read as contiguous streams, the state carried (charrnn's way). */
   val_carried?: { loss_nats: number; chars: number; streams: number };
