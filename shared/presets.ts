@@ -51,13 +51,13 @@ export function countParams(model: { cell: 'lstm' | 'gru'; layers: number; hidde
 }
 
 // The auto rule's constants, from the sweep in BENCHMARKS.md ("Quality per CPU-minute").
-/** Training throughput the rule plans with: what 2-layer models with dropout reached on the 2-core CPU (171–225 effective GFLOP/s). */
-export const AUTO_PLAN_GFLOPS = 200;
+/** Training throughput the rule plans with: what 2-layer models with dropout reach at the default B 32, T 64 on the 2-core CPU (171–185 effective GFLOP/s). */
+export const AUTO_PLAN_GFLOPS = 180;
 /** The budget assumed when none is given (a run is usually trained and watched for minutes, not hours). */
 export const AUTO_DEFAULT_SECONDS = 600;
 /**
  * A shape must see at least this many training characters per parameter in the budget: at 10 minutes
- * on tinyshakespeare 2×384 (5 per parameter) beat 2×512 (2 per parameter).
+ * on tinyshakespeare 2×384 (5.1 per parameter, val 1.469) beat 2×512 (1.6 per parameter, val 1.492).
  */
 export const AUTO_MIN_CHARS_PER_PARAM = 4;
 /** …and have at most this many parameters per corpus character (char-rnn: the same order of magnitude). */
