@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { createApp } from '../../functions/app.ts';
 import { readLimits } from '../../functions/settings.ts';
 import { resolveConfig } from '../../shared/engine/tf-free.ts';
-import { autoSize, AUTO_DEFAULT_SECONDS, AUTO_SHAPES, countParams, trainFlopsPerChar, type AutoSize } from '../../shared/presets.ts';
+import { autoSize, AUTO_DEFAULT_SECONDS, AUTO_DROPOUT, AUTO_HEAVY_DROPOUT, AUTO_SHAPES, countParams, trainFlopsPerChar, type AutoSize } from '../../shared/presets.ts';
 import { openRunStore } from '../../shared/store/index.ts';
 import { json, useTempStore } from './helpers.ts';
 
@@ -31,8 +31,11 @@ describe('autoSize', () => {
 
   it('adds dropout only when the budget passes over the corpus many times', () => {
     const long = autoSize({ corpusChars: SHAKESPEARE, budgetSeconds: 3600 });
-    expect(long.dropout).toBeGreaterThan(0);
     expect(long.reason).toMatch(/dropout/);
+    // More passes of a bigger model over the same text: more dropout (the sweep's 10- and 60-minute recipes).
+    expect(autoSize({ corpusChars: SHAKESPEARE, budgetSeconds: 600 }).dropout).toBe(AUTO_DROPOUT);
+    expect(long.dropout).toBe(AUTO_HEAVY_DROPOUT);
+    expect(AUTO_HEAVY_DROPOUT).toBeGreaterThan(AUTO_DROPOUT);
     // A corpus so big that the budget does not see it all: nothing to regularise.
     const huge = autoSize({ corpusChars: 500_000_000, budgetSeconds: 600 });
     expect(huge.dropout).toBe(0);
