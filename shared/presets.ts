@@ -51,17 +51,15 @@ export function countParams(model: { cell: 'lstm' | 'gru'; layers: number; hidde
 }
 
 // The auto rule's constants, from the sweep in BENCHMARKS.md ("Quality per CPU-minute").
-/** Training throughput the rule plans with: what 2-layer models with dropout reach at auto's batch of 16 on the 2-core CPU (2×384: 13.2k chars/s, 150 effective GFLOP/s). */
-export const AUTO_PLAN_GFLOPS = 150;
-/** The batch auto trains with: at equal time 2×384 reached val 1.489 with B 16, 1.510 with B 32 and 1.565 with B 64 (T 100). */
-export const AUTO_BATCH = 16;
+/** Training throughput the rule plans with: what 2-layer models with dropout reach at the default B 32, T 64 on the 2-core CPU (171–185 effective GFLOP/s). */
+export const AUTO_PLAN_GFLOPS = 180;
 /** The budget assumed when none is given (a run is usually trained and watched for minutes, not hours). */
 export const AUTO_DEFAULT_SECONDS = 600;
 /**
  * A shape must see at least this many training characters per parameter in the budget: at 10 minutes
  * on tinyshakespeare 2×384 (5.1 per parameter, val 1.469) beat 2×512 (1.6 per parameter, val 1.492).
  */
-export const AUTO_MIN_CHARS_PER_PARAM = 3;
+export const AUTO_MIN_CHARS_PER_PARAM = 4;
 /** …and have at most this many parameters per corpus character (char-rnn: the same order of magnitude). */
 export const AUTO_MAX_PARAMS_PER_CHAR = 10;
 /** Dropout once the budget passes the training split this many times (train loss falls below val). */
@@ -87,7 +85,6 @@ export interface AutoSize {
   layers: number;
   hidden: number;
   dropout: number;
-  batchSize: number;
   /** One line: what was chosen and why. */
   reason: string;
 }
@@ -123,9 +120,9 @@ export function autoSize(o: {
   const name = SIZES.find((s) => PRESET_SHAPES[s].layers === pick.layers && PRESET_SHAPES[s].hidden === pick.hidden);
   const budget = o.budgetSeconds === undefined ? `${seconds / 60} min assumed` : `${+(seconds / 60).toFixed(1)} min`;
   const reason =
-    `${name ? `${name} ` : ''}${pick.layers}×${pick.hidden}${dropout ? `, dropout ${dropout}` : ''}, batch ${AUTO_BATCH}: ${fmt(o.corpusChars)} chars, ${budget} ≈ ` +
+    `${name ? `${name} ` : ''}${pick.layers}×${pick.hidden}${dropout ? `, dropout ${dropout}` : ''}: ${fmt(o.corpusChars)} chars, ${budget} ≈ ` +
     `${fmt(pick.chars)} training chars (${epochs.toFixed(1)} epochs) for ${fmt(pick.params)} params`;
-  return { layers: pick.layers, hidden: pick.hidden, dropout, batchSize: AUTO_BATCH, reason };
+  return { layers: pick.layers, hidden: pick.hidden, dropout, reason };
 }
 
 const fmt = (n: number) => (n >= 1e6 ? `${+(n / 1e6).toFixed(1)}M` : n >= 1e3 ? `${Math.round(n / 1e3)}k` : String(Math.round(n)));

@@ -60,7 +60,7 @@ export function resolveConfig(input: ConfigInput = {}, auto?: AutoSize): { model
     dropout: input.dropout ?? (sizedByAuto ? auto!.dropout : DEFAULT_MODEL.dropout),
     embedding: input.embedding ?? null,
   };
-  const train = { ...DEFAULT_TRAIN, ...(sizedByAuto ? { batchSize: auto!.batchSize } : {}) };
+  const train = { ...DEFAULT_TRAIN };
   for (const k of Object.keys(DEFAULT_TRAIN) as (keyof TrainConfig)[]) {
     const v = input[k];
     if (v !== undefined) (train as Record<string, unknown>)[k] = v;

@@ -46,7 +46,7 @@ describe('autoSize', () => {
     const given = autoSize({ corpusChars: SHAKESPEARE, budgetSeconds: AUTO_DEFAULT_SECONDS });
     expect({ ...a, reason: '' }).toEqual({ ...given, reason: '' });
     expect(a.reason).not.toContain('\n');
-    expect(a.reason).toMatch(new RegExp(`^${a.layers}×${a.hidden}, dropout ${a.dropout}, batch ${a.batchSize}: `));
+    expect(a.reason).toMatch(new RegExp(`^${a.layers}×${a.hidden}, dropout ${a.dropout}: `));
     expect(autoSize({ corpusChars: SHAKESPEARE, budgetSeconds: 3600 }).reason).toMatch(/^large 2×512, dropout/);
     expect(a.reason).toContain(`${AUTO_DEFAULT_SECONDS / 60} min assumed`);
     expect(a.reason).toMatch(/1\.1M chars/);
@@ -76,16 +76,12 @@ describe('resolveConfig with auto', () => {
   it("uses auto's size and dropout, and records why", () => {
     const r = resolveConfig({}, auto);
     expect(r.model).toMatchObject({ layers: auto.layers, hidden: auto.hidden, dropout: auto.dropout });
-    expect(r.train.batchSize).toBe(auto.batchSize);
     expect(r.sizing).toBe(`auto: ${auto.reason}`);
-    expect(r.sizing).toContain(`batch ${auto.batchSize}`);
   });
 
   it('lets every explicit setting win', () => {
     const size = resolveConfig({ layers: 1, hidden: 96 }, auto);
     expect(size.model).toMatchObject({ layers: 1, hidden: 96, dropout: 0 });
-    expect(size.train.batchSize).toBe(resolveConfig({}).train.batchSize);
-    expect(resolveConfig({ batchSize: 48 }, auto).train.batchSize).toBe(48);
     expect(size.sizing).toBe('1×96: set explicitly');
     const drop = resolveConfig({ dropout: 0.5 }, auto);
     expect(drop.model).toMatchObject({ layers: auto.layers, hidden: auto.hidden, dropout: 0.5 });
