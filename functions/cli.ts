@@ -153,11 +153,9 @@ async function train(opts: TrainOpts): Promise<void> {
   await withConnection(opts, async (client, baseUrl) => {
     const name = opts.run ?? path.basename(opts.corpus).replace(/\.[^.]+$/, '');
     const id = runIdArg(name);
-    // --seconds is also the budget `auto` sizes a new run for.
-    const config = definedFields({
-      preset: opts.preset, budgetSeconds: opts.seconds, layers: opts.layers, hidden: opts.hidden, seqLen: opts.seq, batchSize: opts.batch, lr: opts.lr, dropout: opts.dropout, seed: opts.seed,
-    });
     const modelFlags = definedFields({ preset: opts.preset, layers: opts.layers, hidden: opts.hidden, seqLen: opts.seq, batchSize: opts.batch, lr: opts.lr, dropout: opts.dropout, seed: opts.seed });
+    // --seconds is also the budget `auto` sizes a new run for.
+    const config = { ...modelFlags, ...definedFields({ budgetSeconds: opts.seconds }) };
     const existing = await client.runs[':id'].$get({ param: { id } });
     let run: Run;
     if (existing.status === 404) {
