@@ -18,9 +18,16 @@ export const PRESET_SHAPES: Record<Size, { layers: number; hidden: number }> = {
 
 export const DEFAULT_PRESET: Preset = 'auto';
 
-/** "tiny 1×64, small 1×128, …" (layers × hidden), for descriptions and hints. */
+/** What one preset means: "2 layers × 512 units", or how auto chooses. */
+export function describePreset(preset: Preset): string {
+  if (preset === 'auto') return 'sized for the corpus and budget';
+  const { layers, hidden } = PRESET_SHAPES[preset];
+  return `${layers} layer${layers === 1 ? '' : 's'} × ${hidden} units`;
+}
+
+/** "auto (chosen from …), tiny 1×64, small 1×128, …" (layers × hidden), for descriptions and help. */
 export function describePresets(separator = ', '): string {
-  return ['auto (chosen from the corpus and time budget)', ...SIZES.map((p) => `${p} ${PRESET_SHAPES[p].layers}×${PRESET_SHAPES[p].hidden}`)].join(separator);
+  return [`auto (${describePreset('auto')})`, ...SIZES.map((p) => `${p} ${PRESET_SHAPES[p].layers}×${PRESET_SHAPES[p].hidden}`)].join(separator);
 }
 
 /**

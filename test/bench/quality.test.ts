@@ -24,6 +24,9 @@ describe('npm run quality', () => {
     }
     expect(r.stderr).toMatch(/^# PyTorch reference skipped: \/nonexistent\/python3 not found$/m);
     expect(r.stderr).toMatch(/^# .*1×16 lstm, dropout 0, one-hot, B 8, T 25/m);
+    const best = rows.reduce((a, b) => (b.val_loss < a.val_loss ? b : a));
+    expect(r.stderr).toContain(`# ${TINY}: best along the curve: val ${(best.val_loss as number).toFixed(4)} at `);
+    expect(r.stderr).toContain(`(step ${best.steps})`);
   });
 
   it('exits 2 on a usage error, naming what to fix', async () => {

@@ -160,16 +160,24 @@ async function main() {
   if (noTorch) report.note(`PyTorch reference skipped: ${noTorch}`);
 
   for (const recipe of o.recipes) {
-    const ours = await trainOurs(corpus.text, recipe, o, (p) => report.add({
-      bench: 'quality',
-      config: recipe.name,
-      backend: 'charrnn',
-      figures: { train_s: round(p.trainSeconds, 1), steps: p.steps, chars: p.chars, chars_per_sec: round(p.chars / p.trainSeconds), train_loss: round(p.trainLoss, 4), val_loss: round(p.valLoss, 4) },
-      text: `${(p.trainSeconds / 60).toFixed(1)} min, ${p.steps} steps (${(p.chars / 1e6).toFixed(1)}M chars, ${Math.round(p.chars / p.trainSeconds)} chars/s): train ${p.trainLoss.toFixed(3)}, val ${p.valLoss.toFixed(4)}`,
-    }));
+    const points: Point[] = [];
+    const ours = await trainOurs(corpus.text, recipe, o, (p) => {
+      points.push(p);
+      report.add({
+        bench: 'quality',
+        config: recipe.name,
+        backend: 'charrnn',
+        figures: { train_s: round(p.trainSeconds, 1), steps: p.steps, chars: p.chars, chars_per_sec: round(p.chars / p.trainSeconds), train_loss: round(p.trainLoss, 4), val_loss: round(p.valLoss, 4) },
+        text: `${(p.trainSeconds / 60).toFixed(1)} min, ${p.steps} steps (${(p.chars / 1e6).toFixed(1)}M chars, ${Math.round(p.chars / p.trainSeconds)} chars/s): train ${p.trainLoss.toFixed(3)}, val ${p.valLoss.toFixed(4)}`,
+      });
+    });
     const { model, train } = ours.config;
     const shape = `${model.layers}×${model.hidden} ${model.cell}, dropout ${model.dropout}, ${model.embedding ? `embedding ${model.embedding}` : 'one-hot'}, B ${train.batchSize}, T ${train.seqLen}, lr ${train.lr} ×${train.lrDecay} after epoch ${train.lrDecayAfter}`;
     report.note(`${recipe.name}: ${shape}; ${ours.params} params; ${ours.threads} thread(s) on ${ours.backend}${recipe.name === 'auto' ? `; auto: ${ours.reason}` : ''}`);
+    // A run keeps its best-validated checkpoint (`best`), so past the point where it starts to
+    // overfit the lowest point of the curve is what a user samples from, as nanoGPT reports its best.
+    const best = points.reduce((a, b) => (b.valLoss < a.valLoss ? b : a));
+    report.note(`${recipe.name}: best along the curve: val ${best.valLoss.toFixed(4)} at ${(best.trainSeconds / 60).toFixed(1)} min (step ${best.steps})`);
     if (noTorch) continue;
     const perStep = train.batchSize * train.seqLen;
     const t = await runTorchTraining(REF_TORCH, {

@@ -113,9 +113,12 @@ describe('new run screen', () => {
     let frame = await waitForText(app, 'Corpus');
     expect(frame).toMatch(/Size\s+\[auto\] tiny/);
     // Budget is asked for only while the size is auto.
+    // The hint says what the chosen size means.
     await focusField(app, 'Size');
+    expect(lineWith(await waitForText(app, 'auto: sized'), 'Size')).toContain('auto: sized for the corpus and budget');
     await press(app, KEY.right); // auto → tiny
-    await waitForFrame(app, (f) => /Size\s+◂[^▸\n]*\[tiny\]/.test(f) && !f.includes('Budget'));
+    frame = await waitForFrame(app, (f) => /Size\s+◂[^▸\n]*\[tiny\]/.test(f) && !f.includes('Budget'));
+    expect(lineWith(frame, 'Size')).toContain('tiny: 1 layer × 64 units');
     await press(app, KEY.left);
     await waitForText(app, 'Budget');
     await focusField(app, 'Budget');

@@ -5,7 +5,8 @@ import TextInput from 'ink-text-input';
 
 export type FieldSpec =
   | { kind: 'text'; key: string; label: string; placeholder?: string; hint?: string }
-  | { kind: 'choice'; key: string; label: string; options: readonly string[]; hint?: string };
+  /** A choice's hint may depend on the chosen option (what that option means). */
+  | { kind: 'choice'; key: string; label: string; options: readonly string[]; hint?: string | ((value: string) => string) };
 
 export interface FormProps {
   fields: FieldSpec[];
@@ -32,6 +33,7 @@ export function Form({ fields, values, errors, focus, onChange, onSubmit, active
         const focused = index === focus;
         const value = values[f.key] ?? '';
         const error = errors[f.key];
+        const hint = typeof f.hint === 'function' ? f.hint(value) : f.hint;
         return (
           <Box key={f.key} height={1}>
             <Box flexShrink={0}>
@@ -65,10 +67,10 @@ export function Form({ fields, values, errors, focus, onChange, onSubmit, active
                 {'  ✗ '}
                 {error}
               </Text>
-            ) : f.hint && focused ? (
+            ) : hint && focused ? (
               <Text dimColor wrap="truncate-end">
                 {'  '}
-                {f.hint}
+                {hint}
               </Text>
             ) : null}
           </Box>

@@ -4,7 +4,7 @@ import { useMemo, useState } from 'react';
 import { Box, Text } from 'ink';
 import { CorpusFileError, readCorpusFile, type CorpusFile } from '../../functions/client/corpus-file.ts';
 import { BUILTIN_CORPORA } from '../../shared/builtin-corpora.mjs';
-import { AUTO_DEFAULT_SECONDS, DEFAULT_PRESET, describePresets, PRESETS } from '../../shared/presets.ts';
+import { AUTO_DEFAULT_SECONDS, DEFAULT_PRESET, describePreset, PRESETS, type Preset } from '../../shared/presets.ts';
 import { RUN_ID_RULE, runIdFromName } from '../../shared/run-id.ts';
 import { ApiRequestError, type CreateRunBody } from '../api.ts';
 import { useFooter, useUi } from '../context.ts';
@@ -44,7 +44,7 @@ const BASE_FIELDS: FieldSpec[] = [
   { kind: 'text', key: 'path', label: 'File', placeholder: './my-text.txt', hint: 'a UTF-8 text file, uploaded to the server' },
   { kind: 'text', key: 'id', label: 'Run id', placeholder: '(generated)', hint: RUN_ID_RULE },
   { kind: 'text', key: 'name', label: 'Name', placeholder: '(same as id)' },
-  { kind: 'choice', key: 'preset', label: 'Size', options: PRESETS, hint: describePresets(' · ') },
+  { kind: 'choice', key: 'preset', label: 'Size', options: PRESETS, hint: (value) => `${value}: ${describePreset(value as Preset)}` },
   { kind: 'text', key: 'budget', label: 'Budget', placeholder: `${AUTO_DEFAULT_SECONDS / 60} min`, hint: 'minutes you plan to train it: auto sizes the model for them' },
   { kind: 'choice', key: 'advanced', label: 'Advanced', options: ['off', 'on'], hint: 'set every hyperparameter' },
 ];
