@@ -78,6 +78,14 @@ export const AUTO_DROPOUT = 0.25;
  */
 export const AUTO_HEAVY_DROPOUT_EXPOSURE = 25;
 export const AUTO_HEAVY_DROPOUT = 0.5;
+/**
+ * Past this many training characters per parameter val rises even with dropout 0.5: 2×512 on
+ * tinyshakespeare read its lowest val at 3.6–5.3 (20–30 min, 1.455) and 1.484 / 1.524 at 7.0 / 10.7
+ * (40 / 60 min). A budget beyond it on the largest shape is more than the shape can use: the line
+ * says when, and the run's `best` checkpoint keeps the low point. Measured for that shape only, so
+ * only said for it (smaller shapes are chosen when a bigger one would not get enough characters).
+ */
+export const AUTO_USEFUL_CHARS_PER_PARAM = 5;
 
 /** The shapes `auto` chooses from, smallest first: the presets' and, between medium and large, the sweep's 10-minute winner. */
 export const AUTO_SHAPES: readonly { layers: number; hidden: number }[] = [
@@ -128,7 +136,10 @@ export function autoSize(o: {
   const budget = o.budgetSeconds === undefined ? `${seconds / 60} min assumed` : `${+(seconds / 60).toFixed(1)} min`;
   const reason =
     `${name ? `${name} ` : ''}${pick.layers}×${pick.hidden}${dropout ? `, dropout ${dropout}` : ''}: ${fmt(o.corpusChars)} chars, ${budget} ≈ ` +
-    `${fmt(pick.chars)} training chars (${epochs.toFixed(1)} epochs) for ${fmt(pick.params)} params`;
+    `${fmt(pick.chars)} training chars (${epochs.toFixed(1)} epochs) for ${fmt(pick.params)} params` +
+    (pick === plans[plans.length - 1] && pick.chars > AUTO_USEFUL_CHARS_PER_PARAM * pick.params
+      ? `; overfits after ≈ ${+((seconds * AUTO_USEFUL_CHARS_PER_PARAM * pick.params) / pick.chars / 60).toPrecision(2)} min (sample from best)`
+      : '');
   return { layers: pick.layers, hidden: pick.hidden, dropout, reason };
 }
 

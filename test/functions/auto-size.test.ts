@@ -53,6 +53,17 @@ describe('autoSize', () => {
     expect(autoSize({ corpusChars: SHAKESPEARE, budgetSeconds: 90 }).reason).toContain('1.5 min ≈');
   });
 
+  it('says when a budget is more than the largest shape can use, and only then', () => {
+    // The 60-minute curve: 2×512 with dropout 0.5 was lowest at 20–30 minutes and rose after.
+    expect(autoSize({ corpusChars: SHAKESPEARE, budgetSeconds: 3600 }).reason).toMatch(/; overfits after ≈ 31 min \(sample from best\)$/);
+    expect(autoSize({ corpusChars: SHAKESPEARE, budgetSeconds: 7200 }).reason).toContain('overfits after ≈ 31 min');
+    for (const b of [60, 600, 1200, 1800]) expect(autoSize({ corpusChars: SHAKESPEARE, budgetSeconds: b }).reason).not.toContain('overfits');
+    // A server that does not allow the largest shape: nothing measured to say.
+    const capped = autoSize({ corpusChars: SHAKESPEARE, budgetSeconds: 3600, limits: { maxLayers: 2, maxHidden: 384, maxParams: 1e9 } });
+    expect(capped).toMatchObject({ layers: 2, hidden: 384 });
+    expect(capped.reason).not.toContain('overfits');
+  });
+
   it("never picks a size over a server's limits", () => {
     const free = autoSize({ corpusChars: SHAKESPEARE, budgetSeconds: 3600 });
     expect(free.hidden).toBe(512);
