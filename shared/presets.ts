@@ -25,7 +25,7 @@ export function describePreset(preset: Preset): string {
   return `${layers} layer${layers === 1 ? '' : 's'} × ${hidden} units`;
 }
 
-/** "auto (chosen from …), tiny 1×64, small 1×128, …" (layers × hidden), for descriptions and help. */
+/** "auto (sized for …), tiny 1×64, small 1×128, …" (layers × hidden), for descriptions and help. */
 export function describePresets(separator = ', '): string {
   return [`auto (${describePreset('auto')})`, ...SIZES.map((p) => `${p} ${PRESET_SHAPES[p].layers}×${PRESET_SHAPES[p].hidden}`)].join(separator);
 }
