@@ -9,11 +9,13 @@ import { collectSse, json, sse, TINY } from './helpers.ts';
 
 let s3: S3TestServer;
 let server: RunningServer;
+/** The server's log, shown when a slice fails (it names what the store said). */
+const logged: string[] = [];
 
 beforeAll(async () => {
   s3 = await startS3Server();
   const store = new RunStore(new S3ObjectStore(s3.storeUrl('functions-test'), { clientConfig: s3.clientConfig }));
-  server = await startServer({ port: 0, store, token: '', log: () => {} });
+  server = await startServer({ port: 0, store, token: '', log: (m) => logged.push(m) });
 });
 afterAll(async () => {
   await server?.close();
@@ -25,7 +27,7 @@ describe('on S3 (s3rver)', () => {
     const url = (p: string) => `${server.url}${p}`;
     expect((await fetch(url('/runs'), json({ corpus: 'names', id: 's3-run', config: TINY }))).status).toBe(201);
     const events = await collectSse(await fetch(url('/runs/s3-run/train'), sse({ steps: 20 })));
-    expect(events.at(-1)!.event).toBe('done');
+    expect(events.at(-1)!.event, `${events.at(-1)!.data}\n${logged.join('\n')}`).toBe('done');
     expect(JSON.parse(events.at(-1)!.data)).toMatchObject({ step: 20, checkpointStep: 20 });
     const second = await (await fetch(url('/runs/s3-run/train'), json({ steps: 10 }))).json();
     expect(second).toMatchObject({ step: 30, steps: 10 });
